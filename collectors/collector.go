@@ -1,0 +1,235 @@
+// Package collectors is the contract between the scheduler and the vendor
+// packages below it: the Collector interface, the Window it collects, the
+// Emitter it hands results to, and the registry vendors add themselves to
+// from init(). A vendor package imports this package, internal/schema,
+// internal/httpx and its SDK; never the sink, the scheduler or another
+// vendor.
+package collectors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/cdnmetrics/cdnmetrics/internal/schema"
+	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
+)
+
+// ErrNoData means the vendor has not published the window yet. It is logged
+// at debug level and is not a failure; the checkpoint does not move.
+var ErrNoData = errors.New("no data yet")
+
+// Window is a closed interval [Start, End) to collect, aligned to the
+// collector's step.
+type Window struct {
+	Start, End time.Time
+}
+
+func (w Window) String() string {
+	return w.Start.UTC().Format(time.RFC3339) + "/" + w.End.UTC().Format(time.RFC3339)
+}
+
+// Batch is what a collector hands over in one call: count records (the
+// schema derives "all" and the ratios from them), gauges, and ready-made
+// points for paths outside the provider tree (beacons, events).
+type Batch struct {
+	Records []schema.Record
+	Gauges  []schema.Gauge
+	Points  []schema.Point
+}
+
+// Emitter receives a collector's results. Emit may block while the sink's
+// queue is full; it returns an error only when the batch cannot be accepted
+// (shutdown), in which case the collector stops and reports it.
+type Emitter interface {
+	Emit(ctx context.Context, b Batch) error
+}
+
+// EmitterFunc adapts a function to Emitter.
+type EmitterFunc func(ctx context.Context, b Batch) error
+
+// Emit calls f.
+func (f EmitterFunc) Emit(ctx context.Context, b Batch) error { return f(ctx, b) }
+
+// Collector fetches one vendor's metrics.
+type Collector interface {
+	// Collect fetches the closed window w and emits points stamped inside
+	// it. It returns ErrNoData when the vendor has not published w yet.
+	// Errors must not contain secrets.
+	Collect(ctx context.Context, w Window, e Emitter) error
+}
+
+// Streamer is implemented by collectors with a real-time stream (Fastly
+// real-time). The daemon calls Stream once instead of scheduling Collect;
+// it returns when ctx is done.
+type Streamer interface {
+	Stream(ctx context.Context, e Emitter) error
+}
+
+// Timing is a collector's view of its vendor's time: the step of its data,
+// how late the data is final (Delay), how far each run re-reads the past to
+// pick up revisions (Overlap), how far the first run looks back, and the
+// longest window one Collect call may be given (MaxWindow, 0 = no limit).
+type Timing struct {
+	Step      time.Duration
+	Delay     time.Duration
+	Overlap   time.Duration
+	Lookback  time.Duration
+	MaxWindow time.Duration
+}
+
+// Env is what a collector gets from the program when it is built.
+type Env struct {
+	Prefix   string
+	StateDir string
+	Logger   *slog.Logger
+	// Getenv looks up environment variables; tests replace it.
+	Getenv func(string) string
+	// HTTPClient is the shared transport; collectors wrap it with httpx.
+	HTTPClient *http.Client
+	// Events receives vendor configuration changes (e.g. a new active
+	// Fastly service version); nil when events are not configured.
+	Events EventPoster
+}
+
+// Event is an annotation for graphite-web's events API.
+type Event struct {
+	What string
+	Tags []string
+	Data string
+	When time.Time
+}
+
+// EventPoster posts annotations.
+type EventPoster interface {
+	PostEvent(ctx context.Context, ev Event) error
+}
+
+// Section is one collector's undecoded config section with the metadata to
+// decode it.
+type Section struct {
+	Name string // the TOML table name, e.g. "fastly"
+	md   *toml.MetaData
+	prim toml.Primitive
+}
+
+// NewSection wraps a TOML primitive for decoding by a vendor package.
+func NewSection(name string, md *toml.MetaData, prim toml.Primitive) Section {
+	return Section{Name: name, md: md, prim: prim}
+}
+
+// Decode decodes the section into v (a pointer to the vendor's options,
+// already holding its defaults). Keys left undecoded are reported by the
+// config package afterwards.
+func (s Section) Decode(v any) error {
+	if s.md == nil {
+		return nil
+	}
+	if err := s.md.PrimitiveDecode(s.prim, v); err != nil {
+		return fmt.Errorf("[%s]: %w", s.Name, err)
+	}
+	return nil
+}
+
+// Options is a vendor's decoded configuration.
+type Options interface {
+	// Validate reports every problem, each naming its key
+	// ("fastly.token_env: ..."). Warnings do not fail validation.
+	Validate(env Env) (problems []Problem)
+	// Schedule is the cron spec for the daemon ("@every 1m").
+	Schedule() string
+}
+
+// Problem is one config finding.
+type Problem struct {
+	Key     string // dotted key, e.g. "fastly.service[0].id"
+	Message string
+	Warning bool // a warning is printed by validate but does not fail it
+}
+
+func (p Problem) String() string { return p.Key + ": " + p.Message }
+
+// Factory builds one vendor's collector. Vendors register one from init().
+type Factory struct {
+	// Name is the config section and the provider name in paths.
+	Name string
+	// Decode decodes the vendor's section over its defaults.
+	Decode func(s Section) (Options, error)
+	// New builds the collector from validated options.
+	New func(o Options, env Env) (Collector, error)
+	// Timing returns the window rules for the built collector.
+	Timing func(o Options) Timing
+	// Simulate registers the vendor's API stand-in on mux, serving the
+	// shared traffic model. Nil when the vendor has none.
+	Simulate func(mux *http.ServeMux, sim SimEnv)
+	// SimConfig returns the TOML section that points this collector at the
+	// simulator at baseURL (for the demo and tests). It may write files the
+	// section refers to (an .edgerc) into dir. Secrets it names are the
+	// ones SimEnv.Secret hands the stand-in (see SimSecret).
+	SimConfig func(baseURL, dir string) (string, error)
+	// Expect returns the records the stand-in serves for window w, as the
+	// collector configured by SimConfig should emit them from Collect. The
+	// end-to-end test compares them with what graphite-web renders.
+	Expect func(m *traffic.Model, w Window) []schema.Record
+}
+
+// SimSecret is the credential every stand-in accepts and SimConfig points
+// collectors at, through the environment variable SimSecretEnv. It is not a
+// secret: it only opens the simulator.
+const (
+	SimSecret    = "cdnmetrics-simulator-credential"
+	SimSecretEnv = "CDNMETRICS_SIM_SECRET"
+)
+
+var (
+	mu        sync.RWMutex
+	factories = map[string]Factory{}
+)
+
+// Register adds f to the registry; it panics on a duplicate name, which is
+// a programming error caught by any test.
+func Register(f Factory) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := factories[f.Name]; dup {
+		panic("collectors: duplicate registration of " + f.Name)
+	}
+	factories[f.Name] = f
+}
+
+// Lookup returns the factory registered under name.
+func Lookup(name string) (Factory, bool) {
+	mu.RLock()
+	defer mu.RUnlock()
+	f, ok := factories[name]
+	return f, ok
+}
+
+// Names returns the registered names, sorted.
+func Names() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	names := make([]string, 0, len(factories))
+	for n := range factories {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// SimEnv is what a vendor's API stand-in gets from the simulator.
+type SimEnv struct {
+	Model  *traffic.Model
+	Now    func() time.Time
+	Logger *slog.Logger
+	// Secret returns the credential the stand-in checks requests against
+	// (the simulator and the collector are configured with the same one).
+	Secret func(name string) string
+}
