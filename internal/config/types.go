@@ -1,0 +1,124 @@
+package config
+
+import (
+	"fmt"
+	"time"
+)
+
+// Config is the whole program configuration. Vendor sections are decoded by
+// their packages into Collectors; everything else is here.
+type Config struct {
+	// File is the path the config was loaded from.
+	File string `toml:"-"`
+
+	StateDir string `toml:"state_dir"`
+	LogLevel string `toml:"log_level"`
+	// MaxCatchup bounds how far back one collect run fills a gap after
+	// downtime; older gaps are reported and left to backfill.
+	MaxCatchup Duration `toml:"max_catchup"`
+	Graphite   Graphite `toml:"graphite"`
+	Events     Events   `toml:"events"`
+	Hook       Hook     `toml:"hook"`
+	Compare    Compare  `toml:"compare"`
+
+	// Collectors holds every configured vendor section, sorted by name.
+	Collectors []Collector `toml:"-"`
+}
+
+// Graphite is the [graphite] section: where points go and where they are
+// read back.
+type Graphite struct {
+	Address string `toml:"address"` // carbon plaintext host:port
+	Prefix  string `toml:"prefix"`
+	// WebURL is graphite-web, for compare and graph.
+	WebURL string `toml:"web_url"`
+	// QueueSize is the number of points the sink buffers in memory.
+	QueueSize int `toml:"queue_size"`
+	// WriteTimeout bounds one write to carbon.
+	WriteTimeout Duration `toml:"write_timeout"`
+	// SpoolMaxBytes bounds the on-disk spool under state_dir/spool; 0 disables it.
+	SpoolMaxBytes int64 `toml:"spool_max_bytes"`
+	// SelfMetricsInterval is how often the daemon writes <prefix>.cdnmetrics.*.
+	SelfMetricsInterval Duration `toml:"self_metrics_interval"`
+}
+
+// Events is the [events] section: graphite-web's events API.
+type Events struct {
+	// GraphiteWebURLs lists every graphite-web that should hold the events
+	// (graphite-web does not replicate its events database).
+	GraphiteWebURLs []string `toml:"graphite_web_urls"`
+	// Tags are added to every event.
+	Tags []string `toml:"tags"`
+	// Username and PasswordEnv enable basic auth towards graphite-web.
+	Username    string `toml:"username"`
+	PasswordEnv string `toml:"password_env"`
+}
+
+// Hook is the [hook] section: the deploy hook of the daemon.
+type Hook struct {
+	// Listen is the address of the deploy hook; empty disables it.
+	Listen string `toml:"listen"`
+	// SecretEnv names the variable holding the HMAC key and bearer token.
+	SecretEnv string `toml:"secret_env"`
+	// MaxBodyBytes bounds a hook request body.
+	MaxBodyBytes int64 `toml:"max_body_bytes"`
+}
+
+// Compare is the [compare] section: verdict thresholds of `compare`.
+type Compare struct {
+	Baseline string `toml:"baseline"`
+	// TTFBMaxIncreasePct: a provider fails when its TTFB p50 or p95 is more
+	// than this many percent above the baseline's.
+	TTFBMaxIncreasePct float64 `toml:"ttfb_max_increase_pct"`
+	// HitRatioMaxDropPP / OriginOffloadMaxDropPP: percentage points a
+	// provider may be below the baseline.
+	HitRatioMaxDropPP      float64 `toml:"hit_ratio_max_drop_pp"`
+	OriginOffloadMaxDropPP float64 `toml:"origin_offload_max_drop_pp"`
+	// ErrorRatioMaxRisePP: percentage points a provider may be above.
+	ErrorRatioMaxRisePP float64 `toml:"error_ratio_max_rise_pp"`
+}
+
+// Default returns the configuration every file is decoded over.
+func Default() Config {
+	return Config{
+		StateDir:   "/var/lib/cdnmetrics",
+		LogLevel:   "info",
+		MaxCatchup: Duration(24 * time.Hour),
+		Graphite: Graphite{
+			Address:             "127.0.0.1:2003",
+			Prefix:              "cdn",
+			QueueSize:           100000,
+			WriteTimeout:        Duration(10 * time.Second),
+			SpoolMaxBytes:       256 << 20,
+			SelfMetricsInterval: Duration(time.Minute),
+		},
+		Events: Events{Tags: []string{"cdnmetrics"}},
+		Hook:   Hook{SecretEnv: "CDNMETRICS_HOOK_SECRET", MaxBodyBytes: 1 << 20},
+		Compare: Compare{
+			Baseline:               "fastly",
+			TTFBMaxIncreasePct:     5,
+			HitRatioMaxDropPP:      0.5,
+			OriginOffloadMaxDropPP: 0.5,
+			ErrorRatioMaxRisePP:    0.1,
+		},
+	}
+}
+
+// Duration is a time.Duration that decodes from TOML strings ("90s", "5m").
+type Duration time.Duration
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("invalid duration %q (use e.g. \"90s\", \"5m\")", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText formats d as a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }

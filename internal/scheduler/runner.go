@@ -1,0 +1,148 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/internal/state"
+)
+
+// Runner runs one collector over planned or explicit windows.
+type Runner struct {
+	Name      string
+	Collector collectors.Collector
+	Timing    collectors.Timing
+	// Store keeps the checkpoint; nil means no checkpoints (dry run).
+	Store *state.Store
+	// Emitter receives the collector's batches.
+	Emitter collectors.Emitter
+	// Flush makes everything emitted so far durable (sent or spooled).
+	Flush      func(ctx context.Context) error
+	MaxCatchup time.Duration
+	Logger     *slog.Logger
+	Now        func() time.Time
+	// Progress, when set, is told after each window.
+	Progress func(done, total int, w collectors.Window)
+}
+
+// Result summarises one run.
+type Result struct {
+	Windows  int
+	NoData   int
+	Skipped  collectors.Window
+	Duration time.Duration
+	Err      error
+}
+
+// RunOnce collects every window since the checkpoint, flushing and moving
+// the checkpoint after each window, so an interrupted run resumes where it
+// stopped.
+func (r *Runner) RunOnce(ctx context.Context) Result {
+	start := r.now()
+	var cp time.Time
+	if r.Store != nil {
+		c, ok, err := r.Store.Get(r.Name)
+		if err != nil {
+			return Result{Err: err, Duration: r.now().Sub(start)}
+		}
+		if ok {
+			cp = c.End
+		}
+	}
+	plan := PlanWindows(r.Timing, r.now(), cp, r.MaxCatchup)
+	if !plan.Skipped.Start.IsZero() {
+		r.log().Warn("gap older than max catch-up not collected; run backfill for it",
+			"collector", r.Name, "skipped", plan.Skipped.String(), "max_catchup", r.MaxCatchup)
+	}
+	res := r.run(ctx, plan.Windows, true)
+	res.Skipped = plan.Skipped
+	res.Duration = r.now().Sub(start)
+	return res
+}
+
+// RunWindow collects exactly w (chunked) without reading the checkpoint.
+// With advance set the checkpoint moves forward after each chunk (backfill
+// uses its own progress file instead; collect --from/--to does not).
+func (r *Runner) RunWindow(ctx context.Context, w collectors.Window, advance bool) Result {
+	start := r.now()
+	res := r.run(ctx, Chunk(w, r.Timing.MaxWindow, r.Timing.Step), advance)
+	res.Duration = r.now().Sub(start)
+	return res
+}
+
+func (r *Runner) run(ctx context.Context, windows []collectors.Window, advance bool) Result {
+	var res Result
+	var errs []error
+	for i, w := range windows {
+		if ctx.Err() != nil {
+			errs = append(errs, ctx.Err())
+			break
+		}
+		err := r.Collector.Collect(ctx, w, r.Emitter)
+		switch {
+		case errors.Is(err, collectors.ErrNoData):
+			res.NoData++
+			r.log().Debug("no data yet", "collector", r.Name, "window", w.String())
+			// Later windows cannot be complete either; stop here so the
+			// checkpoint stays before the unpublished window.
+			return finish(res, errs)
+		case err != nil:
+			// Keep what was emitted; do not move the checkpoint past a
+			// window that failed, so the next run retries it.
+			errs = append(errs, fmt.Errorf("window %s: %w", w, err))
+			r.log().Error("collect failed", "collector", r.Name, "window", w.String(), "err", err)
+			if ferr := r.flush(ctx); ferr != nil {
+				errs = append(errs, ferr)
+			}
+			return finish(res, errs)
+		}
+		if err := r.flush(ctx); err != nil {
+			errs = append(errs, err)
+			return finish(res, errs)
+		}
+		res.Windows++
+		if advance && r.Store != nil {
+			if err := r.Store.Set(r.Name, state.Checkpoint{End: w.End, Updated: r.now()}); err != nil {
+				errs = append(errs, err)
+				return finish(res, errs)
+			}
+		}
+		if r.Progress != nil {
+			r.Progress(i+1, len(windows), w)
+		}
+	}
+	return finish(res, errs)
+}
+
+func finish(res Result, errs []error) Result {
+	res.Err = errors.Join(errs...)
+	return res
+}
+
+func (r *Runner) flush(ctx context.Context) error {
+	if r.Flush == nil {
+		return nil
+	}
+	if err := r.Flush(ctx); err != nil {
+		return fmt.Errorf("flush sink: %w", err)
+	}
+	return nil
+}
+
+func (r *Runner) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *Runner) log() *slog.Logger {
+	if r.Logger != nil {
+		return r.Logger
+	}
+	return slog.Default()
+}
