@@ -73,6 +73,13 @@ type Streamer interface {
 	Stream(ctx context.Context, e Emitter) error
 }
 
+// ServiceSelector is implemented by collectors that can restrict their
+// next runs to some services (backfill --service). ids match a service's
+// id or configured name.
+type ServiceSelector interface {
+	SelectServices(ids []string) error
+}
+
 // Timing is a collector's view of its vendor's time: the step of its data,
 // how late the data is final (Delay), how far each run re-reads the past to
 // pick up revisions (Overlap), how far the first run looks back, and the

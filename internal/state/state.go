@@ -22,7 +22,11 @@ type Store struct {
 
 // Open returns a store under stateDir/checkpoints, creating it.
 func Open(stateDir string) (*Store, error) {
-	dir := filepath.Join(stateDir, "checkpoints")
+	return OpenDir(filepath.Join(stateDir, "checkpoints"))
+}
+
+// OpenDir returns a store in dir, creating it.
+func OpenDir(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("state: %w", err)
 	}
