@@ -101,9 +101,18 @@ type Env struct {
 	Getenv func(string) string
 	// HTTPClient is the shared transport; collectors wrap it with httpx.
 	HTTPClient *http.Client
+	// Include reports whether this instance collects the service with this
+	// id and name (shard and allow/block lists). Collectors call it after
+	// discovery; nil means every service.
+	Include func(id, name string) bool
 	// Events receives vendor configuration changes (e.g. a new active
 	// Fastly service version); nil when events are not configured.
 	Events EventPoster
+}
+
+// Includes reports whether env includes the service; true when Include is nil.
+func (env Env) Includes(id, name string) bool {
+	return env.Include == nil || env.Include(id, name)
 }
 
 // Event is an annotation for graphite-web's events API.

@@ -19,6 +19,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/internal/shard"
 )
 
 // Collector is one configured vendor section.
@@ -89,7 +90,7 @@ func (ps Problems) Warnings() Problems {
 }
 
 var coreSections = map[string]bool{
-	"state_dir": true, "log_level": true, "max_catchup": true, "graphite": true, "events": true, "hook": true, "compare": true,
+	"state_dir": true, "log_level": true, "max_catchup": true, "shard": true, "filters": true, "graphite": true, "events": true, "hook": true, "compare": true,
 }
 
 // Load reads and decodes the file at path. It returns the config and every
@@ -186,6 +187,10 @@ func (c *Config) coreField(name string) any {
 		return &c.LogLevel
 	case "max_catchup":
 		return &c.MaxCatchup
+	case "shard":
+		return &c.Shard
+	case "filters":
+		return &c.Filters
 	case "graphite":
 		return &c.Graphite
 	case "events":
@@ -203,6 +208,17 @@ func (c *Config) validate(getenv func(string) string) []collectors.Problem {
 	bad := func(key, msg string) { ps = append(ps, collectors.Problem{Key: key, Message: msg}) }
 	if c.StateDir == "" {
 		bad("state_dir", "must not be empty")
+	}
+	if _, err := shard.ParseSpec(c.Shard); err != nil {
+		bad("shard", err.Error())
+	}
+	for name, f := range c.Filters {
+		if _, ok := collectors.Lookup(name); !ok {
+			bad("filters."+name, "not a known collector")
+		}
+		if _, err := shard.Compile(f.Allow, f.Block); err != nil {
+			bad("filters."+name, err.Error())
+		}
 	}
 	if c.MaxCatchup <= 0 {
 		bad("max_catchup", "must be positive")

@@ -148,3 +148,18 @@ func TestCoreValidation(t *testing.T) {
 		})
 	}
 }
+
+func TestShardAndFilters(t *testing.T) {
+	cfg, probs := Parse("x.toml", []byte("shard = \"2/3\"\n[filters.testcdn]\nallow = [\"^www\"]\naggregate_only = true\n"), env())
+	if len(probs) != 0 || cfg.Shard != "2/3" || !cfg.Filters["testcdn"].AggregateOnly {
+		t.Fatalf("cfg=%+v probs=%v", cfg, probs)
+	}
+	_, probs = Parse("x.toml", []byte("shard = \"4/3\"\n[filters.nosuch]\nblock = [\"(\"]\n"), env())
+	keys := map[string]bool{}
+	for _, p := range probs {
+		keys[p.Key] = true
+	}
+	if !keys["shard"] || !keys["filters.nosuch"] {
+		t.Fatalf("probs = %v", probs)
+	}
+}

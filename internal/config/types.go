@@ -16,10 +16,15 @@ type Config struct {
 	// MaxCatchup bounds how far back one collect run fills a gap after
 	// downtime; older gaps are reported and left to backfill.
 	MaxCatchup Duration `toml:"max_catchup"`
-	Graphite   Graphite `toml:"graphite"`
-	Events     Events   `toml:"events"`
-	Hook       Hook     `toml:"hook"`
-	Compare    Compare  `toml:"compare"`
+	// Shard is "i/n": this instance collects the services whose stable
+	// hash falls on shard i of n (the --shard flag overrides it).
+	Shard    string   `toml:"shard"`
+	Graphite Graphite `toml:"graphite"`
+	// Filters holds per-provider service lists and cardinality controls.
+	Filters map[string]Filter `toml:"filters"`
+	Events  Events            `toml:"events"`
+	Hook    Hook              `toml:"hook"`
+	Compare Compare           `toml:"compare"`
 
 	// Collectors holds every configured vendor section, sorted by name.
 	Collectors []Collector `toml:"-"`
@@ -40,6 +45,17 @@ type Graphite struct {
 	SpoolMaxBytes int64 `toml:"spool_max_bytes"`
 	// SelfMetricsInterval is how often the daemon writes <prefix>.cdnmetrics.*.
 	SelfMetricsInterval Duration `toml:"self_metrics_interval"`
+}
+
+// Filter is one [filters.<provider>] table.
+type Filter struct {
+	// Allow and Block are regular expressions on the service name; a
+	// service is collected when it matches an allow entry (or there is
+	// none) and no block entry.
+	Allow []string `toml:"allow"`
+	Block []string `toml:"block"`
+	// AggregateOnly drops per-POP/region series and keeps only `all`.
+	AggregateOnly bool `toml:"aggregate_only"`
 }
 
 // Events is the [events] section: graphite-web's events API.
