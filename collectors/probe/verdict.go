@@ -1,0 +1,90 @@
+package probe
+
+import (
+	"net/http"
+	"strings"
+)
+
+// verdictHeaders are read in this order; the first with a known value wins.
+// CF-Cache-Status first: behind Cloudflare an X-Cache may come from the
+// origin's own cache.
+var verdictHeaders = []string{"CF-Cache-Status", "X-Cache", "X-Cache-Status"}
+
+// lastValue is the last comma-separated value of the last line of header
+// name: the edge's value when a shield adds its own before it.
+func lastValue(h http.Header, name string) string {
+	vs := h.Values(name)
+	if len(vs) == 0 {
+		return ""
+	}
+	v := vs[len(vs)-1]
+	if i := strings.LastIndexByte(v, ','); i >= 0 {
+		v = v[i+1:]
+	}
+	return strings.TrimSpace(v)
+}
+
+// cacheVerdict reads whether the response was served from cache; known is
+// false when no header says so.
+func cacheVerdict(h http.Header) (hit, known bool) {
+	for _, name := range verdictHeaders {
+		if hit, known = classify(lastValue(h, name)); known {
+			return hit, true
+		}
+	}
+	return false, false
+}
+
+// classify reads one cache status value; only its first word counts
+// ("TCP_HIT from a23-…", "Hit from cloudfront").
+func classify(v string) (hit, known bool) {
+	if i := strings.IndexAny(v, " \t"); i >= 0 {
+		v = v[:i]
+	}
+	v = strings.ToUpper(v)
+	switch {
+	case v == "":
+		return false, false
+	case strings.Contains(v, "HIT"), v == "STALE", v == "UPDATING", v == "REVALIDATED":
+		return true, true
+	case strings.Contains(v, "MISS"), v == "EXPIRED", v == "BYPASS", v == "DYNAMIC", v == "PASS":
+		return false, true
+	}
+	return false, false
+}
+
+// popOf names the POP that answered, or "" when no header says.
+func popOf(h http.Header) string {
+	if v := lastValue(h, "CF-Ray"); v != "" {
+		if i := strings.LastIndexByte(v, '-'); i >= 0 {
+			return popCode(v[i+1:])
+		}
+	}
+	if v := lastValue(h, "X-Served-By"); strings.HasPrefix(v, "cache-") {
+		return popCode(v[strings.LastIndexByte(v, '-')+1:])
+	}
+	if v := lastValue(h, "X-Amz-Cf-Pop"); v != "" {
+		n := 0
+		for n < len(v) && isLetter(v[n]) {
+			n++
+		}
+		return popCode(v[:n])
+	}
+	return ""
+}
+
+func isLetter(c byte) bool { return ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') }
+
+// popCode accepts 2–8 letters or digits, so a header can never put
+// arbitrary text (or a new path level) into a metric name.
+func popCode(s string) string {
+	if len(s) < 2 || len(s) > 8 {
+		return ""
+	}
+	for i := 0; i < len(s); i++ {
+		if !isLetter(s[i]) && !('0' <= s[i] && s[i] <= '9') {
+			return ""
+		}
+	}
+	return strings.ToUpper(s)
+}
