@@ -1,0 +1,158 @@
+package cloudflare
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/internal/schema"
+)
+
+// Zone is one configured Cloudflare zone.
+type Zone struct {
+	// ID is the zone tag (32 hex digits in Cloudflare).
+	ID string `toml:"id"`
+	// Name is the service name in Graphite paths; by default, the ID.
+	Name string `toml:"name"`
+}
+
+// label is the name used in paths and messages.
+func (z Zone) label() string {
+	if z.Name != "" {
+		return z.Name
+	}
+	return z.ID
+}
+
+// Options is the [cloudflare] section.
+type Options struct {
+	// APIURL is the API base; by default, https://api.cloudflare.com.
+	APIURL string `toml:"api_url"`
+	// TokenEnv names the environment variable holding the API token; by
+	// default, CLOUDFLARE_API_TOKEN.
+	TokenEnv string `toml:"token_env"`
+	// TokenFile is a file holding the API token; it wins over TokenEnv.
+	TokenFile string `toml:"token_file"`
+	// AccountID is the account whose zones are discovered when Zones is empty.
+	AccountID string `toml:"account_id"`
+	// PerColo enables per-POP records from the sampled adaptive dataset; by
+	// default, true.
+	PerColo bool `toml:"per_colo"`
+	// Zones lists the zones to collect ([[cloudflare.zone]]).
+	Zones []Zone `toml:"zone"`
+	// Cron is the schedule; by default, "@every 1m".
+	Cron string `toml:"schedule"`
+}
+
+const defaultAPIURL = "https://api.cloudflare.com"
+
+func defaultOptions() *Options {
+	return &Options{
+		APIURL:   defaultAPIURL,
+		TokenEnv: "CLOUDFLARE_API_TOKEN",
+		PerColo:  true,
+		Cron:     "@every 1m",
+	}
+}
+
+// Schedule returns the cron spec.
+func (o *Options) Schedule() string { return o.Cron }
+
+// Validate reports every problem with the section.
+func (o *Options) Validate(env collectors.Env) []collectors.Problem {
+	var ps []collectors.Problem
+	add := func(key, format string, args ...any) {
+		ps = append(ps, collectors.Problem{Key: "cloudflare." + key, Message: fmt.Sprintf(format, args...)})
+	}
+	if err := checkURL(o.APIURL); err != nil {
+		add("api_url", "%v", err)
+	}
+	switch {
+	case o.TokenFile != "":
+		if st, err := os.Stat(o.TokenFile); err != nil {
+			add("token_file", "cannot read token file %q: %v", o.TokenFile, pathErr(err))
+		} else if st.IsDir() {
+			add("token_file", "%q is a directory, not a token file", o.TokenFile)
+		}
+	case o.TokenEnv == "":
+		add("token_env", "set token_env (an environment variable name) or token_file")
+	case getenv(env)(o.TokenEnv) == "":
+		add("token_env", "environment variable %s is not set", o.TokenEnv)
+	}
+	if len(o.Zones) == 0 && strings.TrimSpace(o.AccountID) == "" {
+		add("zone", "list zones ([[cloudflare.zone]] id, name) or set account_id to discover them")
+	}
+	ids := map[string]int{}
+	names := map[string]int{}
+	for i, z := range o.Zones {
+		key := fmt.Sprintf("zone[%d]", i)
+		if strings.TrimSpace(z.ID) == "" {
+			add(key+".id", "zone id is empty")
+			continue
+		}
+		if strings.ContainsAny(z.ID, " \t\r\n\"\\") {
+			add(key+".id", "zone id %q contains spaces or quotes", z.ID)
+		}
+		if j, dup := ids[z.ID]; dup {
+			add(key+".id", "duplicate zone id %q (also zone[%d])", z.ID, j)
+		}
+		ids[z.ID] = i
+		n := schema.Sanitize(z.label())
+		if j, dup := names[n]; dup {
+			add(key+".name", "zone name %q gives the same Graphite path as zone[%d]", z.label(), j)
+		}
+		names[n] = i
+	}
+	return ps
+}
+
+func checkURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("invalid URL %q: %v", s, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("invalid URL %q: want http(s)://host[/path]", s)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("invalid URL %q: no query or fragment allowed", s)
+	}
+	return nil
+}
+
+// pathErr drops the path os.PathError repeats, leaving the reason.
+func pathErr(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+func getenv(env collectors.Env) func(string) string {
+	if env.Getenv != nil {
+		return env.Getenv
+	}
+	return os.Getenv
+}
+
+// readToken returns the API token from the file or the environment.
+func (o *Options) readToken(env collectors.Env) (string, error) {
+	if o.TokenFile != "" {
+		b, err := os.ReadFile(o.TokenFile)
+		if err != nil {
+			return "", fmt.Errorf("cloudflare: read token_file %q: %w", o.TokenFile, pathErr(err))
+		}
+		t := strings.TrimSpace(string(b))
+		if t == "" {
+			return "", fmt.Errorf("cloudflare: token_file %q is empty", o.TokenFile)
+		}
+		return t, nil
+	}
+	t := strings.TrimSpace(getenv(env)(o.TokenEnv))
+	if t == "" {
+		return "", fmt.Errorf("cloudflare: environment variable %s is not set", o.TokenEnv)
+	}
+	return t, nil
+}

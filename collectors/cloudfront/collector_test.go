@@ -1,0 +1,431 @@
+package cloudfront
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/smithy-go/encoding/cbor"
+
+	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/internal/schema"
+	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
+)
+
+type recorder struct {
+	mu      sync.Mutex
+	records []schema.Record
+	gauges  []schema.Gauge
+	batches int
+}
+
+func (r *recorder) Emit(_ context.Context, b collectors.Batch) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.records = append(r.records, b.Records...)
+	r.gauges = append(r.gauges, b.Gauges...)
+	r.batches++
+	return nil
+}
+
+// fakeAPI answers GetMetricData from a function of the distribution id and
+// the call number.
+type fakeAPI struct {
+	mu    sync.Mutex
+	calls int
+	fn    func(dist string, in *cloudwatch.GetMetricDataInput, call int) (*cloudwatch.GetMetricDataOutput, error)
+}
+
+func (f *fakeAPI) GetMetricData(_ context.Context, in *cloudwatch.GetMetricDataInput, _ ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricDataOutput, error) {
+	f.mu.Lock()
+	f.calls++
+	n := f.calls
+	f.mu.Unlock()
+	dist := aws.ToString(in.MetricDataQueries[0].MetricStat.Metric.Dimensions[0].Value)
+	return f.fn(dist, in, n)
+}
+
+func fakeCollector(api metricDataAPI, dists ...Distribution) (*Collector, *bytes.Buffer) {
+	var logs bytes.Buffer
+	return &Collector{api: api, dists: dists, logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}, &logs
+}
+
+func sampleWindow() collectors.Window {
+	return collectors.Window{Start: time.Unix(1736935200, 0), End: time.Unix(1736935200+180, 0)}
+}
+
+// PartialData pages are followed with NextToken and merged.
+func TestCollectPagesPartialData(t *testing.T) {
+	partial, next := sampleResults(t, "cloudwatch-getmetricdata-partial.constructed.json")
+	full, _ := sampleResults(t, "cloudwatch-getmetricdata-response.constructed.json")
+	api := &fakeAPI{fn: func(_ string, in *cloudwatch.GetMetricDataInput, call int) (*cloudwatch.GetMetricDataOutput, error) {
+		if call == 1 {
+			if in.NextToken != nil {
+				t.Error("first call has a NextToken")
+			}
+			return &cloudwatch.GetMetricDataOutput{MetricDataResults: partial, NextToken: aws.String(next)}, nil
+		}
+		if aws.ToString(in.NextToken) != next {
+			t.Errorf("second call NextToken = %q", aws.ToString(in.NextToken))
+		}
+		// The last page: the third minute of requests, and the rest.
+		rest := []types.MetricDataResult{{Id: aws.String(idRequests), StatusCode: types.StatusCodeComplete, Timestamps: []time.Time{time.Unix(1736935320, 0)}, Values: []float64{121004}}}
+		for _, r := range full[1:] {
+			rest = append(rest, r)
+		}
+		return &cloudwatch.GetMetricDataOutput{MetricDataResults: rest}, nil
+	}}
+	c, _ := fakeCollector(api, Distribution{ID: "E1ABCDEF2GHIJK", Name: "www"})
+	rec := &recorder{}
+	if err := c.Collect(context.Background(), sampleWindow(), rec); err != nil {
+		t.Fatal(err)
+	}
+	if api.calls != 2 {
+		t.Errorf("calls = %d, want 2", api.calls)
+	}
+	// Same numbers as TestMapSampleResponse: the pages add up to the full answer.
+	diffLines(t, flatten(rec.records), []string{
+		"cloudfront www all 1736935200/60 requests=125341 edge_bytes=5.3721458e+09 status_4xx=1042 status_5xx=27",
+		"cloudfront www all 1736935260/60 requests=119872 edge_bytes=5.1030977e+09 status_4xx=953 status_5xx=22",
+		"cloudfront www all 1736935320/60 requests=121004 edge_bytes=5.2441203e+09 status_4xx=980",
+	})
+}
+
+// A Forbidden result and an API error name their distribution; the healthy
+// distribution is still emitted.
+func TestCollectFailuresPerDistribution(t *testing.T) {
+	full, _ := sampleResults(t, "cloudwatch-getmetricdata-response.constructed.json")
+	api := &fakeAPI{fn: func(dist string, _ *cloudwatch.GetMetricDataInput, _ int) (*cloudwatch.GetMetricDataOutput, error) {
+		switch dist {
+		case "EFORBIDDEN":
+			return &cloudwatch.GetMetricDataOutput{MetricDataResults: []types.MetricDataResult{{
+				Id: aws.String(idRequests), StatusCode: types.StatusCodeForbidden,
+				Messages: []types.MessageData{{Code: aws.String("Forbidden"), Value: aws.String("not authorized to read AWS/CloudFront")}},
+			}}}, nil
+		case "EBROKEN":
+			return nil, errors.New("operation error CloudWatch: GetMetricData, api error Throttling: Rate exceeded")
+		case "ESTUCK":
+			return &cloudwatch.GetMetricDataOutput{MetricDataResults: []types.MetricDataResult{{Id: aws.String(idRequests), StatusCode: types.StatusCodePartialData}}}, nil
+		}
+		return &cloudwatch.GetMetricDataOutput{MetricDataResults: full}, nil
+	}}
+	c, _ := fakeCollector(api,
+		Distribution{ID: "EFORBIDDEN", Name: "shop"}, Distribution{ID: "EBROKEN"}, Distribution{ID: "ESTUCK", Name: "img"}, Distribution{ID: "EGOOD", Name: "www"})
+	rec := &recorder{}
+	err := c.Collect(context.Background(), sampleWindow(), rec)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, s := range []string{
+		"cloudfront: distribution shop (EFORBIDDEN): GetMetricData: requests: status Forbidden (Forbidden: not authorized to read AWS/CloudFront)",
+		"cloudfront: distribution EBROKEN (EBROKEN): GetMetricData: operation error CloudWatch: GetMetricData, api error Throttling: Rate exceeded",
+		"cloudfront: distribution img (ESTUCK): GetMetricData: requests: PartialData without a NextToken",
+	} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error lacks %q:\n%v", s, err)
+		}
+	}
+	if strings.Contains(err.Error(), "www") {
+		t.Errorf("error blames the good distribution: %v", err)
+	}
+	if len(rec.records) != 3 || rec.records[0].Service != "www" {
+		t.Errorf("records = %v", flatten(rec.records))
+	}
+}
+
+func TestCollectNoData(t *testing.T) {
+	api := &fakeAPI{fn: func(string, *cloudwatch.GetMetricDataInput, int) (*cloudwatch.GetMetricDataOutput, error) {
+		return &cloudwatch.GetMetricDataOutput{MetricDataResults: []types.MetricDataResult{{Id: aws.String(idRequests), StatusCode: types.StatusCodeComplete}}}, nil
+	}}
+	c, _ := fakeCollector(api, Distribution{ID: "E1"})
+	if err := c.Collect(context.Background(), sampleWindow(), &recorder{}); !errors.Is(err, collectors.ErrNoData) {
+		t.Fatalf("err = %v, want ErrNoData", err)
+	}
+}
+
+func TestCollectEndlessPaging(t *testing.T) {
+	api := &fakeAPI{fn: func(string, *cloudwatch.GetMetricDataInput, int) (*cloudwatch.GetMetricDataOutput, error) {
+		return &cloudwatch.GetMetricDataOutput{NextToken: aws.String("again")}, nil
+	}}
+	c, _ := fakeCollector(api, Distribution{ID: "E1"})
+	err := c.Collect(context.Background(), sampleWindow(), &recorder{})
+	if err == nil || !strings.Contains(err.Error(), "NextToken after 100 pages") || api.calls != maxPages {
+		t.Fatalf("err = %v after %d calls", err, api.calls)
+	}
+}
+
+// newSDKCollector builds a collector through the factory path with static
+// credentials, pointed at url.
+func newSDKCollector(t *testing.T, url, secret string, dists ...Distribution) (*Collector, *bytes.Buffer) {
+	t.Helper()
+	o := defaultOptions()
+	o.EndpointURL = url
+	o.AccessKeyID = SimAccessKeyID
+	o.SecretKeyEnv = "CF_TEST_SECRET"
+	o.Distributions = dists
+	var logs bytes.Buffer
+	env := collectors.Env{
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Getenv: func(k string) string {
+			if k == "CF_TEST_SECRET" {
+				return secret
+			}
+			return ""
+		},
+	}
+	if ps := o.Validate(env); len(ps) > 0 {
+		t.Fatalf("options: %v", ps)
+	}
+	c, err := New(o, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, &logs
+}
+
+// The real SDK client talks RPC v2 CBOR to a hand-written handler: the
+// request carries the documented members, and a hand-encoded CBOR answer
+// (with CacheHitRate and OriginLatency) comes back as records and a gauge.
+func TestSDKCBORRoundTrip(t *testing.T) {
+	t0 := int64(1736935200)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/prefix"+OperationPath || r.Method != http.MethodPost {
+			t.Errorf("request %s %s", r.Method, r.URL.Path)
+		}
+		for h, want := range map[string]string{"Smithy-Protocol": "rpc-v2-cbor", "Content-Type": "application/cbor", "Accept": "application/cbor"} {
+			if got := r.Header.Get(h); got != want {
+				t.Errorf("header %s = %q, want %q", h, got, want)
+			}
+		}
+		if auth := r.Header.Get("Authorization"); !strings.Contains(auth, "Credential="+SimAccessKeyID+"/") || !strings.Contains(auth, "/us-east-1/monitoring/aws4_request") {
+			t.Errorf("Authorization = %q", auth)
+		}
+		body, _ := io.ReadAll(r.Body)
+		in, err := decodeRequest(body)
+		if err != nil {
+			t.Errorf("decode request: %v", err)
+		}
+		if in.start.Unix() != t0 || in.end.Unix() != t0+180 || len(in.queries) != len(metricSpecs) {
+			t.Errorf("request = %+v", in)
+		}
+		v, _ := cbor.Decode(body)
+		if sb := v.(cbor.Map)["ScanBy"]; sb != cbor.String("TimestampAscending") {
+			t.Errorf("ScanBy = %v", sb)
+		}
+		for _, q := range in.queries {
+			if q.namespace != namespace || q.distribution != "E1ABCDEF2GHIJK" || q.region != "Global" || q.period != 60 {
+				t.Errorf("query %+v", q)
+			}
+		}
+		tag := func(s int64) cbor.Value { return &cbor.Tag{ID: 1, Value: cbor.Float64(float64(s))} }
+		writeCBOR(w, 200, cbor.Map{
+			"MetricDataResults": cbor.List{
+				cbor.Map{"Id": cbor.String(idRequests), "StatusCode": cbor.String("Complete"),
+					"Timestamps": cbor.List{tag(t0), tag(t0 + 60)}, "Values": cbor.List{cbor.Float64(2000), cbor.Float64(10)}},
+				cbor.Map{"Id": cbor.String(idHitRate), "StatusCode": cbor.String("Complete"),
+					"Timestamps": cbor.List{tag(t0)}, "Values": cbor.List{cbor.Float64(87.5)}},
+				// An integer timestamp, which the protocol also allows.
+				cbor.Map{"Id": cbor.String(idLatency), "StatusCode": cbor.String("Complete"),
+					"Timestamps": cbor.List{&cbor.Tag{ID: 1, Value: cbor.Uint(t0 + 60)}}, "Values": cbor.List{cbor.Float64(31.25)}},
+			},
+			"Messages": cbor.List{},
+		})
+	}))
+	defer srv.Close()
+	c, _ := newSDKCollector(t, srv.URL+"/prefix", "s3cr3t-value", Distribution{ID: "E1ABCDEF2GHIJK", Name: "www"})
+	rec := &recorder{}
+	if err := c.Collect(context.Background(), sampleWindow(), rec); err != nil {
+		t.Fatal(err)
+	}
+	// Minute 0: hits round(87.5/100 × 2000) = 1750, misses 2000-1750 = 250.
+	diffLines(t, flatten(rec.records), []string{
+		"cloudfront www all 1736935200/60 requests=2000 hits=1750 misses=250",
+		"cloudfront www all 1736935260/60 requests=10",
+	})
+	if len(rec.gauges) != 1 || rec.gauges[0].Value != 31.25 || rec.gauges[0].Time != t0+60 || rec.gauges[0].Metric != "origin_latency_ms" {
+		t.Errorf("gauges = %+v", rec.gauges)
+	}
+}
+
+// simSetup mounts the stand-in under /cloudfront (as the simulator does)
+// and builds the collector from SimConfig's section through the factory.
+func simSetup(t testing.TB, m *traffic.Model, now time.Time, secret string) (*Collector, *bytes.Buffer) {
+	t.Helper()
+	mux := http.NewServeMux()
+	Simulate(mux, collectors.SimEnv{Model: m, Now: func() time.Time { return now }, Secret: func(string) string { return collectors.SimSecret }})
+	root := http.NewServeMux()
+	root.Handle("/cloudfront/", http.StripPrefix("/cloudfront", mux))
+	srv := httptest.NewServer(root)
+	t.Cleanup(srv.Close)
+	section, err := SimConfig(srv.URL+"/cloudfront", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw map[string]toml.Primitive
+	md, err := toml.Decode(section, &raw)
+	if err != nil {
+		t.Fatalf("SimConfig section: %v\n%s", err, section)
+	}
+	opts, err := decode(collectors.NewSection(provider, &md, raw[provider]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		t.Fatalf("undecoded keys %v", und)
+	}
+	var logs bytes.Buffer
+	env := collectors.Env{
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Getenv: func(k string) string {
+			if k == collectors.SimSecretEnv {
+				return secret
+			}
+			return ""
+		},
+	}
+	if ps := opts.Validate(env); len(ps) > 0 {
+		t.Fatalf("SimConfig section invalid: %v", ps)
+	}
+	c, err := newCollector(opts, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.(*Collector), &logs
+}
+
+func TestSimulateCollectEqualsExpect(t *testing.T) {
+	m := traffic.Default(11)
+	base := int64(1767225600) // 2026-01-01T00:00:00Z
+	m.Incidents = []traffic.Incident{{Service: "static", Start: base + 600, End: base + 900, HitRatioDelta: -0.5, ErrorRate: 0.2}}
+	now := time.Unix(base+3*3600, 0)
+	c, _ := simSetup(t, m, now, collectors.SimSecret)
+	// 90 minutes: the stand-in pages at 60, so this also exercises NextToken.
+	w := collectors.Window{Start: time.Unix(base, 0), End: time.Unix(base+90*60, 0)}
+	rec := &recorder{}
+	if err := c.Collect(context.Background(), w, rec); err != nil {
+		t.Fatal(err)
+	}
+	want := Expect(m, w)
+	if len(want) != 3*90 {
+		t.Errorf("Expect gave %d records, want 270", len(want))
+	}
+	diffLines(t, flatten(rec.records), flatten(want))
+	if len(rec.gauges) != 0 {
+		t.Errorf("gauges from a stand-in without OriginLatency: %v", rec.gauges)
+	}
+}
+
+func TestSimulateLagAndAuth(t *testing.T) {
+	m := traffic.Default(2)
+	now := time.Unix(1767225600+3600, 0)
+	c, _ := simSetup(t, m, now, collectors.SimSecret)
+	// Data ends simLag (3 min) before now.
+	w := collectors.Window{Start: now.Add(-10 * time.Minute), End: now}
+	rec := &recorder{}
+	if err := c.Collect(context.Background(), w, rec); err != nil {
+		t.Fatal(err)
+	}
+	diffLines(t, flatten(rec.records), flatten(Expect(m, collectors.Window{Start: w.Start, End: now.Add(-simLag)})))
+	if err := c.Collect(context.Background(), collectors.Window{Start: now.Add(-2 * time.Minute), End: now}, &recorder{}); !errors.Is(err, collectors.ErrNoData) {
+		t.Errorf("err = %v, want ErrNoData", err)
+	}
+
+	const wrong = "not-the-simulator-secret-9f8e"
+	c, logs := simSetup(t, m, now, wrong)
+	err := c.Collect(context.Background(), w, &recorder{})
+	if err == nil || !strings.Contains(err.Error(), "SignatureDoesNotMatch") || !strings.Contains(err.Error(), "distribution www") {
+		t.Fatalf("err = %v", err)
+	}
+	if strings.Contains(err.Error(), wrong) || strings.Contains(logs.String(), wrong) {
+		t.Errorf("secret leaked: %v / %s", err, logs)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	env := collectors.Env{Getenv: func(k string) string {
+		if k == "SET" {
+			return "x"
+		}
+		return ""
+	}}
+	cases := []struct {
+		name   string
+		mutate func(o *Options)
+		want   []string
+	}{
+		{"ok default chain", func(o *Options) {}, nil},
+		{"static ok", func(o *Options) { o.AccessKeyID, o.SecretKeyEnv = "AKID", "SET" }, nil},
+		{"static unset", func(o *Options) { o.AccessKeyID, o.SecretKeyEnv = "AKID", "UNSET" }, []string{"cloudfront.secret_key_env"}},
+		{"static no secret", func(o *Options) { o.AccessKeyID = "AKID" }, []string{"cloudfront.secret_key_env"}},
+		{"secret without id", func(o *Options) { o.SecretKeyEnv = "SET" }, []string{"cloudfront.access_key_id"}},
+		{"missing file", func(o *Options) { o.AccessKeyID, o.SecretKeyFile = "AKID", "/nonexistent" }, []string{"cloudfront.secret_key_file"}},
+		{"profile and static", func(o *Options) { o.AccessKeyID, o.SecretKeyEnv, o.Profile = "AKID", "SET", "p" }, []string{"cloudfront.profile"}},
+		{"other region", func(o *Options) { o.Region = "eu-west-1" }, []string{"cloudfront.region"}},
+		{"bad endpoint", func(o *Options) { o.EndpointURL = "localhost:9000" }, []string{"cloudfront.endpoint_url"}},
+		{"none", func(o *Options) { o.Distributions = nil }, []string{"cloudfront.distribution"}},
+		{"dups", func(o *Options) {
+			o.Distributions = append(o.Distributions, Distribution{ID: "E1"}, Distribution{ID: "E3", Name: "Www"}, Distribution{})
+		}, []string{"cloudfront.distribution[2].id", "cloudfront.distribution[3].name", "cloudfront.distribution[4].id"}},
+	}
+	for _, tc := range cases {
+		o := defaultOptions()
+		o.Distributions = []Distribution{{ID: "E1", Name: "www"}, {ID: "E2", Name: "api"}}
+		tc.mutate(o)
+		var keys []string
+		for _, p := range o.Validate(env) {
+			keys = append(keys, p.Key)
+		}
+		if strings.Join(keys, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("%s: problems %v, want keys %v", tc.name, o.Validate(env), tc.want)
+		}
+	}
+}
+
+// A modelled error (the sample's __type and message, carried in CBOR as
+// the RPC v2 protocol does) comes back through the SDK naming the
+// distribution, the code and the message.
+func TestSDKErrorAnswer(t *testing.T) {
+	var sample struct {
+		Type    string `json:"__type"`
+		Message string `json:"message"`
+	}
+	b, err := os.ReadFile("testdata/cloudwatch-error-awsjson.constructed.json")
+	if err == nil {
+		err = json.Unmarshal(b, &sample)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cborError(w, http.StatusBadRequest, sample.Type, sample.Message)
+	}))
+	defer srv.Close()
+	c, logs := newSDKCollector(t, srv.URL, "s3cr3t-value", Distribution{ID: "E1ABCDEF2GHIJK", Name: "www"}, Distribution{ID: "E2", Name: "api"})
+	err = c.Collect(context.Background(), sampleWindow(), &recorder{})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	t.Log(err)
+	for _, s := range []string{"distribution www (E1ABCDEF2GHIJK)", "distribution api (E2)", "InvalidParameterValue", "MetricDataQueries.member.1.MetricStat.Period"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error lacks %q: %v", s, err)
+		}
+	}
+	if strings.Contains(err.Error(), "s3cr3t-value") || strings.Contains(logs.String(), "s3cr3t-value") {
+		t.Error("secret leaked")
+	}
+}
