@@ -203,7 +203,7 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 			}
 			return resp, nil
 		default:
-			last = &Error{Vendor: c.vendor, Endpoint: r.Endpoint, Status: resp.Status, Body: snippet(resp.Body), Attempts: attempt + 1}
+			last = &Error{Vendor: c.vendor, Endpoint: r.Endpoint, Status: resp.Status, Body: redactSecrets(snippet(resp.Body), r.Header), Attempts: attempt + 1}
 			switch {
 			case resp.Status == http.StatusTooManyRequests:
 				retry = true
@@ -354,6 +354,25 @@ func redact(err error) error {
 		}
 	}
 	return err
+}
+
+// redactSecrets removes credential header values from s: a vendor or a
+// proxy that echoes the request must not put the token into an error.
+func redactSecrets(s string, h http.Header) string {
+	for name, vs := range h {
+		n := strings.ToLower(name)
+		if !strings.Contains(n, "auth") && !strings.Contains(n, "key") && !strings.Contains(n, "token") && !strings.Contains(n, "secret") {
+			continue
+		}
+		for _, v := range vs {
+			for _, part := range append([]string{v}, strings.Fields(v)...) {
+				if len(part) >= 6 {
+					s = strings.ReplaceAll(s, part, "[redacted]")
+				}
+			}
+		}
+	}
+	return s
 }
 
 func snippet(b []byte) string {

@@ -1,0 +1,128 @@
+package httpx
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func fastClient(opts ...Option) *Client {
+	var slept atomic.Int64
+	base := []Option{
+		WithClock(time.Now, func(ctx context.Context, d time.Duration) error { slept.Add(int64(d)); return ctx.Err() }),
+		WithLogger(slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))),
+	}
+	return New("testvendor", append(base, opts...)...)
+}
+
+func TestRetriesOn5xxAndHonoursRetryAfter(t *testing.T) {
+	var n atomic.Int32
+	var waits []time.Duration
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch n.Add(1) {
+		case 1:
+			w.WriteHeader(500)
+		case 2:
+			w.Header().Set("Retry-After", "7")
+			w.WriteHeader(429)
+		default:
+			fmt.Fprint(w, "ok")
+		}
+	}))
+	defer srv.Close()
+	c := New("testvendor", WithClock(time.Now, func(ctx context.Context, d time.Duration) error { waits = append(waits, d); return nil }),
+		WithLogger(slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))))
+	resp, err := c.Do(context.Background(), Request{URL: srv.URL + "/stats?x=1"})
+	if err != nil || string(resp.Body) != "ok" {
+		t.Fatalf("resp=%v err=%v", resp, err)
+	}
+	if len(waits) != 2 || waits[1] != 7*time.Second {
+		t.Fatalf("waits = %v, want a backoff then Retry-After's 7s", waits)
+	}
+	if waits[0] < 250*time.Millisecond || waits[0] > 500*time.Millisecond {
+		t.Fatalf("first backoff %v outside [base/2, base]", waits[0])
+	}
+}
+
+func TestErrorNamesVendorEndpointStatusAndRedactsEchoedToken(t *testing.T) {
+	const token = "tok-abcdef123456"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(403)
+		fmt.Fprintf(w, "<html>denied for key %s</html>", r.Header.Get("Fastly-Key"))
+	}))
+	defer srv.Close()
+	c := fastClient()
+	_, err := c.Do(context.Background(), Request{URL: srv.URL + "/service?page=2", Header: http.Header{"Fastly-Key": {token}}})
+	if err == nil {
+		t.Fatal("want error")
+	}
+	msg := err.Error()
+	for _, want := range []string{"testvendor", "GET /service", "HTTP 403", "denied"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q lacks %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, token) || strings.Contains(msg, "page=2") {
+		t.Fatalf("error leaks token or query: %q", msg)
+	}
+}
+
+func TestBodyCapAndNoRetryOn4xx(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		if r.URL.Path == "/big" {
+			w.Write(bytes.Repeat([]byte("x"), 2048))
+			return
+		}
+		w.WriteHeader(400)
+	}))
+	defer srv.Close()
+	c := fastClient(WithMaxBody(1024))
+	if _, err := c.Do(context.Background(), Request{URL: srv.URL + "/big"}); err == nil || !strings.Contains(err.Error(), "size limit") {
+		t.Fatalf("err = %v, want body cap", err)
+	}
+	n.Store(0)
+	if _, err := c.Do(context.Background(), Request{URL: srv.URL + "/bad"}); err == nil || n.Load() != 1 {
+		t.Fatalf("400 retried %d times (err %v), want 1 attempt", n.Load(), err)
+	}
+}
+
+func TestRetryAfterTooLongFails(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "3600")
+		w.WriteHeader(429)
+	}))
+	defer srv.Close()
+	c := fastClient(WithMaxWait(time.Minute))
+	_, err := c.Do(context.Background(), Request{URL: srv.URL})
+	if err == nil || !strings.Contains(err.Error(), "HTTP 429") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestRateHeadersPause(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Remaining", "0")
+		fmt.Fprint(w, "ok")
+	}))
+	defer srv.Close()
+	var paused time.Duration
+	c := New("v", WithClock(time.Now, func(ctx context.Context, d time.Duration) error { paused += d; return nil }),
+		WithRateHeaders(func(h http.Header, now time.Time) (time.Duration, bool) {
+			return 3 * time.Second, h.Get("X-Remaining") == "0"
+		}))
+	if _, err := c.Do(context.Background(), Request{URL: srv.URL}); err != nil {
+		t.Fatal(err)
+	}
+	if paused != 3*time.Second {
+		t.Fatalf("paused %v, want 3s", paused)
+	}
+}
