@@ -53,9 +53,8 @@ func New(o *Options, env collectors.Env) (*Collector, error) {
 	} else if o.Profile != "" {
 		lo = append(lo, config.WithSharedConfigProfile(o.Profile))
 	}
-	if env.HTTPClient != nil {
-		lo = append(lo, config.WithHTTPClient(env.HTTPClient))
-	}
+	// env.HTTPClient is not passed on: the SDK builds its own transport so
+	// that it can apply AWS_CA_BUNDLE, which a plain *http.Client cannot take.
 	cfg, err := config.LoadDefaultConfig(context.Background(), lo...)
 	if err != nil {
 		return nil, fmt.Errorf("cloudfront: load AWS configuration: %w", err)

@@ -1,0 +1,33 @@
+package fastly
+
+import (
+	"time"
+
+	"github.com/cdnmetrics/cdnmetrics/collectors"
+)
+
+func init() {
+	collectors.Register(collectors.Factory{
+		Name: "fastly",
+		Decode: func(s collectors.Section) (collectors.Options, error) {
+			o := defaults()
+			return o, s.Decode(o)
+		},
+		New: func(o collectors.Options, env collectors.Env) (collectors.Collector, error) {
+			return New(o.(*Options), env)
+		},
+		Timing: func(o collectors.Options) collectors.Timing {
+			fo := o.(*Options)
+			return collectors.Timing{
+				Step:      time.Minute,
+				Delay:     time.Duration(fo.Delay),
+				Overlap:   time.Duration(fo.Overlap),
+				Lookback:  time.Duration(fo.Lookback),
+				MaxWindow: 6 * time.Hour,
+			}
+		},
+		Simulate:  simulate,
+		SimConfig: simConfig,
+		Expect:    expect,
+	})
+}
