@@ -1,0 +1,56 @@
+# cdnmetrics — the few targets a newcomer needs. `make demo` and `make test`
+# work on a fresh Debian machine as root: they install what they need.
+GO      ?= go
+BIN     := bin/cdnmetrics
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/cdnmetrics/cdnmetrics/internal/app.Version=$(VERSION)
+
+.PHONY: build deps test unit lint demo demo-down bench fuzz clean
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/cdnmetrics
+
+# Debian packages for a real local Graphite, and the Go modules.
+deps:
+	scripts/install-deps
+	$(GO) mod download
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# Unit and integration tests; integration tests start their own carbon-cache
+# and graphite-web on free loopback ports and fail (not skip) without them.
+test: deps lint
+	CDNMETRICS_REQUIRE_GRAPHITE=1 $(GO) test -count=1 -timeout 20m ./...
+
+# Unit tests only (no Graphite needed).
+unit:
+	$(GO) test -short -count=1 ./...
+
+# Starts Graphite, the simulator and the collector, lets data flow, posts a
+# deploy event, prints render URLs and writes hit_ratio_per_pop.png here.
+demo: build
+	scripts/demo
+
+demo-down:
+	scripts/graphite-down .state/graphite
+
+# Go benchmarks, then the sink against a real carbon-cache beside a raw
+# line sender in the same run.
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+	scripts/bench-sink
+
+# Each fuzzer for a short while (FUZZTIME=1m for longer).
+FUZZTIME ?= 15s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin

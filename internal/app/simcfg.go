@@ -1,0 +1,66 @@
+package app
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/internal/config"
+	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
+	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
+)
+
+// simulated starts an in-process simulator and returns a config whose
+// core (state_dir, [graphite], [events]) comes from the file at path when
+// it exists, and whose collectors all point at the simulator.
+func simulated(stdio IO, path string, seed int64) (*config.Config, *simulate.Server, bool) {
+	core := config.Default()
+	core.StateDir = ".state"
+	if _, err := os.Stat(path); err == nil {
+		cfg, ok := loadConfig(stdio, path)
+		if !ok {
+			return nil, nil, false
+		}
+		core = *cfg
+	}
+	srv, err := simulate.Start(simulate.Options{Model: traffic.Default(seed), Logger: newLogger(stdio.Stderr, "warn")})
+	if err != nil {
+		fmt.Fprintln(stdio.Stderr, err)
+		return nil, nil, false
+	}
+	dir := filepath.Join(core.StateDir, "simulator")
+	text, err := srv.Config(simulate.Core{StateDir: core.StateDir, GraphiteAddr: core.Graphite.Address, GraphiteWebURL: core.Graphite.WebURL, Prefix: core.Graphite.Prefix}, dir)
+	if err != nil {
+		srv.Close()
+		fmt.Fprintln(stdio.Stderr, err)
+		return nil, nil, false
+	}
+	getenv := func(k string) string {
+		if k == collectors.SimSecretEnv {
+			return collectors.SimSecret
+		}
+		return stdio.Getenv(k)
+	}
+	cfg, probs := config.Parse("<simulator config>", []byte(text), getenv)
+	if len(probs.Errors()) > 0 {
+		srv.Close()
+		fmt.Fprintln(stdio.Stderr, probs.Error())
+		return nil, nil, false
+	}
+	cfg.Events, cfg.Hook, cfg.Compare, cfg.LogLevel, cfg.MaxCatchup = core.Events, core.Hook, core.Compare, core.LogLevel, core.MaxCatchup
+	return cfg, srv, true
+}
+
+// simEnv makes the simulator's credential visible to collectors built in
+// this process.
+func simEnv(stdio IO) IO {
+	inner := stdio.Getenv
+	stdio.Getenv = func(k string) string {
+		if k == collectors.SimSecretEnv {
+			return collectors.SimSecret
+		}
+		return inner(k)
+	}
+	return stdio
+}

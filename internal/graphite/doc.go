@@ -1,0 +1,15 @@
+// Package graphite is the sink: it takes schema.Points from collectors and
+// delivers them to carbon's plaintext protocol ("path value timestamp\n").
+//
+// TCPSink owns the carbon connection in one goroutine and is fed through a
+// bounded queue. It writes through github.com/marpaia/graphite-golang, adding
+// what that library lacks: write deadlines, detection of a peer that closed
+// (carbon restarts), reconnects with backoff, re-sending of every batch that
+// may have been lost, and an optional on-disk spool that keeps points while
+// carbon is away and replays them in order, also after a process restart.
+// Delivery is at least once; re-sends are harmless because whisper keeps the
+// last value written for a timestamp.
+//
+// WriterSink (dry-run) prints the exact lines, Recorder (tests) keeps the
+// points; both implement Sink.
+package graphite

@@ -1,0 +1,763 @@
+package graphite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	graphite "github.com/marpaia/graphite-golang"
+
+	"github.com/cdnmetrics/cdnmetrics/internal/schema"
+)
+
+// Sink takes points for carbon. Implementations are safe for concurrent use.
+type Sink interface {
+	// Send queues pts (the slice may be reused after it returns). It blocks
+	// while the queue is full and returns ctx's error if that ends first,
+	// in which case a prefix of pts may have been queued. Invalid points
+	// (NaN/Inf, bad path, time <= 0, line over 16 KiB) are dropped and
+	// counted, not reported as an error.
+	Send(ctx context.Context, pts []schema.Point) error
+	// Flush returns once every point sent before it was written to carbon
+	// or made durable in the spool.
+	Flush(ctx context.Context) error
+	// Close flushes and stops the sink. Later Sends return ErrClosed.
+	Close(ctx context.Context) error
+	// Stats returns the sink's counters.
+	Stats() Stats
+}
+
+// ErrClosed is returned by Send and Flush after Close.
+var ErrClosed = errors.New("graphite: sink closed")
+
+// Stats are a sink's counters since it was created. Counts are points.
+type Stats struct {
+	SentPoints         uint64 // written to carbon for the first time
+	ResentPoints       uint64 // written again because an earlier write may have been lost
+	SendErrors         uint64 // failed connects and writes
+	Reconnects         uint64 // connections opened after the first one
+	DroppedInvalid     uint64 // refused by checkPoint (or unparsable in the spool)
+	SpooledPoints      uint64 // written to the disk spool
+	ReplayedPoints     uint64 // read back from the spool and written to carbon
+	SpoolPoints        int64  // waiting in the spool now
+	SpoolBytes         int64  // size of the spool now
+	SpoolDroppedPoints uint64 // lost because the spool was full (oldest segment dropped) or unreadable
+	LostPoints         uint64 // given up at Close (no spool and carbon away)
+	QueuePoints        int    // waiting in the memory queue now
+	Connected          bool   // a carbon connection is open
+}
+
+// SelfPoints returns the counters as <prefix>.cdnmetrics.sink.<name> points
+// stamped now.
+func (st Stats) SelfPoints(prefix string, now time.Time) []schema.Point {
+	t := now.Unix()
+	conn := 0.0
+	if st.Connected {
+		conn = 1
+	}
+	vals := []struct {
+		name string
+		v    float64
+	}{
+		{"sent_points", float64(st.SentPoints)},
+		{"resent_points", float64(st.ResentPoints)},
+		{"send_errors", float64(st.SendErrors)},
+		{"reconnects", float64(st.Reconnects)},
+		{"dropped_invalid_points", float64(st.DroppedInvalid)},
+		{"spooled_points", float64(st.SpooledPoints)},
+		{"replayed_points", float64(st.ReplayedPoints)},
+		{"spool_points", float64(st.SpoolPoints)},
+		{"spool_bytes", float64(st.SpoolBytes)},
+		{"spool_dropped_points", float64(st.SpoolDroppedPoints)},
+		{"lost_points", float64(st.LostPoints)},
+		{"queue_points", float64(st.QueuePoints)},
+		{"connected", conn},
+	}
+	pts := make([]schema.Point, len(vals))
+	for i, x := range vals {
+		pts[i] = schema.Point{Path: schema.Path(prefix, "cdnmetrics", "sink", x.name), Value: x.v, Time: t}
+	}
+	return pts
+}
+
+// options are TCPSink's settings; see the With… functions for defaults.
+type options struct {
+	queueSize    int
+	batchPoints  int
+	batchBytes   int
+	writeTimeout time.Duration
+	dialTimeout  time.Duration
+	minBackoff   time.Duration
+	maxBackoff   time.Duration
+	retryWindow  time.Duration
+	redoBytes    int
+	redoAge      time.Duration
+	spoolDir     string
+	spoolMax     int64
+	log          *slog.Logger
+}
+
+// Option configures New.
+type Option func(*options)
+
+// WithQueueSize bounds the points buffered in memory. By default, 100000.
+func WithQueueSize(n int) Option { return func(o *options) { o.queueSize = n } }
+
+// WithBatch sets the most points and bytes of lines in one write. By
+// default, 1000 points and 64 KiB.
+func WithBatch(points, bytes int) Option {
+	return func(o *options) { o.batchPoints, o.batchBytes = points, bytes }
+}
+
+// WithWriteTimeout bounds one write to carbon. By default, 10s.
+func WithWriteTimeout(d time.Duration) Option { return func(o *options) { o.writeTimeout = d } }
+
+// WithDialTimeout bounds one connection attempt. By default, 5s.
+func WithDialTimeout(d time.Duration) Option { return func(o *options) { o.dialTimeout = d } }
+
+// WithBackoff sets the reconnect backoff, doubled after each failure (with
+// ±20 % jitter). By default, 100ms up to 10s.
+func WithBackoff(min, max time.Duration) Option {
+	return func(o *options) { o.minBackoff, o.maxBackoff = min, max }
+}
+
+// WithRetryWindow is how long a batch is retried before it goes to the
+// spool (without a spool it is retried until Close). By default, 2s.
+func WithRetryWindow(d time.Duration) Option { return func(o *options) { o.retryWindow = d } }
+
+// WithRedo sets how much recently written data is kept to re-send when the
+// connection turns out dead: a plaintext write only reaches the kernel, and
+// whatever carbon had not read when it closed is lost without an error. By
+// default, the last 8 MiB written within 10s.
+func WithRedo(maxBytes int, maxAge time.Duration) Option {
+	return func(o *options) { o.redoBytes, o.redoAge = maxBytes, maxAge }
+}
+
+// WithSpool keeps batches in dir (at most maxBytes; the oldest segment is
+// dropped beyond that) while carbon is unreachable and replays them in
+// order, also after a restart of the process. By default, there is no spool
+// and Send blocks once the queue is full.
+func WithSpool(dir string, maxBytes int64) Option {
+	return func(o *options) { o.spoolDir, o.spoolMax = dir, maxBytes }
+}
+
+// WithLogger sets the logger. By default, slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// written is a batch written on the current connection, kept for re-send.
+type written struct {
+	ms    []graphite.Metric
+	bytes int
+	at    time.Time
+}
+
+// TCPSink delivers points to carbon's plaintext TCP receiver; see the
+// package documentation.
+type TCPSink struct {
+	addr string
+	host string
+	port int
+	o    options
+	log  *slog.Logger
+	q    *queue
+
+	stop      chan struct{} // closed by Close: exit now
+	done      chan struct{} // closed when the owner goroutine returned
+	closeOnce sync.Once
+	closeErr  error
+
+	// abortConn lets Close interrupt a blocked write.
+	connMu    sync.Mutex
+	abortConn net.Conn
+
+	sent, resent, sendErrs, reconnects, invalid atomic.Uint64
+	spooled, replayed, spoolDropped, lost       atomic.Uint64
+	spoolPoints, spoolBytes                     atomic.Int64
+	connected                                   atomic.Bool
+
+	// Owned by the run goroutine.
+	spool     *spool
+	g         *graphite.Graphite
+	conn      net.Conn
+	dead      chan struct{} // closed by the reader when the peer closed
+	everConn  bool
+	redo      []written
+	redoBytes int
+	resend    [][]graphite.Metric // possibly lost, oldest first
+	backoff   time.Duration
+	nextTry   time.Time
+	downSince time.Time // first failure of the current outage; zero while up
+	spooling  uint64    // points spooled since carbon went away (for the log)
+	replaying uint64    // points replayed in the current replay (for the log)
+}
+
+// New starts a sink that delivers to the carbon plaintext receiver at addr
+// ("host:port"). It does not wait for carbon: an unreachable carbon is
+// retried (or spooled), not an error. With WithSpool, segments left by a
+// previous process are replayed first.
+func New(addr string, opts ...Option) (*TCPSink, error) {
+	o := options{
+		queueSize: 100000, batchPoints: 1000, batchBytes: 64 << 10,
+		writeTimeout: 10 * time.Second, dialTimeout: 5 * time.Second,
+		minBackoff: 100 * time.Millisecond, maxBackoff: 10 * time.Second,
+		retryWindow: 2 * time.Second, redoBytes: 8 << 20, redoAge: 10 * time.Second,
+		log: slog.Default(),
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	host, portS, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("graphite: address %q: %w", addr, err)
+	}
+	port, err := strconv.Atoi(portS)
+	if err != nil || port <= 0 || port > 65535 {
+		return nil, fmt.Errorf("graphite: address %q: bad port", addr)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]" // the library joins host and port with Sprintf
+	}
+	if o.queueSize <= 0 || o.batchPoints <= 0 || o.batchBytes <= 0 || o.writeTimeout <= 0 ||
+		o.dialTimeout <= 0 || o.minBackoff <= 0 || o.maxBackoff < o.minBackoff {
+		return nil, errors.New("graphite: queue size, batch, timeouts and backoff must be positive")
+	}
+	s := &TCPSink{
+		addr: addr, host: host, port: port, o: o,
+		log:  o.log.With("component", "graphite", "addr", addr),
+		q:    newQueue(o.queueSize),
+		stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	if o.spoolDir != "" {
+		if o.spoolMax <= 0 {
+			return nil, errors.New("graphite: spool max bytes must be positive")
+		}
+		sp, err := openSpool(o.spoolDir, o.spoolMax, s.log)
+		if err != nil {
+			return nil, err
+		}
+		s.spool = sp
+		s.syncSpoolStats()
+	}
+	go s.run()
+	return s, nil
+}
+
+// Send implements Sink.
+func (s *TCPSink) Send(ctx context.Context, pts []schema.Point) error {
+	ms := make([]graphite.Metric, 0, len(pts))
+	for i := range pts {
+		if err := checkPoint(&pts[i]); err != nil {
+			s.invalid.Add(1)
+			s.log.Debug("graphite dropped invalid point", "path", truncate(pts[i].Path), "reason", err.Error())
+			continue
+		}
+		ms = append(ms, toMetric(&pts[i]))
+	}
+	return s.q.push(ctx, ms)
+}
+
+// Flush implements Sink.
+func (s *TCPSink) Flush(ctx context.Context) error {
+	ch := make(chan struct{})
+	if err := s.q.pushFlush(ch); err != nil {
+		return err
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-s.done:
+		select {
+		case <-ch:
+			return nil
+		default:
+			return ErrClosed
+		}
+	case <-ctx.Done():
+		return fmt.Errorf("graphite: flush: %w", ctx.Err())
+	}
+}
+
+// Close implements Sink. When ctx ends before everything is delivered, the
+// rest goes to the spool (or is counted as lost without one) and the error
+// says so.
+func (s *TCPSink) Close(ctx context.Context) error {
+	s.closeOnce.Do(func() {
+		ch := make(chan struct{})
+		if err := s.q.pushFlush(ch); err == nil {
+			s.q.close()
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				s.closeErr = fmt.Errorf("graphite: close: %w", ctx.Err())
+			}
+		}
+		close(s.stop)
+		s.connMu.Lock()
+		if s.abortConn != nil {
+			_ = s.abortConn.Close() // unblocks a write stuck on a stalled carbon
+		}
+		s.connMu.Unlock()
+		<-s.done
+		if n := s.lost.Load(); n > 0 && s.closeErr == nil {
+			s.closeErr = fmt.Errorf("graphite: close: %d points could not be delivered", n)
+		}
+	})
+	return s.closeErr
+}
+
+// Stats implements Sink.
+func (s *TCPSink) Stats() Stats {
+	return Stats{
+		SentPoints: s.sent.Load(), ResentPoints: s.resent.Load(), SendErrors: s.sendErrs.Load(),
+		Reconnects: s.reconnects.Load(), DroppedInvalid: s.invalid.Load(),
+		SpooledPoints: s.spooled.Load(), ReplayedPoints: s.replayed.Load(),
+		SpoolPoints: s.spoolPoints.Load(), SpoolBytes: s.spoolBytes.Load(),
+		SpoolDroppedPoints: s.spoolDropped.Load(), LostPoints: s.lost.Load(),
+		QueuePoints: s.q.length(), Connected: s.connected.Load(),
+	}
+}
+
+// SelfPoints is Stats().SelfPoints.
+func (s *TCPSink) SelfPoints(prefix string, now time.Time) []schema.Point {
+	return s.Stats().SelfPoints(prefix, now)
+}
+
+func (s *TCPSink) stopping() bool {
+	select {
+	case <-s.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// run is the owner goroutine: everything below it touches the connection
+// and the spool from here only.
+func (s *TCPSink) run() {
+	defer close(s.done)
+	defer s.shutdown()
+	batch := make([]graphite.Metric, 0, s.o.batchPoints)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		if s.stopping() {
+			return
+		}
+		spoolBusy := s.spool != nil && !s.spool.empty()
+		if spoolBusy && !time.Now().Before(s.nextTry) {
+			s.replayOne()
+			s.drainToSpool(batch[:0])
+			continue
+		}
+		if !spoolBusy && len(s.resend) > 0 && !time.Now().Before(s.nextTry) {
+			// Possibly lost batches wait for a connection even when idle.
+			s.deliver(nil)
+			continue
+		}
+		var wake <-chan time.Time
+		if spoolBusy || len(s.resend) > 0 {
+			timer.Reset(time.Until(s.nextTry))
+			wake = timer.C
+		}
+		select {
+		case <-s.stop:
+			return
+		case <-s.q.ready:
+		case <-s.dead:
+			s.peerGone("carbon closed the connection")
+			// Re-send soon, but never spin against a carbon that
+			// accepts and closes at once.
+			s.nextTry = time.Now().Add(s.o.minBackoff)
+			continue
+		case <-wake:
+			continue
+		}
+		for !s.stopping() {
+			var marker chan struct{}
+			batch, marker = s.q.take(batch[:0], s.o.batchPoints, s.o.batchBytes)
+			if marker != nil {
+				close(marker)
+				continue
+			}
+			if len(batch) == 0 {
+				break
+			}
+			if s.spool != nil && !s.spool.empty() {
+				s.toSpool(batch)
+				continue
+			}
+			s.deliver(batch)
+		}
+	}
+}
+
+// deliver writes ms (after any batches waiting for re-send), retrying with
+// backoff; past the retry window everything goes to the spool when there is
+// one. Without a spool it retries until the sink is stopped.
+func (s *TCPSink) deliver(ms []graphite.Metric) {
+	for {
+		err := s.writeAll(ms)
+		if err == nil {
+			return
+		}
+		if s.spool != nil && time.Since(s.downSince) >= s.o.retryWindow {
+			for _, r := range s.resend {
+				s.toSpool(r)
+			}
+			s.resend = nil
+			if len(ms) > 0 {
+				s.toSpool(ms)
+			}
+			return
+		}
+		if s.stopping() {
+			s.keep(ms)
+			return
+		}
+		if !s.wait(s.nextTry) {
+			s.keep(ms)
+			return
+		}
+	}
+}
+
+// keep puts ms behind the re-send list so shutdown can spool or count it.
+func (s *TCPSink) keep(ms []graphite.Metric) {
+	if len(ms) > 0 {
+		s.resend = append(s.resend, append([]graphite.Metric(nil), ms...))
+	}
+}
+
+// wait sleeps until t; false when the sink is being stopped.
+func (s *TCPSink) wait(t time.Time) bool {
+	d := time.Until(t)
+	if d <= 0 {
+		return !s.stopping()
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return true
+	case <-s.stop:
+		return false
+	}
+}
+
+// writeAll makes sure there is a live connection, then writes the re-send
+// list and ms. On failure the connection is closed, everything that may
+// not have arrived is on the re-send list except ms, and the backoff is
+// armed.
+func (s *TCPSink) writeAll(ms []graphite.Metric) error {
+	if s.conn != nil {
+		select {
+		case <-s.dead:
+			// Checked before writing: the first write after carbon closed
+			// would "succeed" and be lost.
+			s.peerGone("carbon closed the connection")
+		default:
+		}
+	}
+	if s.conn == nil {
+		if err := s.connect(); err != nil {
+			s.failed("connect", err)
+			return err
+		}
+	}
+	for len(s.resend) > 0 {
+		r := s.resend[0]
+		if err := s.write(r); err != nil {
+			s.failed("write", err)
+			return err
+		}
+		s.resent.Add(uint64(len(r)))
+		s.resend = s.resend[1:]
+	}
+	s.resend = nil
+	if len(ms) == 0 {
+		s.backoff, s.downSince = 0, time.Time{}
+		return nil
+	}
+	if err := s.write(ms); err != nil {
+		s.failed("write", err)
+		return err
+	}
+	s.sent.Add(uint64(len(ms)))
+	s.backoff, s.downSince = 0, time.Time{}
+	return nil
+}
+
+// write sends one batch through the library with a deadline and records it
+// for re-send.
+func (s *TCPSink) write(ms []graphite.Metric) error {
+	if err := s.conn.SetWriteDeadline(time.Now().Add(s.o.writeTimeout)); err != nil {
+		return err
+	}
+	if err := s.g.SendMetrics(ms); err != nil {
+		return err
+	}
+	n := 0
+	for i := range ms {
+		n += metricSize(&ms[i])
+	}
+	now := time.Now()
+	// ms may be the caller's reused buffer; the redo copy must be ours.
+	s.redo = append(s.redo, written{ms: append([]graphite.Metric(nil), ms...), bytes: n, at: now})
+	s.redoBytes += n
+	for len(s.redo) > 1 && (s.redoBytes > s.o.redoBytes || now.Sub(s.redo[0].at) > s.o.redoAge) {
+		s.redoBytes -= s.redo[0].bytes
+		s.redo[0] = written{}
+		s.redo = s.redo[1:]
+	}
+	return nil
+}
+
+// failed closes the connection after an error and arms the backoff.
+func (s *TCPSink) failed(op string, err error) {
+	s.sendErrs.Add(1)
+	if s.conn != nil {
+		s.peerGone(op + " failed: " + err.Error())
+	}
+	if s.backoff == 0 {
+		s.backoff = s.o.minBackoff
+	} else {
+		s.backoff = min(s.backoff*2, s.o.maxBackoff)
+	}
+	jitter := time.Duration((rand.Float64()*0.4 - 0.2) * float64(s.backoff))
+	s.nextTry = time.Now().Add(s.backoff + jitter)
+	if s.downSince.IsZero() {
+		s.downSince = time.Now()
+	}
+	s.log.Warn("graphite reconnect scheduled", "op", op, "err", err, "backoff", (s.backoff + jitter).Round(time.Millisecond).String())
+}
+
+// connect opens a connection through the library and starts its reader.
+func (s *TCPSink) connect() error {
+	g := &graphite.Graphite{Host: s.host, Port: s.port, Protocol: "tcp", Timeout: s.o.dialTimeout, DisableLog: true}
+	if err := g.Connect(); err != nil {
+		return err
+	}
+	conn, err := libConn(g)
+	if err != nil {
+		_ = g.Disconnect()
+		return err
+	}
+	if conn.LocalAddr().String() == conn.RemoteAddr().String() {
+		// With carbon down on a port in the ephemeral range, Linux can
+		// connect the socket to itself; everything written would vanish.
+		_ = g.Disconnect()
+		return errors.New("connected to itself (carbon down, port in the ephemeral range)")
+	}
+	s.g, s.conn = g, conn
+	dead := make(chan struct{})
+	s.dead = dead
+	go watchPeer(conn, dead)
+	s.connMu.Lock()
+	s.abortConn = conn
+	s.connMu.Unlock()
+	if s.everConn {
+		s.reconnects.Add(1)
+	}
+	s.everConn = true
+	s.connected.Store(true)
+	s.log.Info("graphite connected", "local", conn.LocalAddr().String())
+	return nil
+}
+
+// watchPeer blocks in Read: carbon never writes to a plaintext client, so
+// any return means the peer closed (EOF) or the connection broke.
+func watchPeer(conn net.Conn, dead chan struct{}) {
+	var b [64]byte
+	for {
+		if _, err := conn.Read(b[:]); err != nil {
+			close(dead)
+			return
+		}
+	}
+}
+
+// peerGone closes the connection (once) and moves everything written on it
+// recently to the re-send list, in order, ahead of what was already there.
+func (s *TCPSink) peerGone(why string) {
+	if s.conn == nil {
+		return
+	}
+	_ = s.g.Disconnect() // the library panics on a second Disconnect: conn is nil-ed right after
+	s.g, s.conn, s.dead = nil, nil, nil
+	s.connMu.Lock()
+	s.abortConn = nil
+	s.connMu.Unlock()
+	s.connected.Store(false)
+	pts := 0
+	redo := make([][]graphite.Metric, 0, len(s.redo)+len(s.resend))
+	for _, w := range s.redo {
+		redo = append(redo, w.ms)
+		pts += len(w.ms)
+	}
+	s.resend = append(redo, s.resend...)
+	s.redo, s.redoBytes = nil, 0
+	s.log.Warn("graphite disconnected", "reason", why, "resend_points", pts)
+}
+
+// toSpool makes ms durable in the spool.
+func (s *TCPSink) toSpool(ms []graphite.Metric) {
+	buf := make([]byte, 0, len(ms)*64)
+	for i := range ms {
+		buf = appendMetric(buf, &ms[i])
+	}
+	for {
+		err := s.spool.append(buf, len(ms))
+		if err == nil {
+			break
+		}
+		s.log.Error("graphite spool write failed", "err", err)
+		if s.stopping() || !s.wait(time.Now().Add(time.Second)) {
+			s.lost.Add(uint64(len(ms)))
+			s.log.Error("graphite lost points: spool unwritable at shutdown", "points", len(ms))
+			return
+		}
+	}
+	if s.spooling == 0 {
+		s.log.Warn("graphite carbon unavailable: spooling to disk", "dir", s.spool.dir)
+	}
+	s.spooling += uint64(len(ms))
+	s.spooled.Add(uint64(len(ms)))
+	s.log.Debug("graphite spooled", "points", len(ms))
+	s.syncSpoolStats()
+}
+
+// drainToSpool moves whatever is queued into the spool so Send does not
+// block while a replay is running.
+func (s *TCPSink) drainToSpool(batch []graphite.Metric) {
+	for {
+		var marker chan struct{}
+		batch, marker = s.q.take(batch[:0], s.o.batchPoints, s.o.batchBytes)
+		if marker != nil {
+			close(marker)
+			continue
+		}
+		if len(batch) == 0 {
+			return
+		}
+		s.toSpool(batch)
+	}
+}
+
+// replayOne writes the oldest spooled batch to carbon.
+func (s *TCPSink) replayOne() {
+	payload, recLen, ok, err := s.spool.peek()
+	if err != nil {
+		s.log.Error("graphite spool read failed", "err", err)
+		s.nextTry = time.Now().Add(time.Second)
+		return
+	}
+	if !ok {
+		s.syncSpoolStats()
+		return
+	}
+	ms, bad := parseLines(payload, nil)
+	if bad > 0 {
+		s.invalid.Add(uint64(bad))
+	}
+	if err := s.writeAll(ms); err != nil {
+		return // writeAll armed the backoff; the record stays
+	}
+	s.spool.ack(recLen, len(ms)+bad)
+	s.replayed.Add(uint64(len(ms)))
+	if s.replaying == 0 {
+		s.log.Info("graphite replaying spool", "points", s.spool.points+int64(len(ms)))
+	}
+	s.replaying += uint64(len(ms))
+	if s.spool.empty() {
+		s.log.Info("graphite spool replayed", "points", s.replaying, "spooled_during_outage", s.spooling)
+		s.replaying, s.spooling = 0, 0
+	}
+	s.syncSpoolStats()
+}
+
+func (s *TCPSink) syncSpoolStats() {
+	s.spoolPoints.Store(s.spool.points)
+	s.spoolBytes.Store(s.spool.total)
+	s.spoolDropped.Store(s.spool.dropped)
+}
+
+// shutdown runs when the owner exits: what is not delivered goes to the
+// spool, or is counted and logged as lost.
+func (s *TCPSink) shutdown() {
+	var left [][]graphite.Metric
+	left = append(left, s.resend...)
+	s.resend = nil
+	for {
+		batch, marker := s.q.take(nil, s.o.batchPoints, s.o.batchBytes)
+		if marker != nil {
+			close(marker)
+			continue
+		}
+		if len(batch) == 0 {
+			break
+		}
+		left = append(left, batch)
+	}
+	if s.conn != nil {
+		_ = s.g.Disconnect()
+		s.g, s.conn = nil, nil
+		s.connected.Store(false)
+	}
+	n := 0
+	for _, ms := range left {
+		n += len(ms)
+		if s.spool != nil {
+			s.toSpool(ms)
+		}
+	}
+	if s.spool != nil {
+		s.spool.close()
+		if n > 0 {
+			s.log.Warn("graphite sink closed with points in the spool", "points", s.spool.points)
+		}
+		return
+	}
+	if n > 0 {
+		s.lost.Add(uint64(n))
+		s.log.Error("graphite sink closed with undelivered points", "points", n)
+	}
+}
+
+// libConn returns the net.Conn inside the library's Graphite value. The
+// library keeps it unexported and offers no deadlines; without a deadline a
+// stalled carbon would block the owner forever, and without reading from
+// the socket a carbon restart loses the next batch. The field is only read,
+// by the goroutine that owns g.
+func libConn(g *graphite.Graphite) (net.Conn, error) {
+	f := reflect.ValueOf(g).Elem().FieldByName("conn")
+	if !f.IsValid() || f.Type() != reflect.TypeFor[net.Conn]() {
+		return nil, errors.New("graphite: graphite-golang has no conn field of type net.Conn (library changed?)")
+	}
+	c := *(*net.Conn)(unsafe.Pointer(f.UnsafeAddr()))
+	if c == nil {
+		return nil, errors.New("graphite: not connected")
+	}
+	return c, nil
+}
+
+func truncate(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "…"
+	}
+	return s
+}
+
+var _ Sink = (*TCPSink)(nil)

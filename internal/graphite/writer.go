@@ -1,0 +1,140 @@
+package graphite
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/cdnmetrics/cdnmetrics/internal/schema"
+)
+
+// WriterSink writes the exact plaintext lines TCPSink would send to an
+// io.Writer (dry-run: os.Stdout). Invalid points are dropped and counted
+// the same way.
+type WriterSink struct {
+	mu     sync.Mutex
+	w      *bufio.Writer
+	buf    []byte
+	stats  Stats
+	closed bool
+}
+
+// NewWriterSink returns a sink that prints lines to w.
+func NewWriterSink(w io.Writer) *WriterSink {
+	return &WriterSink{w: bufio.NewWriter(w)}
+}
+
+// Send implements Sink.
+func (s *WriterSink) Send(ctx context.Context, pts []schema.Point) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	for i := range pts {
+		if checkPoint(&pts[i]) != nil {
+			s.stats.DroppedInvalid++
+			continue
+		}
+		s.buf = AppendLine(s.buf[:0], pts[i])
+		if _, err := s.w.Write(s.buf); err != nil {
+			s.stats.SendErrors++
+			return fmt.Errorf("graphite: write: %w", err)
+		}
+		s.stats.SentPoints++
+	}
+	return nil
+}
+
+// Flush implements Sink.
+func (s *WriterSink) Flush(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.w.Flush(); err != nil {
+		s.stats.SendErrors++
+		return fmt.Errorf("graphite: write: %w", err)
+	}
+	return nil
+}
+
+// Close implements Sink; it does not close the underlying writer.
+func (s *WriterSink) Close(ctx context.Context) error {
+	err := s.Flush(ctx)
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	return err
+}
+
+// Stats implements Sink.
+func (s *WriterSink) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+// Recorder is a Sink for tests: it keeps every valid point in order.
+type Recorder struct {
+	mu    sync.Mutex
+	pts   []schema.Point
+	stats Stats
+}
+
+// NewRecorder returns an empty Recorder.
+func NewRecorder() *Recorder { return &Recorder{} }
+
+// Send implements Sink. Invalid points are dropped and counted, as TCPSink
+// does, so tests see what carbon would get.
+func (r *Recorder) Send(ctx context.Context, pts []schema.Point) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range pts {
+		if checkPoint(&pts[i]) != nil {
+			r.stats.DroppedInvalid++
+			continue
+		}
+		r.pts = append(r.pts, pts[i])
+		r.stats.SentPoints++
+	}
+	return nil
+}
+
+// Flush implements Sink.
+func (r *Recorder) Flush(context.Context) error { return nil }
+
+// Close implements Sink.
+func (r *Recorder) Close(context.Context) error { return nil }
+
+// Stats implements Sink.
+func (r *Recorder) Stats() Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stats
+}
+
+// Points returns a copy of the recorded points in the order sent.
+func (r *Recorder) Points() []schema.Point {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]schema.Point(nil), r.pts...)
+}
+
+// Reset forgets the recorded points and counters.
+func (r *Recorder) Reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pts, r.stats = nil, Stats{}
+}
+
+var (
+	_ Sink = (*WriterSink)(nil)
+	_ Sink = (*Recorder)(nil)
+)
