@@ -144,7 +144,10 @@ type Error struct {
 	Endpoint string
 	Status   int    // 0 when no response arrived
 	Body     string // start of the body, sanitised
-	Err      error  // transport error, if any
+	// Raw is the body's first 16 KiB, credentials redacted, for vendor
+	// packages that parse structured errors (problem+json); never printed.
+	Raw      []byte
+	Err      error // transport error, if any
 	Attempts int
 }
 
@@ -203,7 +206,8 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 			}
 			return resp, nil
 		default:
-			last = &Error{Vendor: c.vendor, Endpoint: r.Endpoint, Status: resp.Status, Body: redactSecrets(snippet(resp.Body), r.Header), Attempts: attempt + 1}
+			last = &Error{Vendor: c.vendor, Endpoint: r.Endpoint, Status: resp.Status, Body: redactSecrets(snippet(resp.Body), r.Header),
+				Raw: []byte(redactSecrets(string(resp.Body[:min(len(resp.Body), 16<<10)]), r.Header)), Attempts: attempt + 1}
 			switch {
 			case resp.Status == http.StatusTooManyRequests:
 				retry = true

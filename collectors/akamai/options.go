@@ -1,0 +1,120 @@
+package akamai
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/akamai/AkamaiOPEN-edgegrid-golang/v13/pkg/edgegrid"
+
+	"github.com/cdnmetrics/cdnmetrics/collectors"
+)
+
+// Options is the [akamai] section.
+type Options struct {
+	// APIURL overrides the host from .edgerc (tests, the simulator).
+	APIURL   string   `toml:"api_url"`
+	Edgerc   string   `toml:"edgerc"`
+	Section  string   `toml:"section"`
+	Sched    string   `toml:"schedule"`
+	Delay    duration `toml:"delay"`
+	Overlap  duration `toml:"overlap"`
+	Lookback duration `toml:"lookback"`
+	CPCode   []CPCode `toml:"cpcode"`
+}
+
+// CPCode is one [[akamai.cpcode]].
+type CPCode struct {
+	ID   int64  `toml:"id"`
+	Name string `toml:"name"`
+}
+
+type duration time.Duration
+
+func (d *duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("invalid duration %q", b)
+	}
+	*d = duration(v)
+	return nil
+}
+
+func defaults() *Options {
+	return &Options{
+		Edgerc:   "~/.edgerc",
+		Section:  "default",
+		Sched:    "*/5 * * * *",
+		Delay:    duration(20 * time.Minute),
+		Overlap:  duration(30 * time.Minute),
+		Lookback: duration(2 * time.Hour),
+	}
+}
+
+// Schedule implements collectors.Options.
+func (o *Options) Schedule() string { return o.Sched }
+
+// Validate implements collectors.Options.
+func (o *Options) Validate(env collectors.Env) []collectors.Problem {
+	var ps []collectors.Problem
+	bad := func(key, msg string, warn bool) {
+		ps = append(ps, collectors.Problem{Key: "akamai." + key, Message: msg, Warning: warn})
+	}
+	if o.APIURL != "" {
+		if u, err := url.Parse(o.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("api_url", fmt.Sprintf("%q is not an http(s) URL", o.APIURL), false)
+		}
+	}
+	if _, err := o.credentials(); err != nil {
+		bad("edgerc", err.Error(), false)
+	} else if fi, err := os.Stat(expand(o.Edgerc)); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		bad("edgerc", fmt.Sprintf("%s holds a client secret and is readable by others (mode %v): chmod 600", o.Edgerc, fi.Mode().Perm()), true)
+	}
+	if len(o.CPCode) == 0 {
+		bad("cpcode", "list at least one [[akamai.cpcode]] (id, name)", false)
+	}
+	seen := map[int64]bool{}
+	for i, c := range o.CPCode {
+		if c.ID <= 0 {
+			bad(fmt.Sprintf("cpcode[%d].id", i), "must be a positive CP code", false)
+		}
+		if seen[c.ID] {
+			bad(fmt.Sprintf("cpcode[%d].id", i), fmt.Sprintf("duplicate CP code %d", c.ID), false)
+		}
+		seen[c.ID] = true
+	}
+	if o.Delay < duration(15*time.Minute) {
+		bad("delay", "Akamai data lags about 15 minutes; a shorter delay reads incomplete intervals", true)
+	}
+	return ps
+}
+
+// credentials loads the .edgerc section; errors never quote the secret.
+func (o *Options) credentials() (*edgegrid.Config, error) {
+	cfg, err := edgegrid.New(edgegrid.WithFile(o.Edgerc), edgegrid.WithSection(o.Section))
+	if err != nil {
+		return nil, fmt.Errorf("cannot load section [%s] of %s: %v", o.Section, o.Edgerc, err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("section [%s] of %s: %v", o.Section, o.Edgerc, err)
+	}
+	return cfg, nil
+}
+
+func expand(p string) string {
+	if len(p) > 1 && p[:2] == "~/" {
+		if h, err := os.UserHomeDir(); err == nil {
+			return h + p[1:]
+		}
+	}
+	return p
+}
+
+func (c CPCode) name() string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return strconv.FormatInt(c.ID, 10)
+}
