@@ -42,7 +42,7 @@ var ErrClosed = errors.New("graphite: sink closed")
 
 // Stats are a sink's counters since it was created. Counts are points.
 type Stats struct {
-	SentPoints         uint64 // written to carbon for the first time
+	SentPoints         uint64 // written to carbon (from the queue or replayed from the spool), re-sends not included
 	ResentPoints       uint64 // written again because an earlier write may have been lost
 	SendErrors         uint64 // failed connects and writes
 	Reconnects         uint64 // connections opened after the first one

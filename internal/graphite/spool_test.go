@@ -151,7 +151,7 @@ func TestSpoolCorruptTail(t *testing.T) {
 
 func TestSpoolEmptyAndForeignFiles(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, segName(1)), nil, 0o640)                 // crash right after create
+	os.WriteFile(filepath.Join(dir, segName(1)), nil, 0o640)                // crash right after create
 	os.WriteFile(filepath.Join(dir, segName(2)), []byte("not ours"), 0o640) // foreign
 	os.WriteFile(filepath.Join(dir, "README"), []byte("x"), 0o640)
 	sp, err := openSpool(dir, 1<<20, quietLog())

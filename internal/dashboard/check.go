@@ -1,0 +1,235 @@
+package dashboard
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/cdnmetrics/cdnmetrics/internal/schema"
+)
+
+// Metrics returns the metric names cdnmetrics writes as the last node of
+// <prefix>.<provider>.<service>.<location>.<metric>: every count field and
+// every derived metric.
+func Metrics() map[string]bool {
+	m := map[string]bool{}
+	for _, f := range schema.Fields() {
+		m[f.String()] = true
+	}
+	for _, d := range schema.DerivedMetrics {
+		m[d] = true
+	}
+	return m
+}
+
+// The template variables and annotation tags the dashboard must have.
+var (
+	requiredVars = []string{"prefix", "provider", "service", "location"}
+	requiredTags = []string{"deploy", "cdn-config"}
+)
+
+type dashboardJSON struct {
+	Title         string  `json:"title"`
+	SchemaVersion int     `json:"schemaVersion"`
+	Panels        []panel `json:"panels"`
+	Templating    struct {
+		List []variable `json:"list"`
+	} `json:"templating"`
+	Annotations struct {
+		List []annotation `json:"list"`
+	} `json:"annotations"`
+}
+
+type panel struct {
+	ID      int      `json:"id"`
+	Type    string   `json:"type"`
+	Title   string   `json:"title"`
+	Panels  []panel  `json:"panels"` // rows
+	Targets []target `json:"targets"`
+}
+
+type target struct {
+	RefID  string `json:"refId"`
+	Target string `json:"target"`
+}
+
+type variable struct {
+	Name       string          `json:"name"`
+	Type       string          `json:"type"`
+	Definition string          `json:"definition"`
+	Query      json.RawMessage `json:"query"`
+}
+
+type annotation struct {
+	Name   string `json:"name"`
+	Enable bool   `json:"enable"`
+	Target *struct {
+		QueryType string   `json:"queryType"`
+		Tags      []string `json:"tags"`
+	} `json:"target"`
+}
+
+// CheckFile is Check on the file at path.
+func CheckFile(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("dashboard: %w", err)
+	}
+	if err := Check(data); err != nil {
+		return fmt.Errorf("dashboard %s: %w", path, err)
+	}
+	return nil
+}
+
+// Check validates a Grafana dashboard: valid JSON; every panel target
+// parses as a Graphite target whose metric paths start with $prefix and
+// end in a metric of Metrics(); the template variables prefix, provider,
+// service and location exist and their Graphite queries parse; Graphite
+// events annotations for the tags "deploy" and "cdn-config" are enabled.
+// It returns every problem found, joined.
+func Check(data []byte) error {
+	var d dashboardJSON
+	if err := json.Unmarshal(data, &d); err != nil {
+		return fmt.Errorf("not a valid dashboard JSON: %w", err)
+	}
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	metrics := Metrics()
+
+	if d.Title == "" {
+		bad("dashboard has no title")
+	}
+	var panels []panel
+	var flatten func([]panel)
+	flatten = func(ps []panel) {
+		for _, p := range ps {
+			panels = append(panels, p)
+			flatten(p.Panels)
+		}
+	}
+	flatten(d.Panels)
+	ids := map[int]bool{}
+	nTargets := 0
+	for _, p := range panels {
+		where := fmt.Sprintf("panel %d %q", p.ID, p.Title)
+		if ids[p.ID] {
+			bad("%s: duplicate panel id", where)
+		}
+		ids[p.ID] = true
+		if p.Type == "row" {
+			continue
+		}
+		if p.Title == "" {
+			bad("%s: no title", where)
+		}
+		if len(p.Targets) == 0 {
+			bad("%s: no targets", where)
+		}
+		for _, t := range p.Targets {
+			nTargets++
+			tw := fmt.Sprintf("%s target %s", where, t.RefID)
+			if t.RefID == "" {
+				bad("%s: no refId", tw)
+			}
+			if err := CheckTarget(t.Target, metrics); err != nil {
+				bad("%s: %w", tw, err)
+			}
+		}
+	}
+	if nTargets == 0 {
+		bad("dashboard has no panel targets")
+	}
+
+	vars := map[string]variable{}
+	for _, v := range d.Templating.List {
+		vars[v.Name] = v
+		if v.Type != "query" {
+			continue
+		}
+		q := v.Definition
+		var qo struct {
+			Target string `json:"target"`
+		}
+		if json.Unmarshal(v.Query, &qo) == nil && qo.Target != "" {
+			q = qo.Target
+		} else {
+			var qs string
+			if json.Unmarshal(v.Query, &qs) == nil && qs != "" {
+				q = qs
+			}
+		}
+		if q == "" {
+			bad("variable %s: no query", v.Name)
+			continue
+		}
+		if _, err := ParseTarget(q); err != nil {
+			bad("variable %s: query %q: %w", v.Name, q, err)
+		}
+	}
+	for _, name := range requiredVars {
+		if _, ok := vars[name]; !ok {
+			bad("template variable %q missing", name)
+		}
+	}
+
+	for _, tag := range requiredTags {
+		found := false
+		for _, a := range d.Annotations.List {
+			if a.Enable && a.Target != nil && a.Target.QueryType == "tags" && contains(a.Target.Tags, tag) {
+				found = true
+			}
+		}
+		if !found {
+			bad("no enabled Graphite events annotation for tag %q", tag)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// CheckTarget parses one panel target and checks its metric paths: each
+// must start with the $prefix variable and end in a known metric (a {a,b}
+// alternative must name known metrics only). metrics nil means Metrics().
+func CheckTarget(expr string, metrics map[string]bool) error {
+	if metrics == nil {
+		metrics = Metrics()
+	}
+	n, err := ParseTarget(expr)
+	if err != nil {
+		return fmt.Errorf("target %q does not parse: %w", expr, err)
+	}
+	var errs []error
+	for _, path := range n.Paths() {
+		nodes := splitNodes(path)
+		if nodes[0] != "$prefix" && nodes[0] != "${prefix}" {
+			errs = append(errs, fmt.Errorf("path %s does not start with $prefix", path))
+		}
+		last := nodes[len(nodes)-1]
+		for _, m := range alternatives(last) {
+			if !metrics[m] {
+				errs = append(errs, fmt.Errorf("path %s: %q is not a metric cdnmetrics writes", path, m))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// alternatives expands one node "{a,b}" into a and b; any other node is
+// returned as it is (a wildcard then fails the metric check, as it should:
+// a panel must name its metric).
+func alternatives(node string) []string {
+	if strings.HasPrefix(node, "{") && strings.HasSuffix(node, "}") && strings.Count(node, "{") == 1 {
+		return strings.Split(node[1:len(node)-1], ",")
+	}
+	return []string{node}
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

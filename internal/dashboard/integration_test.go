@@ -1,0 +1,154 @@
+package dashboard
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cdnmetrics/cdnmetrics/internal/graphitetest"
+)
+
+type series struct {
+	Target     string              `json:"target"`
+	Datapoints [][]json.RawMessage `json:"datapoints"`
+}
+
+func render(t *testing.T, web, target string, from, until int64) []series {
+	t.Helper()
+	q := url.Values{"target": {target}, "format": {"json"}, "from": {fmt.Sprint(from)}, "until": {fmt.Sprint(until)}}
+	resp, err := http.Get(web + "/render?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("render %s: %s %.300s", target, resp.Status, body)
+	}
+	var out []series
+	if err := json.Unmarshal(body, &out); err != nil {
+		t.Fatalf("render %s: %v", target, err)
+	}
+	return out
+}
+
+// valueAt returns the value of s at ts, or NaN-like false.
+func valueAt(s series, ts int64) (float64, bool) {
+	for _, dp := range s.Datapoints {
+		if len(dp) == 2 && string(dp[1]) == fmt.Sprint(ts) && string(dp[0]) != "null" {
+			v, err := strconv.ParseFloat(string(dp[0]), 64)
+			return v, err == nil
+		}
+	}
+	return 0, false
+}
+
+// TestDashboardTargetsRenderOnRealGraphite writes a small tree of metrics
+// and renders every panel target of the shipped dashboard with its
+// variables substituted as Grafana does (multi-value → {a,b}), checking
+// that graphite-web knows every function, that the negative node indices
+// name the provider, service and location, and the comparison values.
+func TestDashboardTargetsRenderOnRealGraphite(t *testing.T) {
+	srv := graphitetest.Start(t)
+	const prefix = "cdn"
+	t0 := time.Now().Unix() - 60
+	t0 -= t0 % 10 // whisper's 10 s step
+	// hit_ratio per provider/service; the comparison panel averages
+	// services: fastly (0.9+0.7)/2 = 0.8, akamai (0.6+0.4)/2 = 0.5.
+	hit := map[string]float64{"fastly.svc1": 0.9, "fastly.svc2": 0.7, "akamai.svc1": 0.6, "akamai.svc2": 0.4}
+	var b strings.Builder
+	for ps, hr := range hit {
+		for _, loc := range []string{"all", "ams"} {
+			base := prefix + "." + ps + "." + loc + "."
+			fmt.Fprintf(&b, "%shit_ratio %g %d\n", base, hr, t0)
+			for _, m := range []string{"bandwidth_bps", "origin_offload", "request_offload", "error_ratio", "requests"} {
+				fmt.Fprintf(&b, "%s%s %g %d\n", base, m, 0.25, t0)
+			}
+		}
+	}
+	c, err := net.Dial("tcp", srv.CarbonAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(c, b.String()); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+
+	data, err := os.ReadFile(shipped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d dashboardJSON
+	if err := json.Unmarshal(data, &d); err != nil {
+		t.Fatal(err)
+	}
+	subst := strings.NewReplacer("$prefix", prefix, "$provider", "{akamai,fastly}", "$service", "*", "$location", "all")
+	from, until := t0-300, t0+60
+	// New metrics appear after about 1 s (GRAPHITE.md §4).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n := 0
+		for _, s := range render(t, srv.WebURL, prefix+".*.*.*.*", from, until) {
+			if _, ok := valueAt(s, t0); ok {
+				n++
+			}
+		}
+		if n == 4*2*6 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of 48 metrics readable", n)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			expr := subst.Replace(tg.Target)
+			got := render(t, srv.WebURL, expr, from, until)
+			names := map[string]float64{}
+			for _, s := range got {
+				if v, ok := valueAt(s, t0); ok {
+					names[s.Target] = v
+				}
+			}
+			if len(names) == 0 {
+				t.Errorf("panel %q target %s: no data from %s", p.Title, tg.RefID, expr)
+				continue
+			}
+			switch {
+			case p.ID == 1: // aliasByNode(..., -4, -3, -2)
+				if v, ok := names["fastly.svc1.all"]; !ok || v != 0.9 || len(names) != 4 {
+					t.Errorf("hit ratio panel series %v, want 4 named provider.service.location with fastly.svc1.all = 0.9", names)
+				}
+			case p.ID == 5 && tg.RefID == "A": // groupByNodes(..., 'average', -4, -1)
+				if names["fastly.hit_ratio"] != 0.8 || names["akamai.hit_ratio"] != 0.5 || len(names) != 2 {
+					t.Errorf("comparison series %v, want fastly.hit_ratio 0.8 and akamai.hit_ratio 0.5", names)
+				}
+			}
+		}
+	}
+	// The template variable queries.
+	for _, q := range []string{prefix + ".*", prefix + ".{akamai,fastly}.*", prefix + ".{akamai,fastly}.*.*"} {
+		resp, err := http.Get(srv.WebURL + "/metrics/find?query=" + url.QueryEscape(q))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var nodes []struct {
+			Text string `json:"text"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&nodes)
+		resp.Body.Close()
+		if err != nil || len(nodes) < 2 {
+			t.Errorf("find %s: %v %v", q, nodes, err)
+		}
+	}
+}

@@ -1,0 +1,280 @@
+package hook
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/internal/config"
+)
+
+// Path is where the hook is served.
+const Path = "/hooks/deploy"
+
+// DefaultMaxDeliveries is how many delivery ids are remembered for replay
+// protection by default.
+const DefaultMaxDeliveries = 10000
+
+// Callback receives every accepted event. It should queue the event
+// durably (events.Poster.PostEvent) and write its metric form; an error
+// answers 500 and leaves the delivery id unrecorded, so the sender's retry
+// is accepted.
+type Callback func(ctx context.Context, ev collectors.Event) error
+
+// Option changes a Handler built by New.
+type Option func(*Handler)
+
+// WithLogger sets the logger. By default, slog.Default() is used.
+func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.log = l } }
+
+// WithClock sets the clock for events without a time. By default, time.Now.
+func WithClock(now func() time.Time) Option { return func(h *Handler) { h.now = now } }
+
+// WithMaxDeliveries bounds the remembered delivery ids. By default,
+// DefaultMaxDeliveries.
+func WithMaxDeliveries(n int) Option { return func(h *Handler) { h.maxSeen = n } }
+
+// Handler is the deploy hook. Build it with New.
+type Handler struct {
+	secret    []byte
+	secretSum [sha256.Size]byte
+	maxBody   int64
+	maxSeen   int
+	seen      *seenSet
+	cb        Callback
+	log       *slog.Logger
+	now       func() time.Time
+}
+
+// New builds the hook for the [hook] section cfg. The secret is read with
+// getenv from cfg.SecretEnv; without one New fails, because the hook never
+// runs unauthenticated. dir (state_dir/hook) keeps the delivery ids seen.
+func New(cfg config.Hook, getenv func(string) string, dir string, cb Callback, opts ...Option) (*Handler, error) {
+	if cfg.SecretEnv == "" {
+		return nil, errors.New("hook: hook.secret_env is empty; the hook never runs unauthenticated")
+	}
+	secret := getenv(cfg.SecretEnv)
+	if secret == "" {
+		return nil, fmt.Errorf("hook: environment variable %s (hook.secret_env) is not set; the hook never runs unauthenticated", cfg.SecretEnv)
+	}
+	if cb == nil {
+		return nil, errors.New("hook: no callback")
+	}
+	h := &Handler{
+		secret:    []byte(secret),
+		secretSum: sha256.Sum256([]byte(secret)),
+		maxBody:   cfg.MaxBodyBytes,
+		maxSeen:   DefaultMaxDeliveries,
+		cb:        cb,
+		log:       slog.Default(),
+		now:       time.Now,
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = 1 << 20
+	}
+	for _, o := range opts {
+		o(h)
+	}
+	h.log = h.log.With("component", "hook")
+	seen, err := openSeen(dir, h.maxSeen)
+	if err != nil {
+		return nil, err
+	}
+	h.seen = seen
+	return h, nil
+}
+
+// reply writes one line of text. Messages never hold the secret or the
+// request's credentials.
+func reply(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	io.WriteString(w, msg+"\n")
+}
+
+// ServeHTTP handles one delivery. Nothing reaches the callback unless the
+// request is a POST, within the size limit, authenticated, well formed and
+// not a replay.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	log := h.log.With("remote", r.RemoteAddr)
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		reply(w, http.StatusMethodNotAllowed, "method not allowed: use POST")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			log.Warn("hook request rejected: body too large", "limit", h.maxBody)
+			reply(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", h.maxBody))
+			return
+		}
+		reply(w, http.StatusBadRequest, "cannot read request body")
+		return
+	}
+	if why := h.authenticate(r, body); why != "" {
+		log.Warn("hook request rejected: unauthenticated", "reason", why)
+		reply(w, http.StatusUnauthorized, "unauthorized: "+why)
+		return
+	}
+
+	ghEvent := r.Header.Get("X-GitHub-Event")
+	var (
+		ev     collectors.Event
+		id     string
+		ignore string
+	)
+	if ghEvent != "" {
+		ev, ignore, err = fromGitHub(ghEvent, body, h.now())
+		if d := r.Header.Get("X-GitHub-Delivery"); d != "" {
+			id = "github:" + d
+		}
+	} else {
+		ev, id, err = fromGeneric(body, h.now())
+		if id != "" {
+			id = "generic:" + id
+		}
+	}
+	if err == nil {
+		err = checkID(id)
+	}
+	if err != nil {
+		log.Warn("hook request rejected: malformed", "github_event", ghEvent, "err", err)
+		reply(w, http.StatusBadRequest, "bad request: "+err.Error())
+		return
+	}
+	if ignore != "" {
+		log.Info("hook delivery ignored", "github_event", ghEvent, "delivery", id, "reason", ignore)
+		reply(w, http.StatusOK, "ignored: "+ignore)
+		return
+	}
+	if id != "" && !h.seen.begin(id) {
+		log.Info("hook delivery replayed; ignored", "delivery", id)
+		reply(w, http.StatusOK, "ignored: delivery "+strings.SplitN(id, ":", 2)[1]+" was already received")
+		return
+	}
+	if err := h.cb(r.Context(), ev); err != nil {
+		if id != "" {
+			h.seen.abort(id)
+		}
+		log.Error("hook event not recorded", "what", ev.What, "delivery", id, "err", err)
+		reply(w, http.StatusInternalServerError, "event not recorded; retry the delivery")
+		return
+	}
+	if id != "" {
+		if err := h.seen.commit(id); err != nil {
+			// The event is recorded; only replay protection for this
+			// id after a restart is lost.
+			log.Error("hook delivery id not persisted", "delivery", id, "err", err)
+		}
+	}
+	log.Info("hook event accepted", "what", ev.What, "tags", ev.Tags, "when", ev.When.UTC().Format(time.RFC3339), "delivery", id, "github_event", ghEvent)
+	reply(w, http.StatusAccepted, fmt.Sprintf("accepted: %s event at %s, tags %s",
+		ev.What, ev.When.UTC().Format(time.RFC3339), strings.Join(ev.Tags, ",")))
+}
+
+// authenticate returns "" when every credential presented is valid and at
+// least one was presented, else why not (never echoing a credential).
+func (h *Handler) authenticate(r *http.Request, body []byte) string {
+	presented := false
+	if sig := r.Header.Get("X-Hub-Signature-256"); sig != "" {
+		presented = true
+		hexSig, ok := strings.CutPrefix(sig, "sha256=")
+		got, err := hex.DecodeString(hexSig)
+		if !ok || err != nil {
+			return "X-Hub-Signature-256 is not sha256=<hex>"
+		}
+		mac := hmac.New(sha256.New, h.secret)
+		mac.Write(body)
+		if !hmac.Equal(got, mac.Sum(nil)) {
+			return "signature does not match the body"
+		}
+	}
+	// A non-Bearer Authorization (a proxy's basic auth) is not ours.
+	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		presented = true
+		// Hash first so the comparison does not leak the length.
+		sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+		if subtle.ConstantTimeCompare(sum[:], h.secretSum[:]) != 1 {
+			return "wrong bearer token"
+		}
+	}
+	if !presented {
+		return "send Authorization: Bearer <secret> or X-Hub-Signature-256: sha256=<hmac of body>"
+	}
+	return ""
+}
+
+// checkID refuses delivery ids that could break the id file.
+func checkID(id string) error {
+	if len(id) > 200 {
+		return errors.New("delivery id longer than 200 bytes")
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c <= ' ' || c == 0x7f {
+			return errors.New("delivery id contains white space or control characters")
+		}
+	}
+	return nil
+}
+
+// Serve serves h at Path on addr until ctx is done, then shuts down,
+// letting requests in flight finish for up to 10 s. Other paths answer 404.
+func Serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("hook: listen %s: %w", addr, err)
+	}
+	return ServeListener(ctx, l, h, log)
+}
+
+// ServeListener is Serve on an open listener (tests use port 0).
+func ServeListener(ctx context.Context, l net.Listener, h http.Handler, log *slog.Logger) error {
+	if log == nil {
+		log = slog.Default()
+	}
+	mux := http.NewServeMux()
+	mux.Handle(Path, h)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, http.StatusNotFound, "not found: the deploy hook is POST "+Path)
+	})
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		// The callback may wait for graphite-web (bounded by the events
+		// timeout) before answering.
+		WriteTimeout:   60 * time.Second,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	log.Info("deploy hook listening", "addr", l.Addr().String(), "path", Path)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("hook: serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("hook: shutdown: %w", err)
+	}
+	<-errc
+	return nil
+}
