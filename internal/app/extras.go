@@ -2,18 +2,95 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
 	"time"
 
+	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/internal/events"
+	"github.com/cdnmetrics/cdnmetrics/internal/hook"
 	"github.com/cdnmetrics/cdnmetrics/internal/scheduler"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 	"github.com/cdnmetrics/cdnmetrics/internal/state"
 )
 
-// startExtras starts the daemon's side services (deploy hook, event
-// poster); stopExtras stops them.
-func (rt *program) startExtras(ctx context.Context) error { return nil }
+// extras are the daemon's side services.
+type extras struct {
+	wg     sync.WaitGroup
+	poster *events.Poster
+}
 
-func (rt *program) stopExtras() {}
+// pointEmitter sends ready-made points (event markers) to the sink.
+func (rt *program) pointEmitter() collectors.Emitter {
+	return collectors.EmitterFunc(func(ctx context.Context, b collectors.Batch) error {
+		return rt.sink.Send(ctx, b.Points)
+	})
+}
+
+// setupEvents builds the event poster (durable queue under
+// state_dir/events) and makes it the collectors' EventPoster: vendor
+// configuration changes become events and event metrics.
+func (rt *program) setupEvents() error {
+	if rt.dryRun || len(rt.cfg.Events.GraphiteWebURLs) == 0 {
+		return nil
+	}
+	p, err := events.New(rt.cfg.Events, filepath.Join(rt.cfg.StateDir, "events"), rt.stdio.Getenv, events.WithLogger(rt.logger))
+	if err != nil {
+		return fmt.Errorf("events: %w", err)
+	}
+	rt.ext.poster = p
+	rt.events = p.Recorder(rt.cfg.Graphite.Prefix, rt.pointEmitter())
+	return nil
+}
+
+// startExtras starts the event delivery loop and the deploy hook.
+func (rt *program) startExtras(ctx context.Context) error {
+	if err := rt.setupEvents(); err != nil {
+		return err
+	}
+	if p := rt.ext.poster; p != nil {
+		rt.ext.wg.Add(1)
+		go func() {
+			defer rt.ext.wg.Done()
+			_ = p.Run(ctx)
+		}()
+	}
+	if rt.cfg.Hook.Listen == "" || rt.dryRun {
+		return nil
+	}
+	post := func(ctx context.Context, ev collectors.Event) error {
+		// Without [events] the deploy still becomes a metric.
+		return rt.pointEmitter().Emit(ctx, collectors.Batch{Points: events.MetricPoints(rt.cfg.Graphite.Prefix, ev)})
+	}
+	if rt.events != nil {
+		post = rt.events.PostEvent
+	}
+	h, err := hook.New(rt.cfg.Hook, rt.stdio.Getenv, filepath.Join(rt.cfg.StateDir, "hook"), post, hook.WithLogger(rt.logger))
+	if err != nil {
+		return fmt.Errorf("hook: %w", err)
+	}
+	rt.ext.wg.Add(1)
+	go func() {
+		defer rt.ext.wg.Done()
+		if err := hook.Serve(ctx, rt.cfg.Hook.Listen, h, rt.logger); err != nil {
+			rt.logger.Error("deploy hook stopped", "listen", rt.cfg.Hook.Listen, "err", err)
+		}
+	}()
+	rt.logger.Info("deploy hook listening", "addr", rt.cfg.Hook.Listen, "path", "/hooks/deploy")
+	return nil
+}
+
+// stopExtras waits for the side services (they stop with the run's ctx).
+func (rt *program) stopExtras() {
+	done := make(chan struct{})
+	go func() { rt.ext.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		rt.logger.Warn("side services did not stop within 15s")
+	}
+}
 
 // checkpointLoop records a streaming collector's progress: every minute,
 // after a flush, the end of the newest emitted interval becomes its

@@ -36,12 +36,13 @@ type program struct {
 	store  *state.Store // nil on dry runs: they never move checkpoints
 	stdio  IO
 	dryRun bool
-	events collectors.EventPoster
+	events collectors.EventPoster // vendor config changes; set by setupEvents
 	// taps see every point after it was handed to the sink (anomaly
 	// detector, Skyline feed); they must not block.
 	taps []func([]schema.Point)
 
 	recon   *reconciler
+	ext     extras
 	shard   shard.Spec
 	filters map[string]shard.Filter
 	aggOnly map[string]bool

@@ -1,0 +1,85 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/internal/events"
+)
+
+func init() {
+	register(Command{Name: "event", Summary: "post a deploy (or other) event to graphite-web and as a metric", Run: runEvent})
+}
+
+func runEvent(ctx context.Context, stdio IO, args []string) int {
+	fs := newFlags(stdio, "event", `
+Posts an event to every graphite-web in [events] graphite_web_urls (POST
+/events/) and writes <prefix>.events.<what>.<tag> = 1 at its time, so both
+drawAsInfinite(events('deploy')) and drawAsInfinite(<prefix>.events.deploy.<tag>)
+draw its line. An event graphite-web does not accept now is kept queued
+under state_dir/events and posted by the daemon (or the next event);
+the exit status is then 1 and the output says so.`)
+	path := fs.String("config", "./config.toml", "config file")
+	what := fs.String("what", "deploy", "what happened")
+	tags := fs.String("tags", "deploy", "space-separated tags")
+	data := fs.String("data", "", "free text, e.g. the version deployed")
+	when := fs.String("when", "", "event time (RFC 3339 or Unix seconds; default now)")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	cfg, ok := loadConfig(stdio, *path)
+	if !ok {
+		return 2
+	}
+	ev := events.Event{What: *what, Tags: strings.Fields(*tags), Data: *data, When: time.Now()}
+	if *when != "" {
+		t, err := parseTime(*when, time.Now())
+		if err != nil {
+			fmt.Fprintf(stdio.Stderr, "event: --when: %v\n", err)
+			return 2
+		}
+		ev.When = t
+	}
+	rt, err := newRuntime(cfg, stdio, false)
+	if err != nil {
+		fmt.Fprintf(stdio.Stderr, "event: %v\n", err)
+		return 1
+	}
+	code := 0
+	if err := rt.pointEmitter().Emit(ctx, collectors.Batch{Points: events.MetricPoints(cfg.Graphite.Prefix, ev)}); err != nil {
+		fmt.Fprintf(stdio.Stderr, "event: metric not sent: %v\n", err)
+		code = 1
+	}
+	if len(cfg.Events.GraphiteWebURLs) == 0 {
+		fmt.Fprintln(stdio.Stderr, "event: no [events] graphite_web_urls configured: only the metric was written")
+	} else {
+		p, err := events.New(cfg.Events, filepath.Join(cfg.StateDir, "events"), stdio.Getenv, events.WithLogger(rt.logger))
+		if err != nil {
+			fmt.Fprintf(stdio.Stderr, "event: %v\n", err)
+			rt.close()
+			return 2
+		}
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		_, res, err := p.Send(sctx, ev)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(stdio.Stderr, "event: not queued: %v\n", err)
+			code = 1
+		} else {
+			fmt.Fprintln(stdio.Stdout, strings.TrimSpace(res.String()))
+			if !res.Delivered() {
+				fmt.Fprintln(stdio.Stderr, "event: kept queued; the daemon (or the next `cdnmetrics event`) posts it when graphite-web answers")
+				code = 1
+			}
+		}
+	}
+	if err := rt.close(); err != nil {
+		fmt.Fprintf(stdio.Stderr, "event: flushing the metric: %v\n", err)
+		code = 1
+	}
+	return code
+}
