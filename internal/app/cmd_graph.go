@@ -42,7 +42,7 @@ the hit ratio of every provider's services at location all.`)
 	if len(targets) == 0 {
 		targets = multiFlag{fmt.Sprintf("aliasByNode(%s.*.*.all.hit_ratio,%d,%d)", cfg.Graphite.Prefix, prefixDepth(cfg.Graphite.Prefix), prefixDepth(cfg.Graphite.Prefix)+1)}
 	}
-	q := url.Values{"from": {*from}, "until": {*until}, "width": {"1000"}, "height": {"450"}, "format": {"png"}}
+	q := url.Values{"from": {*from}, "until": {*until}, "width": {"1000"}, "height": {"450"}, "format": {"png"}, "lineMode": {"connected"}}
 	for _, t := range targets {
 		q.Add("target", t)
 	}
