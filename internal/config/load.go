@@ -157,7 +157,14 @@ func Parse(file string, data []byte, getenv func(string) string) (*Config, Probl
 				continue // already reported as an unknown section
 			}
 		}
-		add(lines.keyLine(k...), k.String(), "unknown key (check its spelling in config.toml.example)", false)
+		msg := "unknown key (check its spelling in config.toml.example)"
+		if looksSecret(k[len(k)-1]) {
+			msg = "inline secrets are not accepted: put the value in an environment variable and name it with a *_env key (or in a file named by *_file)"
+			if fi, err := os.Stat(file); err == nil && fi.Mode().Perm()&0o077 != 0 {
+				add(lines.keyLine(k...), k.String(), fmt.Sprintf("this file holds a secret and is readable by others (mode %v)", fi.Mode().Perm()), true)
+			}
+		}
+		add(lines.keyLine(k...), k.String(), msg, false)
 	}
 
 	env := collectors.Env{Prefix: cfg.Graphite.Prefix, StateDir: cfg.StateDir, Getenv: getenv}
@@ -275,6 +282,20 @@ func (c *Config) validate(getenv func(string) string) []collectors.Problem {
 		bad("hook.max_body_bytes", "must be positive")
 	}
 	return ps
+}
+
+// looksSecret reports key names that would hold a credential inline.
+func looksSecret(key string) bool {
+	k := strings.ToLower(key)
+	if strings.HasSuffix(k, "_env") || strings.HasSuffix(k, "_file") || k == "access_key_id" {
+		return false
+	}
+	for _, w := range []string{"token", "secret", "password", "apikey", "api_key", "client_secret"} {
+		if strings.Contains(k, w) {
+			return true
+		}
+	}
+	return false
 }
 
 func checkURL(s string) error {

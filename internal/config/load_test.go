@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 
@@ -161,5 +162,30 @@ func TestShardAndFilters(t *testing.T) {
 	}
 	if !keys["shard"] || !keys["filters.nosuch"] {
 		t.Fatalf("probs = %v", probs)
+	}
+}
+
+func TestInlineSecretRefusedAndWorldReadableWarned(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/c.toml"
+	text := strings.Replace(good, `token_env = "TESTCDN_TOKEN"`, `token_env = "TESTCDN_TOKEN"`+"\ntoken = \"abc123\"", 1)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, probs := Load(path, env("TESTCDN_TOKEN", "t"))
+	var refused, warned bool
+	for _, p := range probs {
+		if p.Key == "testcdn.token" && strings.Contains(p.Message, "inline secrets are not accepted") {
+			refused = true
+		}
+		if p.Warning && strings.Contains(p.Message, "readable by others") {
+			warned = true
+		}
+		if strings.Contains(p.String(), "abc123") {
+			t.Fatalf("problem quotes the secret: %s", p)
+		}
+	}
+	if !refused || !warned {
+		t.Fatalf("refused=%v warned=%v: %v", refused, warned, probs)
 	}
 }
