@@ -84,14 +84,17 @@ type historicalAnswer struct {
 	} `json:"meta"`
 }
 
+// rtSecond is one second of a real-time response.
+type rtSecond struct {
+	Datacenter map[string]stats `json:"datacenter"`
+	Aggregated stats            `json:"aggregated"`
+	Recorded   int64            `json:"recorded"`
+}
+
 // rtAnswer is one real-time response.
 type rtAnswer struct {
-	Data []struct {
-		Datacenter map[string]stats `json:"datacenter"`
-		Aggregated stats            `json:"aggregated"`
-		Recorded   int64            `json:"recorded"`
-	} `json:"Data"`
-	Timestamp      int64  `json:"Timestamp"`
-	AggregateDelay int64  `json:"AggregateDelay"`
-	Error          string `json:"Error"`
+	Data           []rtSecond `json:"Data"`
+	Timestamp      int64      `json:"Timestamp"`
+	AggregateDelay int64      `json:"AggregateDelay"`
+	Error          string     `json:"Error"`
 }

@@ -139,8 +139,12 @@ func (a *aggregator) records(b *bucket) []schema.Record {
 	return recs
 }
 
-// parseRT decodes one real-time response.
+// parseRT decodes one real-time response: the fast scanner, or
+// encoding/json when the scanner declines (escapes, odd shapes, errors).
 func parseRT(body []byte) (*rtAnswer, error) {
+	if a, err := decodeRT(body); err == nil {
+		return a, nil
+	}
 	var a rtAnswer
 	if err := json.NewDecoder(bytes.NewReader(body)).Decode(&a); err != nil {
 		return nil, fmt.Errorf("decode: %w (body starts %q)", err, head(body))

@@ -2,7 +2,9 @@ package graphite
 
 import (
 	"bufio"
+	"math/rand/v2"
 	"net"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -25,9 +27,17 @@ type fakeCarbon struct {
 
 func newFakeCarbon(t testing.TB) *fakeCarbon {
 	f := &fakeCarbon{t: t, conns: map[net.Conn]struct{}{}, lines: map[string]int{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	// A port below the ephemeral range (32768+): the fake stops and
+	// re-listens on it, and an ephemeral port released meanwhile is soon
+	// handed to some other process's ":0" listener or connection.
+	var ln net.Listener
+	for tries := 0; ln == nil; tries++ {
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(20000+rand.IntN(12000)))
+		if err == nil {
+			ln = l
+		} else if tries > 200 {
+			t.Fatal(err)
+		}
 	}
 	f.addr = ln.Addr().String()
 	f.serve(ln)
@@ -195,4 +205,10 @@ func (f *fakeCarbon) received() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.total
+}
+
+func (f *fakeCarbon) connCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.conns)
 }

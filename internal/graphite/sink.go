@@ -389,7 +389,7 @@ func (s *TCPSink) run() {
 			var marker chan struct{}
 			batch, marker = s.q.take(batch[:0], s.o.batchPoints, s.o.batchBytes)
 			if marker != nil {
-				close(marker)
+				s.flushed(marker)
 				continue
 			}
 			if len(batch) == 0 {
@@ -402,6 +402,19 @@ func (s *TCPSink) run() {
 			s.deliver(batch)
 		}
 	}
+}
+
+// flushed releases a Flush. Batches waiting for re-send after a dead
+// connection were written once but may be lost; with a spool they are made
+// durable first, so a checkpoint moved after Flush never depends on memory.
+func (s *TCPSink) flushed(marker chan struct{}) {
+	if s.spool != nil && len(s.resend) > 0 {
+		for _, r := range s.resend {
+			s.toSpool(r)
+		}
+		s.resend = nil
+	}
+	close(marker)
 }
 
 // deliver writes ms (after any batches waiting for re-send), retrying with
@@ -646,7 +659,7 @@ func (s *TCPSink) drainToSpool(batch []graphite.Metric) {
 		var marker chan struct{}
 		batch, marker = s.q.take(batch[:0], s.o.batchPoints, s.o.batchBytes)
 		if marker != nil {
-			close(marker)
+			s.flushed(marker)
 			continue
 		}
 		if len(batch) == 0 {

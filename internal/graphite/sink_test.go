@@ -202,14 +202,18 @@ func TestListenerRestart(t *testing.T) {
 		if err := s.Flush(ctxT(t, 10*time.Second)); err != nil {
 			t.Fatal(err)
 		}
+		if round == 1 {
+			// Flush means written, not read: the lines may have gone to
+			// the closed socket. Wait for carbon and the sink to be back.
+			wg.Wait()
+			waitFor(t, "the first reconnect", func() bool { return s.Stats().Reconnects >= 1 })
+		}
 	}
 	if err := s.Flush(ctxT(t, 10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	f.waitAll(all, 10*time.Second)
-	if st := s.Stats(); st.Reconnects < 2 {
-		t.Fatalf("stats = %+v, want at least 2 reconnects", st)
-	}
+	waitFor(t, "the second reconnect", func() bool { return s.Stats().Reconnects >= 2 })
 }
 
 // TestRefusedUntilUp: without a spool Flush waits for carbon, then
@@ -435,4 +439,31 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 
 func TestMain(m *testing.M) {
 	os.Exit(m.Run())
+}
+
+// TestUnreadDataResentWhenIdle: carbon closes a connection without having
+// read what the sink wrote (the write "succeeded" into socket buffers). The
+// sink must notice on its own, with no further Send, and re-send it.
+func TestUnreadDataResentWhenIdle(t *testing.T) {
+	f := newFakeCarbon(t)
+	f.stall()
+	s := newSink(t, f.addr)
+	p, w := points("t.unread", 30, 3, 500)
+	if err := s.Send(ctxT(t, 5*time.Second), p); err != nil {
+		t.Fatal(err)
+	}
+	// Flush only means "written": the lines sit unread in the fake's socket.
+	if err := s.Flush(ctxT(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if f.received() != 0 {
+		t.Fatal("stalled fake read lines")
+	}
+	waitFor(t, "the fake to accept", func() bool { return f.connCount() == 1 })
+	f.dropConns() // closing with unread data: the lines are gone
+	f.unstall()   // new connections are read again
+	f.waitAll(w, 10*time.Second)
+	if st := s.Stats(); st.ResentPoints != 30 || st.SentPoints != 30 {
+		t.Fatalf("stats = %+v, want 30 sent and 30 resent", st)
+	}
 }

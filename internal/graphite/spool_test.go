@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -197,4 +198,35 @@ func FuzzSegment(f *testing.F) {
 			t.Fatal("re-encoded records differ from the good prefix")
 		}
 	})
+}
+
+// TestSeedCorpus checks the hand-made segment images in
+// testdata/fuzz/FuzzSegment decode as their names say.
+func TestSeedCorpus(t *testing.T) {
+	for name, want := range map[string]struct {
+		recs int
+		err  error
+	}{
+		"good_two_records": {2, nil},
+		"truncated_tail":   {1, errTruncated},
+		"bad_checksum":     {1, errChecksum},
+		"huge_length":      {0, errTooLong},
+		"zero_length":      {0, errTooLong},
+		"bad_magic":        {0, errBadMagic},
+	} {
+		b, err := os.ReadFile(filepath.Join("testdata", "fuzz", "FuzzSegment", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		lit := strings.TrimSuffix(strings.TrimPrefix(lines[1], "[]byte("), ")")
+		data, err := strconv.Unquote(lit)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		recs, _, err := decodeSegment([]byte(data))
+		if len(recs) != want.recs || err != want.err {
+			t.Errorf("%s: %d records, err %v; want %d, %v", name, len(recs), err, want.recs, want.err)
+		}
+	}
 }
