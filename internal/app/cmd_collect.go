@@ -72,6 +72,11 @@ that window (RFC 3339 or Unix seconds) and leaves checkpoints alone.`)
 		fmt.Fprintf(stdio.Stderr, "collect: %v\n", err)
 		return 1
 	}
+	if err := rt.startFeeds(ctx); err != nil {
+		fmt.Fprintf(stdio.Stderr, "%v\n", err)
+		rt.close()
+		return 2
+	}
 	if err := rt.setupEvents(); err != nil {
 		fmt.Fprintf(stdio.Stderr, "collect: %v\n", err)
 		rt.close()

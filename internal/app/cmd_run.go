@@ -57,6 +57,11 @@ sink before exit.`)
 		fmt.Fprintf(stdio.Stderr, "run: %v\n", err)
 		return 1
 	}
+	if err := rt.startFeeds(ctx); err != nil {
+		fmt.Fprintf(stdio.Stderr, "%v\n", err)
+		rt.close()
+		return 2
+	}
 	if err := rt.startExtras(ctx); err != nil {
 		fmt.Fprintf(stdio.Stderr, "run: %v\n", err)
 		rt.close()

@@ -43,6 +43,7 @@ type program struct {
 
 	recon   *reconciler
 	ext     extras
+	feeds   feeds
 	shard   shard.Spec
 	filters map[string]shard.Filter
 	aggOnly map[string]bool
@@ -138,9 +139,11 @@ func (rt *program) emitter(name string) collectors.Emitter {
 		if len(pts) == 0 {
 			return nil
 		}
+		pts = append(pts, rt.scores(pts)...)
 		if err := rt.sink.Send(ctx, pts); err != nil {
 			return err
 		}
+		rt.feed(pts)
 		st.points.Add(int64(len(pts)))
 		for _, r := range b.Records {
 			if e := r.Start + r.Step; e > st.maxEnd.Load() {
@@ -266,6 +269,7 @@ func (rt *program) selfPoints(now time.Time) []schema.Point {
 
 // close flushes and closes the sink.
 func (rt *program) close() error {
+	rt.stopFeeds()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return rt.sink.Close(ctx)

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -90,7 +91,7 @@ func (ps Problems) Warnings() Problems {
 }
 
 var coreSections = map[string]bool{
-	"state_dir": true, "log_level": true, "max_catchup": true, "shard": true, "filters": true, "graphite": true, "events": true, "hook": true, "compare": true,
+	"state_dir": true, "log_level": true, "max_catchup": true, "shard": true, "filters": true, "anomaly": true, "skyline": true, "graphite": true, "events": true, "hook": true, "compare": true,
 }
 
 // Load reads and decodes the file at path. It returns the config and every
@@ -198,6 +199,10 @@ func (c *Config) coreField(name string) any {
 		return &c.Shard
 	case "filters":
 		return &c.Filters
+	case "anomaly":
+		return &c.Anomaly
+	case "skyline":
+		return &c.Skyline
 	case "graphite":
 		return &c.Graphite
 	case "events":
@@ -226,6 +231,15 @@ func (c *Config) validate(getenv func(string) string) []collectors.Problem {
 		if _, err := shard.Compile(f.Allow, f.Block); err != nil {
 			bad("filters."+name, err.Error())
 		}
+	}
+	if _, err := regexp.Compile(c.Anomaly.Filter); err != nil {
+		bad("anomaly.filter", err.Error())
+	}
+	if c.Anomaly.Threshold <= 0 || c.Anomaly.Threshold > 1 {
+		bad("anomaly.threshold", "must be in (0, 1]")
+	}
+	if err := c.Skyline.Validate(); err != nil {
+		bad("skyline", err.Error())
 	}
 	if c.MaxCatchup <= 0 {
 		bad("max_catchup", "must be positive")

@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"time"
+
+	"github.com/cdnmetrics/cdnmetrics/internal/skyline"
 )
 
 // Config is the whole program configuration. Vendor sections are decoded by
@@ -25,6 +27,8 @@ type Config struct {
 	Events  Events            `toml:"events"`
 	Hook    Hook              `toml:"hook"`
 	Compare Compare           `toml:"compare"`
+	Anomaly Anomaly           `toml:"anomaly"`
+	Skyline skyline.Options   `toml:"skyline"`
 
 	// Collectors holds every configured vendor section, sorted by name.
 	Collectors []Collector `toml:"-"`
@@ -80,6 +84,18 @@ type Hook struct {
 	MaxBodyBytes int64 `toml:"max_body_bytes"`
 }
 
+// Anomaly is the [anomaly] section: the built-in detector.
+type Anomaly struct {
+	// Enabled scores every point whose path matches Filter.
+	Enabled bool `toml:"enabled"`
+	// Filter is a regular expression on paths (default: the ratios).
+	Filter string `toml:"filter"`
+	// Threshold is the score that posts an `anomaly` event.
+	Threshold float64 `toml:"threshold"`
+	// Repeat suppresses further events of one series for this long.
+	Repeat Duration `toml:"repeat"`
+}
+
 // Compare is the [compare] section: verdict thresholds of `compare`.
 type Compare struct {
 	Baseline string `toml:"baseline"`
@@ -108,8 +124,10 @@ func Default() Config {
 			SpoolMaxBytes:       256 << 20,
 			SelfMetricsInterval: Duration(time.Minute),
 		},
-		Events: Events{Tags: []string{"cdnmetrics"}},
-		Hook:   Hook{SecretEnv: "CDNMETRICS_HOOK_SECRET", MaxBodyBytes: 1 << 20},
+		Events:  Events{Tags: []string{"cdnmetrics"}},
+		Anomaly: Anomaly{Filter: `\.(hit_ratio|error_ratio|origin_offload)$`, Threshold: 0.5, Repeat: Duration(time.Hour)},
+		Skyline: skyline.DefaultOptions(),
+		Hook:    Hook{SecretEnv: "CDNMETRICS_HOOK_SECRET", MaxBodyBytes: 1 << 20},
 		Compare: Compare{
 			Baseline:               "fastly",
 			TTFBMaxIncreasePct:     5,

@@ -1,0 +1,29 @@
+// Package anomaly is a streaming anomaly detector for metric series.
+//
+// A Detector scores one series point by point in constant time and constant
+// memory (a few hundred bytes): for every point it returns a score in [0, 1].
+// The score is built in three stages:
+//
+//  1. raw surprise: the largest z-score of the value and of its first
+//     difference against exponentially weighted means and variances at
+//     several time scales, squashed into [0, 1), raised to 1 when the recent
+//     context of discretised values has never been seen before (a cheap form
+//     of contextual novelty);
+//  2. likelihood: a short moving average of raw surprise is compared with
+//     its own long-term mean and variance, and the Gaussian tail probability
+//     is turned into a log-scaled score, so a series that is always noisy
+//     does not alarm all the time;
+//  3. post-processing: a value outside the range seen so far (widened by a
+//     tolerance; the range slowly shrinks back toward the long-term mean so
+//     one old outlier does not hide later ones) scores 1, and after a score
+//     above QuietLevel the next Quiet points are damped, so one event is
+//     reported once.
+//
+// One parameter set (DefaultParams) serves every series. The detector does
+// not know a series' range in advance; it learns for Warmup points and scores
+// 0 meanwhile.
+//
+// Set runs one Detector per Graphite path, drops re-sent or out-of-order
+// points, bounds the number of series, and reports threshold crossings with
+// repeat suppression.
+package anomaly

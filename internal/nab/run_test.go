@@ -1,0 +1,202 @@
+package nab
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const profilesJSON = `{
+"standard": {"CostMatrix": {"tpWeight": 1.0, "fnWeight": 1.0, "fpWeight": 0.11, "tnWeight": 1.0}},
+"reward_low_FP_rate": {"CostMatrix": {"tpWeight": 1.0, "fnWeight": 1.0, "fpWeight": 0.22, "tnWeight": 1.0}},
+"reward_low_FN_rate": {"CostMatrix": {"tpWeight": 1.0, "fnWeight": 2.0, "fpWeight": 0.11, "tnWeight": 1.0}}
+}`
+
+// tinyRoot writes a one-file NAB root (the tinyFile layout) and returns it.
+func tinyRoot(t *testing.T) string {
+	root := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(root, "data", "cat"), 0o755))
+	must(os.MkdirAll(filepath.Join(root, "labels"), 0o755))
+	must(os.MkdirAll(filepath.Join(root, "config"), 0o755))
+	var b strings.Builder
+	b.WriteString("timestamp,value\n")
+	for i := 0; i < 100; i++ {
+		ts := time.Unix(1577836800+int64(i)*300, 0).UTC().Format(timeLayout)
+		fmt.Fprintf(&b, "%s,%d\n", ts, 10+i%7)
+	}
+	must(os.WriteFile(filepath.Join(root, "data", "cat", "tiny.csv"), []byte(b.String()), 0o644))
+	// Rows 40 and 49 are 2020-01-01 03:20:00 and 04:05:00.
+	must(os.WriteFile(filepath.Join(root, "labels", "combined_windows.json"),
+		[]byte(`{"cat/tiny.csv": [["2020-01-01 03:20:00.000000", "2020-01-01 04:05:00.000000"]]}`), 0o644))
+	must(os.WriteFile(filepath.Join(root, "config", "profiles.json"), []byte(profilesJSON), 0o644))
+	return root
+}
+
+func TestLoadCorpus(t *testing.T) {
+	files, err := LoadCorpus(tinyRoot(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 1 || len(files[0].Values) != 100 || files[0].Values[8] != 11 {
+		t.Fatalf("loaded %+v", files)
+	}
+	if w := files[0].Windows; len(w) != 1 || w[0] != (Window{40, 49}) {
+		t.Errorf("windows %v, want [{40 49}]", w)
+	}
+}
+
+func TestRunCommandScoresSavedResults(t *testing.T) {
+	root := tinyRoot(t)
+	res := filepath.Join(t.TempDir(), "res")
+	os.MkdirAll(filepath.Join(res, "cat"), 0o755)
+	var b strings.Builder
+	b.WriteString("timestamp,value,anomaly_score\n")
+	for i := 0; i < 100; i++ {
+		s := 0.0
+		if i == 45 {
+			s = 1
+		}
+		fmt.Fprintf(&b, "x,0,%v\n", s)
+	}
+	// NAB's own naming, <detector>_<name>.csv, is found too.
+	os.WriteFile(filepath.Join(res, "cat", "det_tiny.csv"), []byte(b.String()), 0o644)
+	var out, errOut bytes.Buffer
+	if code := RunCommand(context.Background(), []string{root, "--results", res, "--format", "json"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	// The JSON starts with the three profile scores, in this order.
+	if !strings.HasPrefix(out.String(), "{\n  \"standard\": ") ||
+		strings.Index(out.String(), "reward_low_FP_rate") > strings.Index(out.String(), "reward_low_FN_rate") {
+		t.Errorf("key order: %s", out.String())
+	}
+	var j map[string]any
+	if err := json.Unmarshal(out.Bytes(), &j); err != nil {
+		t.Fatal(err)
+	}
+	// One detection at y = −0.5: raw 0.8597937 in every profile (no FP).
+	// standard and low FP: 100·(0.8597937+1)/2 = 92.98968;
+	// low FN: null −2, 100·(0.8597937+2)/3 = 95.32646.
+	for k, want := range map[string]float64{"standard": 92.98968, "reward_low_FP_rate": 92.98968, "reward_low_FN_rate": 95.32646} {
+		if got, _ := j[k].(float64); !near(got, want, 1e-3) {
+			t.Errorf("%s = %v, want %v", k, got, want)
+		}
+	}
+	if !strings.Contains(errOut.String(), "[1/1] cat/tiny.csv") {
+		t.Errorf("no progress line: %q", errOut.String())
+	}
+}
+
+func TestRunCommandWritesScores(t *testing.T) {
+	root := tinyRoot(t)
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	if code := RunCommand(context.Background(), []string{"--scores-dir", dir, root}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "cat", "tiny.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	if len(lines) != 101 || lines[0] != "timestamp,anomaly_score" || !strings.HasPrefix(lines[1], "2020-01-01 00:00:00,") {
+		t.Errorf("scores file: %d lines, head %q", len(lines), lines[:2])
+	}
+	for _, want := range []string{"standard", "per category", "scoreboard"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestRunCommandUsage(t *testing.T) {
+	for _, args := range [][]string{{}, {"a", "b"}, {"--format", "xml", "a"}, {"--detector", "x", "a"}} {
+		var out, errOut bytes.Buffer
+		if code := RunCommand(context.Background(), args, &out, &errOut); code != 2 {
+			t.Errorf("%q: exit %d, want 2", args, code)
+		}
+	}
+	var out, errOut bytes.Buffer
+	if code := RunCommand(context.Background(), []string{t.TempDir()}, &out, &errOut); code != 1 {
+		t.Errorf("empty root: exit %d, want 1", code)
+	}
+}
+
+// nabRoot finds the NAB corpus: $NAB_ROOT, or shared/nab beside the repo.
+func nabRoot(t *testing.T) string {
+	if r := os.Getenv("NAB_ROOT"); r != "" {
+		return r
+	}
+	r, _ := filepath.Abs(filepath.Join("..", "..", "..", "shared", "nab"))
+	if _, err := os.Stat(filepath.Join(r, "labels", "combined_windows.json")); err != nil {
+		t.Skip("NAB corpus not found; set NAB_ROOT")
+	}
+	return r
+}
+
+// TestFullCorpus runs the built-in detector over all of NAB (about a second)
+// and guards the score against regressions.
+func TestFullCorpus(t *testing.T) {
+	root := nabRoot(t)
+	var out, errOut bytes.Buffer
+	if code := RunCommand(context.Background(), []string{"--format", "json", root}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var j struct {
+		Standard, LowFP, LowFN float64
+		Windows                int
+	}
+	var m map[string]any
+	json.Unmarshal(out.Bytes(), &m)
+	j.Standard, _ = m["standard"].(float64)
+	j.LowFP, _ = m["reward_low_FP_rate"].(float64)
+	j.LowFN, _ = m["reward_low_FN_rate"].(float64)
+	t.Logf("NAB standard %.2f, low FP %.2f, low FN %.2f", j.Standard, j.LowFP, j.LowFN)
+	if w, _ := m["windows"].(float64); w != 116 {
+		t.Errorf("windows %v, want 116", w)
+	}
+	if j.Standard < 60 || j.LowFP < 50 || j.LowFN < 60 {
+		t.Errorf("scores fell: %.2f / %.2f / %.2f", j.Standard, j.LowFP, j.LowFN)
+	}
+}
+
+// TestPublishedResults re-scores published detectors' output from a NAB
+// checkout ($NAB_RESULTS/<detector>/<category>/...) at their published
+// thresholds and compares with final_results.json.
+func TestPublishedResults(t *testing.T) {
+	dir := os.Getenv("NAB_RESULTS")
+	if dir == "" {
+		t.Skip("set NAB_RESULTS to NAB's results/ directory")
+	}
+	root := nabRoot(t)
+	pub, err := LoadPublished(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, det := range []string{"null", "random", "numenta", "skyline", "contextOSE", "ARTime", "earthgeckoSkyline", "twitterADVec"} {
+		var out, errOut bytes.Buffer
+		if code := RunCommand(context.Background(), []string{"--format", "json", "--results", filepath.Join(dir, det), "--detector", det, root}, &out, &errOut); code != 0 {
+			t.Fatalf("%s: exit %d: %s", det, code, errOut.String())
+		}
+		var j struct {
+			At map[string]float64 `json:"at_published_thresholds"`
+		}
+		json.Unmarshal(out.Bytes(), &j)
+		for p, want := range pub[det] {
+			if !near(j.At[p], want, 1e-6) {
+				t.Errorf("%s %s: %v, published %v", det, p, j.At[p], want)
+			}
+		}
+	}
+}
