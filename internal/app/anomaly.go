@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
@@ -20,6 +21,7 @@ type feeds struct {
 	filter  *regexp.Regexp
 	skyline *skyline.Feed
 	ctx     context.Context
+	posts   sync.WaitGroup // anomaly events being posted
 }
 
 // startFeeds builds the anomaly detector and the Skyline feed when
@@ -50,6 +52,22 @@ func (rt *program) startFeeds(ctx context.Context) error {
 }
 
 func (rt *program) stopFeeds() {
+	// Anomaly events still being handed over must reach the sink and the
+	// event queue before the sink closes.
+	done := make(chan struct{})
+	go func() { rt.feeds.posts.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		rt.logger.Warn("anomaly events still being posted after 30s")
+	}
+	if p := rt.ext.poster; p != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		if res := p.Drain(ctx); !res.Delivered() {
+			rt.logger.Warn("events kept queued for the next run", "result", strings.TrimSpace(res.String()))
+		}
+		cancel()
+	}
 	if rt.feeds.skyline != nil {
 		rt.feeds.skyline.Stop()
 	}
@@ -87,7 +105,9 @@ func (rt *program) onAnomaly(c anomaly.Crossing) {
 	tags := append([]string{"anomaly"}, parts...)
 	ev := collectors.Event{What: "anomaly", Tags: tags, When: time.Unix(c.Time, 0),
 		Data: fmt.Sprintf("%s = %g (anomaly score %.2f)", c.Path, c.Value, c.Score)}
+	rt.feeds.posts.Add(1)
 	go func() {
+		defer rt.feeds.posts.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := rt.events.PostEvent(ctx, ev); err != nil {

@@ -27,7 +27,7 @@ type ghEvent struct {
 
 func getEvents(t *testing.T, web, tag string) []ghEvent {
 	t.Helper()
-	resp, err := http.Get(web + "/events/get_data?tags=" + tag + "&from=-2h")
+	resp, err := http.Get(web + "/events/get_data?tags=" + tag + "&from=-2d")
 	if err != nil {
 		t.Fatal(err)
 	}
