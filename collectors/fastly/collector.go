@@ -1,15 +1,12 @@
 package fastly
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,19 +17,37 @@ import (
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
-// Collector is the Fastly collector.
+const (
+	// refreshEvery bounds how stale discovery and version tracking get.
+	refreshEvery = 10 * time.Minute
+	// publishLag is how late Fastly documents minute data can appear ("usually
+	// two minutes after the end of the minute, but can take up to 15"). An
+	// empty answer for a window younger than that is "not yet", not "none".
+	publishLag = 15 * time.Minute
+	// maxPages bounds service-list paging.
+	maxPages = 1000
+)
+
+// Collector is the Fastly collector: Collect reads the historical stats
+// API, Stream follows the real-time API.
 type Collector struct {
 	o      *Options
 	env    collectors.Env
-	http   *httpx.Client
-	rt     *httpx.Client
+	http   *httpx.Client // api_url: service list and historical stats
+	rt     *httpx.Client // rt_url: long-polling real-time channel
 	token  string
 	logger *slog.Logger
 
+	now     func() time.Time
+	sleep   func(context.Context, time.Duration)
+	refresh time.Duration // Stream's service refresh period
+	idle    time.Duration // pause after a "no data" answer
+
 	mu       sync.Mutex
-	services []service // resolved, filtered
+	services []service // resolved and filtered; nil before the first listing
 	listedAt time.Time
-	versions map[string]int // service id → active version last seen
+	versions map[string]int    // service id → active version last seen
+	apiNames map[string]string // service id → name from the last good listing
 	only     map[string]bool
 }
 
@@ -41,10 +56,7 @@ type service struct {
 	version  int
 }
 
-// refreshEvery bounds how stale discovery and version tracking get.
-const refreshEvery = 10 * time.Minute
-
-// New builds the collector.
+// New builds the collector from validated options.
 func New(o *Options, env collectors.Env) (*Collector, error) {
 	tok, err := o.token(env)
 	if err != nil {
@@ -54,14 +66,20 @@ func New(o *Options, env collectors.Env) (*Collector, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	hopts := []httpx.Option{httpx.WithLogger(logger), httpx.WithRateHeaders(rateHeaders), httpx.WithRate(10, 20)}
+	hopts := []httpx.Option{httpx.WithLogger(logger), httpx.WithRateHeaders(rateHeaders)}
 	if env.HTTPClient != nil {
 		hopts = append(hopts, httpx.WithHTTPClient(env.HTTPClient))
 	}
-	c := &Collector{o: o, env: env, token: tok, logger: logger, versions: map[string]int{}}
-	c.http = httpx.New("fastly", hopts...)
-	// The real-time API long-polls: give it its own client and budget.
-	c.rt = httpx.New("fastly", append(hopts[:2:2], httpx.WithTimeout(30*time.Second), httpx.WithRetries(1))...)
+	c := &Collector{
+		o: o, env: env, token: tok, logger: logger,
+		now: time.Now, sleep: sleepCtx, refresh: refreshEvery, idle: time.Second,
+		versions: map[string]int{}, apiNames: map[string]string{},
+	}
+	c.http = httpx.New("fastly", append(hopts, httpx.WithRate(10, 20))...)
+	// The real-time API long-polls and is polled every second per service:
+	// its own client, a timeout above the long poll, one retry (the stream
+	// loop does its own backoff), and a budget of its own.
+	c.rt = httpx.New("fastly", append(hopts, httpx.WithTimeout(40*time.Second), httpx.WithRetries(1), httpx.WithMaxBody(32<<20))...)
 	return c, nil
 }
 
@@ -94,52 +112,71 @@ func (c *Collector) SelectServices(ids []string) error {
 	for _, id := range ids {
 		c.only[id] = true
 	}
-	c.listedAt = time.Time{}
+	c.services = nil
 	return nil
 }
 
-// resolve returns the services to collect: the configured ones (names from
-// the API when not configured) or every discovered one, filtered by shard
-// and allow/block lists. It lists at most every refreshEvery and posts a
-// cdn-config event when an active version changed.
-func (c *Collector) resolve(ctx context.Context) ([]service, error) {
+// resolve returns the services to collect: the configured ones (named from
+// the API when the config gives no name) or every discovered one, filtered
+// by SelectServices and env.Include. It lists at most every refresh period
+// unless force is set, and posts a cdn-config event when a service's active
+// version changed.
+//
+// A service's name is part of its Graphite paths, so it must not flip
+// between the id and the API name with the API's availability: a
+// configured service without a name whose API name was never learned is an
+// error (retried next run), not a series under another path.
+func (c *Collector) resolve(ctx context.Context, force bool) ([]service, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.services != nil && time.Since(c.listedAt) < refreshEvery {
+	if c.services != nil && !force && c.now().Sub(c.listedAt) < c.refresh {
 		return c.services, nil
 	}
 	listed, err := c.list(ctx)
-	if err != nil && len(c.o.Service) == 0 {
-		if c.services != nil {
-			c.logger.Warn("service discovery failed; keeping the last list", "err", err)
-			return c.services, nil
-		}
-		return nil, err
-	}
+	c.listedAt = c.now()
 	if err != nil {
-		c.logger.Warn("service list failed; using configured services without version tracking", "err", err)
+		if len(c.o.Service) == 0 {
+			if c.services != nil {
+				c.logger.Warn("fastly service discovery failed; keeping the last list", "err", err)
+				return c.services, nil
+			}
+			return nil, err
+		}
+		c.logger.Warn("fastly service list failed; using the configured services", "err", err)
 	}
-	byID := map[string]service{}
 	for _, s := range listed {
-		byID[s.id] = s
+		c.apiNames[s.id] = s.name
 	}
 	var out []service
 	if len(c.o.Service) > 0 {
-		for _, cs := range c.o.Service {
+		byID := make(map[string]service, len(listed))
+		for _, s := range listed {
+			byID[s.id] = s
+		}
+		var unnamed []string
+		for i, cs := range c.o.Service {
 			s := byID[cs.ID]
-			s.id = cs.ID
-			if cs.Name != "" {
-				s.name = cs.Name
+			s.id, s.name = cs.ID, cs.Name
+			if s.name == "" {
+				s.name = c.apiNames[cs.ID]
+			}
+			if s.name == "" && err == nil {
+				s.name = cs.ID // listed, but Fastly does not know it: the id is all there is
 			}
 			if s.name == "" {
-				s.name = cs.ID
+				unnamed = append(unnamed, fmt.Sprintf("service[%d] (%s)", i, cs.ID))
+				continue
 			}
 			out = append(out, s)
+		}
+		if len(unnamed) > 0 {
+			c.services = nil // retry the listing next time
+			return nil, fmt.Errorf("fastly: cannot name %s without the service list (set fastly.service[].name for stable paths): %w", strings.Join(unnamed, ", "), err)
 		}
 	} else {
 		out = listed
 	}
-	var kept []service
+	kept := []service{}
 	for _, s := range out {
 		if c.only != nil && !c.only[s.id] && !c.only[s.name] {
 			continue
@@ -150,11 +187,8 @@ func (c *Collector) resolve(ctx context.Context) ([]service, error) {
 		kept = append(kept, s)
 		c.noteVersion(ctx, s)
 	}
-	c.services, c.listedAt = kept, time.Now()
-	if kept == nil {
-		c.services = []service{}
-	}
-	return c.services, nil
+	c.services = kept
+	return kept, nil
 }
 
 // noteVersion posts an event when s's active version moved.
@@ -164,44 +198,50 @@ func (c *Collector) noteVersion(ctx context.Context, s service) {
 	}
 	old, seen := c.versions[s.id]
 	c.versions[s.id] = s.version
-	if !seen || old == s.version || c.env.Events == nil {
+	if !seen || old == s.version {
+		return
+	}
+	c.logger.Info("fastly service version changed", "service", s.name, "from", old, "to", s.version)
+	if c.env.Events == nil {
 		return
 	}
 	ev := collectors.Event{
 		What: "cdn-config",
-		Tags: []string{"cdn-config", "fastly", schema.Sanitize(s.name)},
+		Tags: []string{"cdn-config", "fastly", s.name},
 		Data: fmt.Sprintf("fastly %s: version %d → %d", s.name, old, s.version),
-		When: time.Now(),
+		When: c.now(),
 	}
 	if err := c.env.Events.PostEvent(ctx, ev); err != nil {
 		c.logger.Warn("cdn-config event not posted", "service", s.name, "err", err)
 	}
 }
 
-type apiService struct {
-	ID        string  `json:"id"`
-	Name      string  `json:"name"`
-	Version   int     `json:"version"`
-	DeletedAt *string `json:"deleted_at"`
-}
-
-var linkNext = regexp.MustCompile(`<([^>]+)>\s*;\s*rel="?next"?`)
-
-// list pages through GET /service by the Link header's rel="next".
+// list pages through GET /service following the Link header's rel="next".
+// The token is only ever sent to api_url's host: a next link elsewhere is
+// an error, not a redirect of the credential.
 func (c *Collector) list(ctx context.Context) ([]service, error) {
-	next := strings.TrimRight(c.o.APIURL, "/") + "/service?page=1&per_page=100"
+	base, err := url.Parse(strings.TrimRight(c.o.APIURL, "/") + "/service?page=1&per_page=100")
+	if err != nil {
+		return nil, fmt.Errorf("fastly: api_url: %w", err)
+	}
 	var out []service
-	for page := 0; next != "" && page < 1000; page++ {
-		resp, err := c.http.Do(ctx, httpx.Request{URL: next, Header: c.header(), Endpoint: "GET /service"})
+	seen := map[string]bool{}
+	next := base
+	for page := 0; next != nil; page++ {
+		if page >= maxPages {
+			return nil, fmt.Errorf("fastly: GET /service: more than %d pages", maxPages)
+		}
+		seen[next.String()] = true
+		resp, err := c.http.Do(ctx, httpx.Request{URL: next.String(), Header: c.header(), Endpoint: "GET /service"})
 		if err != nil {
 			return nil, err
 		}
-		var svcs []apiService
-		if err := json.Unmarshal(resp.Body, &svcs); err != nil {
-			return nil, fmt.Errorf("fastly: GET /service: decode: %w", err)
+		svcs, err := decodeServiceList(resp.Body)
+		if err != nil {
+			return nil, fmt.Errorf("fastly: GET /service: %w", err)
 		}
 		for _, s := range svcs {
-			if s.ID == "" || s.DeletedAt != nil {
+			if s.ID == "" || (len(s.DeletedAt) > 0 && string(s.DeletedAt) != "null") {
 				continue
 			}
 			name := s.Name
@@ -210,47 +250,137 @@ func (c *Collector) list(ctx context.Context) ([]service, error) {
 			}
 			out = append(out, service{id: s.ID, name: name, version: s.Version})
 		}
-		next = ""
-		if m := linkNext.FindStringSubmatch(resp.Header.Get("Link")); m != nil {
-			next = m[1]
+		next = nil
+		if ref := linkNext(resp.Header.Values("Link")); ref != "" {
+			u, err := resolveNext(base, ref)
+			if err != nil {
+				return nil, err
+			}
+			if !seen[u.String()] {
+				next = u
+			}
 		}
 	}
 	return out, nil
 }
 
-// Collect implements collectors.Collector with the historical stats API.
+// resolveNext resolves a next link and checks it stays on api_url's host.
+func resolveNext(base *url.URL, ref string) (*url.URL, error) {
+	u, err := base.Parse(ref)
+	if err != nil {
+		return nil, fmt.Errorf("fastly: GET /service: bad Link next %q: %w", ref, err)
+	}
+	if u.Scheme != base.Scheme || u.Host != base.Host {
+		return nil, fmt.Errorf("fastly: GET /service: Link next points to %s://%s, not the api_url host; not following it with the token", u.Scheme, u.Host)
+	}
+	return u, nil
+}
+
+// linkNext returns the target of the rel="next" link of RFC 5988 Link
+// header values (several links per value, comma separated; rel may list
+// several relation types).
+func linkNext(values []string) string {
+	for _, v := range values {
+		for v != "" {
+			lt := strings.IndexByte(v, '<')
+			if lt < 0 {
+				break
+			}
+			gt := strings.IndexByte(v[lt:], '>')
+			if gt < 0 {
+				break
+			}
+			target := v[lt+1 : lt+gt]
+			rest := v[lt+gt+1:]
+			params := rest
+			if i := strings.IndexByte(rest, '<'); i >= 0 {
+				params = rest[:i]
+			}
+			for _, p := range strings.Split(params, ";") {
+				k, val, ok := strings.Cut(strings.TrimSpace(strings.TrimRight(strings.TrimSpace(p), ",")), "=")
+				if !ok || !strings.EqualFold(strings.TrimSpace(k), "rel") {
+					continue
+				}
+				for _, rel := range strings.Fields(strings.Trim(strings.TrimSpace(val), `"`)) {
+					if strings.EqualFold(rel, "next") {
+						return target
+					}
+				}
+			}
+			v = rest
+		}
+	}
+	return ""
+}
+
+// Collect implements collectors.Collector with the historical stats API:
+// per service, Fastly's all-regions total and each configured region.
 func (c *Collector) Collect(ctx context.Context, w collectors.Window, e collectors.Emitter) error {
-	svcs, err := c.resolve(ctx)
+	svcs, err := c.resolve(ctx, false)
 	if err != nil {
 		return err
 	}
-	var errs []error
-	any := false
-	for _, s := range svcs {
-		recs, err := c.historical(ctx, s, w)
-		if len(recs) > 0 {
-			any = true
-			if eerr := e.Emit(ctx, collectors.Batch{Records: recs}); eerr != nil {
-				return eerr
-			}
+	type result struct {
+		recs []schema.Record
+		rows int
+		err  error
+	}
+	results := make([]result, len(svcs))
+	sem := make(chan struct{}, max(c.o.Concurrency, 1))
+	var wg sync.WaitGroup
+	for i, s := range svcs {
+		if c.o.Concurrency <= 1 {
+			// One at a time, in the configured order: a predictable
+			// request sequence (and the vendor sees one caller).
+			r := &results[i]
+			r.recs, r.rows, r.err = c.historical(ctx, s, w)
+			continue
 		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("service %s (%s): %w", s.name, s.id, err))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				results[i].err = ctx.Err()
+				return
+			}
+			defer func() { <-sem }()
+			r := &results[i]
+			r.recs, r.rows, r.err = c.historical(ctx, s, w)
+		}()
+	}
+	wg.Wait()
+	var errs []error
+	emitted, rows := 0, 0
+	for i, r := range results {
+		if len(r.recs) > 0 {
+			if err := e.Emit(ctx, collectors.Batch{Records: r.recs}); err != nil {
+				return fmt.Errorf("fastly: emit: %w", err)
+			}
+			emitted += len(r.recs)
+		}
+		rows += r.rows
+		if r.err != nil {
+			errs = append(errs, fmt.Errorf("service %s (%s): %w", svcs[i].name, svcs[i].id, r.err))
 		}
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	if !any && len(svcs) > 0 && time.Since(w.End) < 2*time.Duration(c.o.Delay)+time.Minute {
+	if emitted == 0 && rows == 0 && len(svcs) > 0 && c.now().Sub(w.End) < publishLag {
 		return collectors.ErrNoData
 	}
 	return nil
 }
 
-// historical reads one service's window: the total, then each region.
-func (c *Collector) historical(ctx context.Context, s service, w collectors.Window) ([]schema.Record, error) {
+// historical reads one service's window: the total, then each region. It
+// returns the records, the number of rows Fastly returned inside w, and an
+// error naming every failed request.
+func (c *Collector) historical(ctx context.Context, s service, w collectors.Window) ([]schema.Record, int, error) {
 	var recs []schema.Record
 	var errs []error
+	rows := 0
 	for _, region := range append([]string{""}, c.o.Regions...) {
 		q := url.Values{"from": {strconv.FormatInt(w.Start.Unix(), 10)}, "to": {strconv.FormatInt(w.End.Unix(), 10)}, "by": {"minute"}}
 		loc := schema.LocationAll
@@ -259,22 +389,73 @@ func (c *Collector) historical(ctx context.Context, s service, w collectors.Wind
 			loc = region
 		}
 		u := strings.TrimRight(c.o.APIURL, "/") + "/stats/service/" + url.PathEscape(s.id) + "?" + q.Encode()
-		resp, err := c.http.Do(ctx, httpx.Request{URL: u, Header: c.header(), Endpoint: "GET /stats/service"})
+		resp, err := c.http.Do(ctx, httpx.Request{URL: u, Header: c.header(), Endpoint: "GET /stats/service/{id}"})
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("region %q: %w", loc, err))
+			if ctx.Err() != nil {
+				break
+			}
 			continue
 		}
-		got, skipped, err := parseHistorical(resp.Body, s.name, loc, w)
+		got, n, skipped, err := parseHistorical(resp.Body, s.name, loc, w)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("GET /stats/service region %q: %w", nameOr(region, "all"), err))
+			errs = append(errs, fmt.Errorf("fastly: GET /stats/service/{id} region %q: %w", loc, err))
 			continue
 		}
-		for _, sk := range skipped {
-			c.logger.Warn("bad interval skipped", "service", s.name, "region", nameOr(region, "all"), "reason", sk)
+		if len(skipped) > 0 {
+			c.logger.Warn("fastly historical rows skipped", "service", s.name, "region", loc, "count", len(skipped), "first", skipped[0])
 		}
+		rows += n
 		recs = append(recs, got...)
 	}
-	return recs, errors.Join(errs...)
+	return recs, rows, errors.Join(errs...)
+}
+
+// parseHistorical maps a historical answer to records at location loc,
+// keeping rows inside w. It returns the rows inside w (good or bad) and a
+// reason for each bad row it skipped; an error means the answer as a whole
+// is unusable.
+func parseHistorical(body []byte, svc, loc string, w collectors.Window) (recs []schema.Record, inWindow int, skipped []string, err error) {
+	a, err := decodeHistorical(body)
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("decode: %w (body starts %q)", err, head(body))
+	}
+	if a.hasStatus && a.status != "success" {
+		return nil, 0, nil, fmt.Errorf("status %q: msg %s", a.status, nameOr(a.msg, "null"))
+	}
+	if !a.hasData {
+		return nil, 0, nil, fmt.Errorf("no data in answer (status %q, msg %s)", a.status, nameOr(a.msg, "null"))
+	}
+	lo, hi := w.Start.Unix(), w.End.Unix()
+	for i := range a.rows {
+		r := &a.rows[i]
+		switch {
+		case r.bad != "":
+			skipped = append(skipped, fmt.Sprintf("row %d: %s", i, r.bad))
+			continue
+		case !r.hasStart:
+			skipped = append(skipped, fmt.Sprintf("row %d has no %s", i, keyStartTime))
+			continue
+		case r.start < lo || r.start >= hi:
+			continue
+		}
+		inWindow++
+		if r.start%60 != 0 {
+			skipped = append(skipped, fmt.Sprintf("row %d: %s %d is not on a minute", i, keyStartTime, r.start))
+			continue
+		}
+		if err := r.st.check(); err != nil {
+			skipped = append(skipped, fmt.Sprintf("row %d (%s %d): %v", i, keyStartTime, r.start, err))
+			continue
+		}
+		rec := schema.Record{Provider: "fastly", Service: svc, Location: loc, Start: r.start, Step: 60}
+		r.st.addHistorical(&rec.Counts)
+		if rec.Empty() {
+			continue
+		}
+		recs = append(recs, rec)
+	}
+	return recs, inWindow, skipped, nil
 }
 
 func nameOr(s, d string) string {
@@ -282,54 +463,4 @@ func nameOr(s, d string) string {
 		return d
 	}
 	return s
-}
-
-// parseHistorical maps a historical answer to records at location loc,
-// keeping rows inside w. Bad rows are skipped and described.
-func parseHistorical(body []byte, svc, loc string, w collectors.Window) ([]schema.Record, []string, error) {
-	var a historicalAnswer
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&a); err != nil {
-		return nil, nil, fmt.Errorf("decode: %w (body starts %q)", err, head(body))
-	}
-	if a.Status != "" && a.Status != "success" {
-		return nil, nil, fmt.Errorf("status %q: %v", a.Status, a.Msg)
-	}
-	var recs []schema.Record
-	var skipped []string
-	for i, raw := range a.Data {
-		var rr row
-		if err := json.Unmarshal(raw, &rr); err != nil {
-			skipped = append(skipped, fmt.Sprintf("row %d: %v", i, err))
-			continue
-		}
-		r := &rr
-		if r.StartTime == nil {
-			skipped = append(skipped, fmt.Sprintf("row %d has no start_time", i))
-			continue
-		}
-		st := *r.StartTime
-		if st < w.Start.Unix() || st >= w.End.Unix() {
-			continue
-		}
-		if st%60 != 0 {
-			skipped = append(skipped, fmt.Sprintf("row %d start_time %d is not on a minute", i, st))
-			continue
-		}
-		if err := r.check(); err != nil {
-			skipped = append(skipped, fmt.Sprintf("row %d (start_time %d): %v", i, st, err))
-			continue
-		}
-		rec := schema.Record{Provider: "fastly", Service: svc, Location: loc, Start: st, Step: 60}
-		r.add(&rec.Counts)
-		recs = append(recs, rec)
-	}
-	return recs, skipped, nil
-}
-
-func head(b []byte) string {
-	if len(b) > 80 {
-		b = b[:80]
-	}
-	return string(b)
 }

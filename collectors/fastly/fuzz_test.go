@@ -1,75 +1,243 @@
 package fastly
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
-	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
+// FuzzRTResponse: any body decodes without panicking; aggregation keeps its
+// bounds and never emits a negative count; and whenever encoding/json reads
+// the body unambiguously (valid ASCII JSON without duplicate keys), the
+// fast decoder reads the same values from it.
 func FuzzRTResponse(f *testing.F) {
 	f.Add(sample(f, "rt-channel-ts-response.json"))
 	f.Add(sample(f, "rt-channel-ts-nodata.json"))
 	f.Add([]byte(`{"Data":[{"aggregated":{"requests":-1},"recorded":5}],"Timestamp":9}`))
+	f.Add([]byte(`{"data":[{"datacenter":{"A\u00c9":{"requ\u0065sts":1e2,"x":[{}]}},"recorded":60}],"timestamp":99,"aggregatedelay":1}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		ans, err := parseRT(body)
+		var fr rtFrame
+		err := decodeRT(body, &fr)
+		if ref, ok := stdlibRT(body); ok {
+			if err != nil {
+				t.Fatalf("encoding/json reads it, decodeRT fails: %v", err)
+			}
+			compareFrame(t, &fr, ref)
+		}
 		if err != nil {
 			return
 		}
 		agg := newAggregator("s", 10*time.Second)
-		agg.add(ans)
-		agg.add(ans) // replays must not panic either
+		for range 2 { // a replay must not panic or double-count into negatives either
+			res := agg.add(&fr)
+			for _, r := range res.recs {
+				for _, fld := range schema.Fields() {
+					if v, _ := r.Get(fld); v < 0 {
+						t.Fatalf("negative %s emitted", fld)
+					}
+				}
+			}
+			if len(agg.buckets) > maxOpen+agg.keep {
+				t.Fatalf("%d buckets", len(agg.buckets))
+			}
+		}
 	})
 }
 
+type refRT struct {
+	Data []struct {
+		Datacenter map[string]map[string]any `json:"datacenter"`
+		Aggregated map[string]any            `json:"aggregated"`
+		Recorded   int64                     `json:"recorded"`
+	} `json:"Data"`
+	Timestamp      int64  `json:"Timestamp"`
+	AggregateDelay int64  `json:"AggregateDelay"`
+	Error          string `json:"Error"`
+}
+
+// stdlibRT decodes body with encoding/json when the reading is unambiguous.
+func stdlibRT(body []byte) (*refRT, bool) {
+	for _, c := range body {
+		if c >= utf8.RuneSelf { // encoding/json folds some non-ASCII letters onto ASCII keys
+			return nil, false
+		}
+	}
+	if !json.Valid(body) || hasDuplicateKeys(body) {
+		return nil, false
+	}
+	var ref refRT
+	if err := json.Unmarshal(body, &ref); err != nil {
+		return nil, false // a type mismatch: decodeRT may be more forgiving per second
+	}
+	return &ref, true
+}
+
+// hasDuplicateKeys reports an object with a key twice (case-insensitively
+// at any level, to be safe): encoding/json merges those, decodeRT replaces.
+func hasDuplicateKeys(body []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	type frame struct {
+		keys  map[string]bool
+		isObj bool
+		want  bool // next string token is a key
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return false
+		}
+		if err != nil {
+			return true
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{', '[':
+				if top != nil && top.isObj {
+					top.want = true
+				}
+				stack = append(stack, &frame{keys: map[string]bool{}, isObj: v == '{', want: v == '{'})
+			default:
+				stack = stack[:len(stack)-1]
+				if len(stack) > 0 && stack[len(stack)-1].isObj {
+					stack[len(stack)-1].want = true
+				}
+			}
+		default:
+			if top != nil && top.isObj {
+				if top.want {
+					k := strings.ToLower(v.(string))
+					if top.keys[k] {
+						return true
+					}
+					top.keys[k] = true
+					top.want = false
+				} else {
+					top.want = true
+				}
+			}
+		}
+	}
+}
+
+func compareFrame(t *testing.T, f *rtFrame, ref *refRT) {
+	t.Helper()
+	if f.timestamp != ref.Timestamp || f.aggregateDelay != ref.AggregateDelay || string(f.errText) != ref.Error || len(f.records) != len(ref.Data) {
+		t.Fatalf("envelope differs: ts %d/%d delay %d/%d err %q/%q records %d/%d",
+			f.timestamp, ref.Timestamp, f.aggregateDelay, ref.AggregateDelay, f.errText, ref.Error, len(f.records), len(ref.Data))
+	}
+	for i, d := range ref.Data {
+		r := &f.records[i]
+		if r.bad != "" {
+			continue
+		}
+		if r.hasRecorded && r.recorded != d.Recorded {
+			t.Fatalf("record %d recorded %d, want %d", i, r.recorded, d.Recorded)
+		}
+		if r.agg.bad == "" {
+			if v, p, ok := refMeasurements(d.Aggregated); ok && (v != r.agg.v || p != r.agg.present) {
+				t.Fatalf("record %d aggregated %v/%b, want %v/%b", i, r.agg.v, r.agg.present, v, p)
+			}
+		}
+		if r.end-r.first != len(d.Datacenter) {
+			t.Fatalf("record %d has %d POPs, want %d", i, r.end-r.first, len(d.Datacenter))
+		}
+		for _, e := range f.entries[r.first:r.end] {
+			m, found := d.Datacenter[string(e.pop)]
+			if !found {
+				t.Fatalf("record %d: POP %q unknown to encoding/json", i, e.pop)
+			}
+			if e.st.bad != "" {
+				continue
+			}
+			if v, p, ok := refMeasurements(m); ok && (v != e.st.v || p != e.st.present) {
+				t.Fatalf("record %d POP %q: %v/%b, want %v/%b", i, e.pop, e.st.v, e.st.present, v, p)
+			}
+		}
+	}
+}
+
+// refMeasurements reads the mapped fields from a decoded map; ok is false
+// when one is not a number (decodeRT then marks the entry bad).
+func refMeasurements(m map[string]any) (v [numVFields]float64, present uint32, ok bool) {
+	for i, n := range vendorNames {
+		x, has := m[n]
+		if !has || x == nil {
+			continue
+		}
+		f, num := x.(float64)
+		if !num {
+			return v, 0, false
+		}
+		v[i] = f
+		present |= 1 << i
+	}
+	return v, present, true
+}
+
+// FuzzHistorical: any body parses without panicking; an error comes with no
+// records; records are inside the window, on the minute, never negative.
 func FuzzHistorical(f *testing.F) {
 	f.Add(sample(f, "stats-service-minute-response.constructed.json"))
 	f.Add(sample(f, "stats-aggregate-minute.json"))
 	f.Add(sample(f, "stats-service-minute-empty.json"))
-	w := collectors.Window{Start: time.Unix(0, 0), End: time.Unix(1<<40, 0)}
+	f.Add(sample(f, "stats-service-field-bandwidth-day.json"))
+	w := windowAll
 	f.Fuzz(func(t *testing.T, body []byte) {
-		recs, _, err := parseHistorical(body, "s", "all", w)
-		if err != nil && len(recs) > 0 {
-			t.Fatal("records with an error")
+		recs, n, skipped, err := parseHistorical(body, "s", "all", w)
+		if err != nil {
+			if len(recs)+n+len(skipped) > 0 {
+				t.Fatal("results with an error")
+			}
+			return
+		}
+		if len(recs) > n {
+			t.Fatalf("%d records from %d rows", len(recs), n)
 		}
 		for _, r := range recs {
-			if v, _ := r.Get(0); v < 0 {
-				t.Fatalf("negative requests kept: %v", v)
+			if r.Start%60 != 0 || r.Step != 60 {
+				t.Fatalf("record at %d step %d", r.Start, r.Step)
+			}
+			for _, fld := range schema.Fields() {
+				if v, _ := r.Get(fld); v < 0 {
+					t.Fatalf("negative %s kept", fld)
+				}
+			}
+			if h, _ := r.Get(schema.Hits); h > 0 {
+				if q, ok := r.Get(schema.Requests); ok && h > q {
+					t.Fatalf("hits %v > requests %v kept", h, q)
+				}
 			}
 		}
 	})
 }
 
-// FuzzRTFastPathMatchesEncodingJSON: whenever the fast scanner accepts a
-// body, encoding/json must accept it too and read the same numbers.
-func FuzzRTFastPathMatchesEncodingJSON(f *testing.F) {
-	f.Add(sample(f, "rt-channel-ts-response.json"))
-	f.Add(sample(f, "rt-channel-ts-nodata.json"))
-	f.Add(rtPayload(3, 20, 1700000000))
-	f.Add([]byte(`{"Data":[{"aggregated":{"requests":1e3,"hits":null,"x":[1,{"a":"\""}]},"recorded":5}],"Timestamp":9}`))
-	f.Fuzz(func(t *testing.T, body []byte) {
-		fast, err := decodeRT(body)
-		if err != nil {
+// FuzzServiceList: a page and its Link header never panic, and a next link
+// is only followed to api_url's host.
+func FuzzServiceList(f *testing.F) {
+	f.Add(sample(f, "service-list-page1.json"), `<https://api.fastly.com/service?direction=descend&page=3&per_page=100&sort=created>; rel="last", <https://api.fastly.com/service?direction=descend&page=2&per_page=100&sort=created>; rel="next"`)
+	f.Add([]byte(`[{"id":"x","deleted_at":"2020"}]`), `</service?page=2>; rel="next"`)
+	f.Add([]byte(`{}`), `<//evil.example/x>; rel=next`)
+	base, _ := urlParse("https://api.fastly.com/service?page=1&per_page=100")
+	f.Fuzz(func(t *testing.T, body []byte, link string) {
+		_, _ = decodeServiceList(body)
+		ref := linkNext([]string{link})
+		if ref == "" {
 			return
 		}
-		var slow rtAnswer
-		if err := json.Unmarshal(body, &slow); err != nil {
-			t.Fatalf("fast path accepted what encoding/json rejects (%v): %q", err, body)
-		}
-		if fast.Timestamp != slow.Timestamp || fast.AggregateDelay != slow.AggregateDelay || len(fast.Data) != len(slow.Data) {
-			t.Fatalf("header differs: fast %+v slow %+v", fast, slow)
-		}
-		for i := range fast.Data {
-			a, b := fast.Data[i], slow.Data[i]
-			if a.Recorded != b.Recorded || a.Aggregated != b.Aggregated || len(a.Datacenter) != len(b.Datacenter) {
-				t.Fatalf("second %d differs: %+v vs %+v", i, a, b)
-			}
-			for pop, st := range a.Datacenter {
-				if b.Datacenter[pop] != st {
-					t.Fatalf("pop %s differs", pop)
-				}
-			}
+		if u, err := resolveNext(base, ref); err == nil && (u.Host != base.Host || u.Scheme != base.Scheme) {
+			t.Fatalf("would follow %q to %s", ref, u.Host)
 		}
 	})
 }

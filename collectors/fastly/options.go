@@ -4,30 +4,47 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 )
 
-// Options is the [fastly] section.
+// Options is the [fastly] section. Every key is optional except a way to
+// find the token.
 type Options struct {
-	APIURL    string `toml:"api_url"`
-	RTURL     string `toml:"rt_url"`
+	// APIURL is the historical stats and service API base; RTURL the
+	// real-time API base. By default, Fastly's.
+	APIURL string `toml:"api_url"`
+	RTURL  string `toml:"rt_url"`
+	// TokenEnv names the environment variable holding the API token;
+	// TokenFile, when set, is a file holding it instead. The token itself
+	// is never part of the configuration.
 	TokenEnv  string `toml:"token_env"`
 	TokenFile string `toml:"token_file"`
-	Sched     string `toml:"schedule"`
-	// Resolution is the step the real-time stream is aggregated to.
+	// Sched is the cron spec of the historical runs. By default, every minute.
+	Sched string `toml:"schedule"`
+	// Resolution is the step the real-time stream is aggregated to. By
+	// default, 60s.
 	Resolution duration `toml:"resolution"`
-	// Regions are the historical API regions read besides the total.
+	// Regions are the historical API regions read besides the total. By
+	// default, all of Fastly's.
 	Regions []string `toml:"regions"`
-	// Delay, Overlap and Lookback shape the historical windows.
-	Delay    duration  `toml:"delay"`
-	Overlap  duration  `toml:"overlap"`
-	Lookback duration  `toml:"lookback"`
-	Service  []Service `toml:"service"`
+	// Delay, Overlap and Lookback shape the historical windows. By default,
+	// 5m, 15m and 1h.
+	Delay    duration `toml:"delay"`
+	Overlap  duration `toml:"overlap"`
+	Lookback duration `toml:"lookback"`
+	// Concurrency is how many services Collect reads at once. By default,
+	// 1: requests go out one after the other, in a fixed order.
+	Concurrency int `toml:"concurrency"`
+	// Service lists the services to collect; empty means discover them.
+	Service []Service `toml:"service"`
 }
 
-// Service is one [[fastly.service]].
+// Service is one [[fastly.service]]: its id, and the name used in paths
+// (by default, the service's name from the API).
 type Service struct {
 	ID   string `toml:"id"`
 	Name string `toml:"name"`
@@ -54,10 +71,14 @@ func defaults() *Options {
 		TokenEnv:   "FASTLY_API_TOKEN",
 		Sched:      "@every 1m",
 		Resolution: duration(time.Minute),
-		Regions:    DefaultRegions,
-		Delay:      duration(5 * time.Minute),
-		Overlap:    duration(10 * time.Minute),
-		Lookback:   duration(time.Hour),
+		Regions:    slices.Clone(DefaultRegions), // decoding must not write into the package's list
+		// Fastly: minute data "usually becomes available two minutes after
+		// the end of the minute, but can take up to 15 minutes". Read from
+		// 5 min after and keep re-reading until 20 min after.
+		Delay:       duration(5 * time.Minute),
+		Overlap:     duration(15 * time.Minute),
+		Lookback:    duration(time.Hour),
+		Concurrency: 1,
 	}
 }
 
@@ -84,11 +105,32 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 		bad("token_env", fmt.Sprintf("environment variable %s is not set", o.TokenEnv))
 	}
 	res := time.Duration(o.Resolution)
-	if res < time.Second || res%time.Second != 0 || res > time.Hour {
-		bad("resolution", "must be whole seconds between 1s and 1h")
+	if res < time.Second || res%time.Second != 0 || res > time.Hour || time.Hour%res != 0 {
+		// Buckets align to the epoch; a divisor of an hour keeps them on
+		// minute/hour boundaries like every other series.
+		bad("resolution", fmt.Sprintf("%v: must be whole seconds between 1s and 1h that divide an hour (e.g. 10s, 60s)", res))
 	}
 	if o.Delay < 0 || o.Overlap < 0 || o.Lookback <= 0 {
 		bad("delay", "delay and overlap must not be negative, lookback must be positive")
+	}
+	if o.Delay > duration(2*time.Hour) || o.Overlap > duration(24*time.Hour) || o.Lookback > duration(35*24*time.Hour) {
+		bad("delay", "delay at most 2h, overlap at most 24h, lookback at most 35d (Fastly keeps minute data 35 days)")
+	}
+	if o.Concurrency < 1 || o.Concurrency > 16 {
+		bad("concurrency", fmt.Sprintf("%d: must be between 1 and 16", o.Concurrency))
+	}
+	seenRegion := map[string]bool{}
+	for i, r := range o.Regions {
+		key := fmt.Sprintf("regions[%d]", i)
+		switch {
+		case r == "" || strings.TrimSpace(r) != r || strings.ContainsAny(r, "/?&#. "):
+			bad(key, fmt.Sprintf("%q is not a Fastly region name", r))
+		case r == "all":
+			bad(key, `"all" is collected anyway (Fastly's total without a region)`)
+		case seenRegion[r]:
+			bad(key, fmt.Sprintf("duplicate region %q", r))
+		}
+		seenRegion[r] = true
 	}
 	seen := map[string]bool{}
 	for i, s := range o.Service {

@@ -19,10 +19,12 @@ func init() {
 		Timing: func(o collectors.Options) collectors.Timing {
 			fo := o.(*Options)
 			return collectors.Timing{
-				Step:      time.Minute,
-				Delay:     time.Duration(fo.Delay),
-				Overlap:   time.Duration(fo.Overlap),
-				Lookback:  time.Duration(fo.Lookback),
+				Step:     time.Minute,
+				Delay:    time.Duration(fo.Delay),
+				Overlap:  time.Duration(fo.Overlap),
+				Lookback: time.Duration(fo.Lookback),
+				// 6 h of minutes is 360 rows (~1.5 MB) per request: long
+				// backfills are chunked rather than asked for at once.
 				MaxWindow: 6 * time.Hour,
 			}
 		},

@@ -13,154 +13,178 @@ import (
 	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
 )
 
-// The stand-in's lags: historical minutes appear simLag after they end;
-// real-time seconds simAggDelay seconds after they happen.
+// The stand-in's behaviour: historical minutes appear simLag after they
+// end; a real-time second is published simAggDelay seconds after it ends
+// (Fastly's AggregateDelay); the service list has simPerPage services a
+// page, so discovery pages even with the model's few services.
 const (
 	simLag      = 2 * time.Minute
-	simAggDelay = 2
+	simAggDelay = 3
 	simPerPage  = 2
+	simRTMax    = 120 // seconds one real-time answer covers at most (Fastly keeps ~120 s)
+	simLongPoll = time.Second
 )
 
 // simulate serves Fastly's service list, historical stats and real-time
 // channel from the traffic model, in Fastly's response shapes.
 func simulate(mux *http.ServeMux, sim collectors.SimEnv) {
 	m := sim.Model
-	auth := func(h http.HandlerFunc) http.HandlerFunc {
+	auth := func(rt bool, h http.HandlerFunc) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			if r.Header.Get("Fastly-Key") != sim.Secret("fastly") {
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusUnauthorized)
-				fmt.Fprint(w, `{"msg":"Provided credentials are missing or invalid"}`)
+				if rt {
+					writeJSON(w, http.StatusForbidden, map[string]any{"Error": "unauthorized"})
+				} else {
+					writeJSON(w, http.StatusUnauthorized, map[string]any{"msg": "Provided credentials are missing or invalid"})
+				}
 				return
 			}
 			h(w, r)
 		}
 	}
-	mux.HandleFunc("GET /service", auth(func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /service", auth(false, func(w http.ResponseWriter, r *http.Request) {
 		page, _ := strconv.Atoi(r.URL.Query().Get("page"))
 		page = max(page, 1)
 		pages := (len(m.Services) + simPerPage - 1) / simPerPage
-		var out []map[string]any
+		out := []map[string]any{}
 		for i := (page - 1) * simPerPage; i < min(page*simPerPage, len(m.Services)); i++ {
 			s := m.Services[i]
-			out = append(out, map[string]any{"id": s.ID, "name": s.Name, "version": simVersion(sim.Now()), "type": "vcl", "paused": false, "deleted_at": nil, "versions": []any{}})
+			v := simVersion(sim.Now())
+			out = append(out, map[string]any{"id": s.ID, "name": s.Name, "version": v, "type": "vcl", "paused": false,
+				"deleted_at": nil, "versions": []any{map[string]any{"number": v, "active": true, "service_id": s.ID}}})
 		}
+		// Absolute links like Fastly's, including the simulator's mount
+		// prefix (RequestURI still has it, URL.Path no longer does).
+		prefix := strings.TrimSuffix(strings.SplitN(r.RequestURI, "?", 2)[0], r.URL.Path)
+		link := func(p int, rel string) string {
+			return fmt.Sprintf(`<http://%s%s/service?page=%d&per_page=%d>; rel="%s"`, r.Host, prefix, p, simPerPage, rel)
+		}
+		links := []string{link(pages, "last")}
 		if page < pages {
-			// Absolute URL like Fastly's, including the simulator's mount prefix.
-			prefix := strings.TrimSuffix(strings.SplitN(r.RequestURI, "?", 2)[0], r.URL.Path)
-			w.Header().Set("Link", fmt.Sprintf(`<http://%s%s/service?page=%d&per_page=%d>; rel="next"`, r.Host, prefix, page+1, simPerPage))
+			links = append(links, link(page+1, "next"))
 		}
-		writeJSON(w, out)
+		w.Header().Set("Link", strings.Join(links, ", "))
+		writeJSON(w, http.StatusOK, out)
 	}))
-	mux.HandleFunc("GET /stats/service/{id}", auth(func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /stats/service/{id}", auth(false, func(w http.ResponseWriter, r *http.Request) {
 		svc := m.ServiceIndex(r.PathValue("id"))
-		if svc < 0 {
-			w.WriteHeader(http.StatusNotFound)
-			fmt.Fprint(w, `{"msg":"Record not found","detail":"Cannot find service"}`)
+		if svc < 0 || m.Services[svc].ID != r.PathValue("id") {
+			writeJSON(w, http.StatusNotFound, map[string]any{"msg": "Record not found", "detail": "Cannot find service"})
 			return
 		}
 		q := r.URL.Query()
 		from, err1 := strconv.ParseInt(q.Get("from"), 10, 64)
 		to, err2 := strconv.ParseInt(q.Get("to"), 10, 64)
-		if err1 != nil || err2 != nil || q.Get("by") != "minute" {
-			w.WriteHeader(http.StatusBadRequest)
-			fmt.Fprint(w, `{"msg":"bad request","detail":"from, to (epoch) and by=minute required"}`)
+		if err1 != nil || err2 != nil || q.Get("by") != "minute" || to < from || to-from > 35*86400 {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"msg": "Bad request", "detail": "from, to (epoch seconds) and by=minute required"})
 			return
 		}
 		region := q.Get("region")
-		avail := sim.Now().Add(-simLag).Unix()
+		avail := sim.Now().Add(-simLag).Unix() // minutes ending by then are published
 		rows := []map[string]any{}
-		for st := from - from%60; st+60 <= min(to, avail); st += 60 {
-			if st < from {
-				continue
-			}
+		for st := from + (60-from%60)%60; st+60 <= min(to, avail); st += 60 {
 			var s traffic.Sample
 			if region == "" {
 				s = m.SumAll(svc, st, st+60)
 			} else {
 				s = m.SumRegion(svc, region, st, st+60)
 			}
-			row := fields(s, false)
-			row["start_time"] = st
-			row["service_id"] = m.Services[svc].ID
+			row := simFields(s, false)
+			row[keyStartTime] = st
+			row[keyServiceID] = m.Services[svc].ID
+			row[keyHitRatio] = nil // Fastly's null when nothing was cacheable
+			if s.Hits+s.Misses > 0 {
+				row[keyHitRatio] = float64(s.Hits) / float64(s.Hits+s.Misses)
+			}
 			rows = append(rows, row)
 		}
-		writeJSON(w, map[string]any{"data": rows, "status": "success", "msg": nil,
-			"meta": map[string]any{"from": time.Unix(from, 0).UTC().Format("2006-01-02 15:04:05 UTC"), "to": time.Unix(to, 0).UTC().Format("2006-01-02 15:04:05 UTC"), "by": "minute", "region": nameOr(region, "all")}})
+		meta := map[string]any{"from": simTime(from), "to": simTime(to), "by": "minute", "region": nameOr(region, "all")}
+		writeJSON(w, http.StatusOK, map[string]any{"data": rows, "status": "success", "msg": nil, "meta": meta})
 	}))
-	mux.HandleFunc("GET /v1/channel/{id}/ts/{ts}", auth(func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /v1/channel/{id}/ts/{ts}", auth(true, func(w http.ResponseWriter, r *http.Request) {
 		svc := m.ServiceIndex(r.PathValue("id"))
 		ts, err := strconv.ParseInt(r.PathValue("ts"), 10, 64)
-		if svc < 0 || err != nil {
-			w.WriteHeader(http.StatusNotFound)
-			fmt.Fprint(w, `{"Error":"not found"}`)
+		if svc < 0 || m.Services[svc].ID != r.PathValue("id") || err != nil || ts < 0 {
+			writeJSON(w, http.StatusNotFound, map[string]any{"Error": "not found"})
 			return
 		}
-		avail := sim.Now().Unix() - simAggDelay // seconds before this are final
-		if ts == 0 {
-			ts = avail - 1
+		// Second t is published at t+1+delay. ts is the previous answer's
+		// Timestamp (Fastly's "now" then): everything published after it
+		// is new. ts 0 asks for the newest second only.
+		span := func(now int64) (lo, hi int64) {
+			hi = now - simAggDelay - 1
+			lo = ts - simAggDelay
+			if ts == 0 {
+				lo = hi
+			}
+			return max(lo, hi-simRTMax+1), hi
 		}
-		if ts >= avail {
-			// Long poll, bounded: wait a moment for the next second.
+		now := sim.Now().Unix()
+		lo, hi := span(now)
+		// Long poll: hold the request until a second is published, at most
+		// simLongPoll of real time.
+		deadline := time.Now().Add(simLongPoll)
+		for lo > hi && time.Now().Before(deadline) {
 			select {
 			case <-r.Context().Done():
 				return
-			case <-time.After(time.Duration(min(ts-avail+1, 1)) * time.Second):
+			case <-time.After(20 * time.Millisecond):
 			}
-			avail = sim.Now().Unix() - simAggDelay
+			now = sim.Now().Unix()
+			lo, hi = span(now)
 		}
-		if ts >= avail {
-			writeJSON(w, map[string]any{"Data": []any{}, "Timestamp": ts, "AggregateDelay": simAggDelay, "Error": "No data available, please retry"})
+		if lo > hi {
+			writeJSON(w, http.StatusOK, map[string]any{"Data": []any{}, "Timestamp": ts, "AggregateDelay": simAggDelay, "Error": "No data available, please retry"})
 			return
 		}
-		end := min(avail, ts+10)
-		var data []map[string]any
-		for t := ts; t < end; t++ {
+		data := []map[string]any{}
+		for t := lo; t <= hi; t++ {
 			dc := map[string]any{}
 			var agg traffic.Sample
 			for p := range m.POPs {
 				s := m.At(svc, p, t)
-				if s.Requests == 0 {
+				if s.Requests == 0 && s.OriginFetches == 0 {
 					continue
 				}
 				agg.Add(s)
-				dc[m.POPs[p].Code] = fields(s, true)
+				dc[m.POPs[p].Code] = simFields(s, true)
 			}
 			if len(dc) == 0 {
 				continue // Fastly sends only seconds that had traffic
 			}
-			data = append(data, map[string]any{"datacenter": dc, "aggregated": fields(agg, true), "recorded": t})
+			data = append(data, map[string]any{"datacenter": dc, "aggregated": simFields(agg, true), "recorded": t})
 		}
-		writeJSON(w, map[string]any{"Data": data, "Timestamp": end, "AggregateDelay": simAggDelay})
+		writeJSON(w, http.StatusOK, map[string]any{"Data": data, "Timestamp": now, "AggregateDelay": simAggDelay})
 	}))
 }
 
-// simVersion changes every hour so the version-change event has a cause.
+// simVersion changes every hour, so version-change events have a cause.
 func simVersion(now time.Time) int { return int(now.Unix()/3600%1000) + 1 }
 
-// fields maps a model sample to Fastly field names; omitZero mimics the
-// real-time API, which leaves zero-valued fields out.
-func fields(s traffic.Sample, omitZero bool) map[string]any {
-	f := map[string]any{
-		"requests": s.Requests, "hits": s.Hits, "miss": s.Misses, "pass": s.Passes, "errors": s.Errors,
-		"edge_requests": s.Requests, "edge_resp_header_bytes": s.EdgeHeaderBytes, "edge_resp_body_bytes": s.EdgeBodyBytes,
-		"resp_header_bytes": s.EdgeHeaderBytes, "resp_body_bytes": s.EdgeBodyBytes,
-		"origin_fetches": s.OriginFetches, "origin_fetch_resp_header_bytes": s.OriginHeaderBytes, "origin_fetch_resp_body_bytes": s.OriginBodyBytes,
-		"status_2xx": s.Status2xx, "status_3xx": s.Status3xx, "status_4xx": s.Status4xx, "status_5xx": s.Status5xx,
-		"miss_histogram": map[string]any{},
-	}
-	if omitZero {
-		for k, v := range f {
-			if n, ok := v.(int64); ok && n == 0 {
-				delete(f, k)
-			}
+func simTime(t int64) string { return time.Unix(t, 0).UTC().Format("2006-01-02 15:04:05 UTC") }
+
+// simFields lists a model sample under Fastly's field names, plus a few
+// fields cdnmetrics ignores. omitZero mimics the real-time API, which
+// leaves zero-valued fields out.
+func simFields(s traffic.Sample, omitZero bool) map[string]any {
+	f := map[string]any{}
+	for i, v := range modelValues(s) {
+		if v != 0 || !omitZero {
+			f[vendorNames[i]] = v
 		}
+	}
+	f[simNoiseFields.Object] = map[string]any{}
+	if s.Requests > 0 || !omitZero {
+		f[simNoiseFields.Float] = float64(s.Hits) * 0.00012
+		f[simNoiseFields.Alias] = s.EdgeBodyBytes
 	}
 	return f
 }
 
-func writeJSON(w http.ResponseWriter, v any) {
+func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "max-age=1")
+	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
 
@@ -169,7 +193,8 @@ func writeJSON(w http.ResponseWriter, v any) {
 func simConfig(baseURL, dir string) (string, error) {
 	m := traffic.Default(1)
 	var b strings.Builder
-	fmt.Fprintf(&b, "[fastly]\napi_url = %q\nrt_url = %q\ntoken_env = %q\nresolution = \"10s\"\ndelay = \"3m\"\n", baseURL, baseURL, collectors.SimSecretEnv)
+	fmt.Fprintf(&b, "[fastly]\napi_url = %q\nrt_url = %q\ntoken_env = %q\nresolution = \"10s\"\ndelay = %q\n",
+		baseURL, baseURL, collectors.SimSecretEnv, (simLag + time.Minute).String())
 	fmt.Fprintf(&b, "regions = [%s]\n", quoteAll(m.Regions()))
 	for _, s := range m.Services {
 		fmt.Fprintf(&b, "[[fastly.service]]\nid = %q\nname = %q\n", s.ID, s.Name)
@@ -185,29 +210,30 @@ func quoteAll(ss []string) string {
 	return strings.Join(q, ", ")
 }
 
-// expect is what Collect over w emits against the stand-in: per service and
-// minute the all-regions total and each region of the model.
+// expect is what Collect over w emits against the stand-in configured by
+// simConfig (w published): per service and minute, Fastly's all-regions
+// total and each region of the model, mapped like a historical row.
 func expect(m *traffic.Model, w collectors.Window) []schema.Record {
 	var recs []schema.Record
+	from := w.Start.Unix() + (60-w.Start.Unix()%60)%60
 	for svc, s := range m.Services {
-		for st := w.Start.Unix(); st+60 <= w.End.Unix(); st += 60 {
-			recs = append(recs, record(s.Name, schema.LocationAll, st, m.SumAll(svc, st, st+60)))
+		for st := from; st+60 <= w.End.Unix(); st += 60 {
+			recs = append(recs, modelRecord(s.Name, schema.LocationAll, st, m.SumAll(svc, st, st+60)))
 			for _, region := range m.Regions() {
-				recs = append(recs, record(s.Name, region, st, m.SumRegion(svc, region, st, st+60)))
+				recs = append(recs, modelRecord(s.Name, region, st, m.SumRegion(svc, region, st, st+60)))
 			}
 		}
 	}
 	return recs
 }
 
-func record(svc, loc string, start int64, s traffic.Sample) schema.Record {
+// modelRecord maps a model sample through the historical mapping.
+func modelRecord(svc, loc string, start int64, s traffic.Sample) schema.Record {
 	r := schema.Record{Provider: "fastly", Service: svc, Location: loc, Start: start, Step: 60}
-	st := stats{
-		Requests: float64(s.Requests), Hits: float64(s.Hits), Miss: float64(s.Misses), Pass: float64(s.Passes), Errors: float64(s.Errors),
-		EdgeRespHeaderBytes: float64(s.EdgeHeaderBytes), EdgeRespBodyBytes: float64(s.EdgeBodyBytes),
-		OriginFetches: float64(s.OriginFetches), OriginFetchRespHeaderBytes: float64(s.OriginHeaderBytes), OriginFetchRespBodyBytes: float64(s.OriginBodyBytes),
-		Status2xx: float64(s.Status2xx), Status3xx: float64(s.Status3xx), Status4xx: float64(s.Status4xx), Status5xx: float64(s.Status5xx),
+	var st stats
+	for i, v := range modelValues(s) {
+		st.set(i, float64(v))
 	}
-	st.add(&r.Counts)
+	st.addHistorical(&r.Counts)
 	return r
 }

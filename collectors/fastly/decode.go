@@ -1,0 +1,718 @@
+package fastly
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+)
+
+// The decoders below walk the JSON bytes once and keep only the fields
+// cdnmetrics maps (map.go); everything else is skipped without being
+// materialised. A real-time response for a busy service is ~100 POPs ×
+// ~150 fields per second, polled every second per service: decoding it
+// into maps (or even into a 150-field struct through reflection) costs an
+// order of magnitude more CPU and garbage than this scan. The result of a
+// decode aliases the input bytes and is only valid until the next decode
+// into the same value.
+
+// maxDepth bounds nesting so hostile input cannot exhaust the stack; it is
+// encoding/json's limit, so both accept the same documents.
+const maxDepth = 10000
+
+// scanner is a minimal JSON tokenizer over a byte slice. After the first
+// error every method is a no-op that returns zero values, so callers check
+// s.err once at the end of a loop iteration.
+type scanner struct {
+	b     []byte
+	i     int
+	err   error
+	depth int
+}
+
+func (s *scanner) fail(format string, args ...any) {
+	if s.err == nil {
+		s.err = fmt.Errorf("json at offset %d: %s", s.i, fmt.Sprintf(format, args...))
+	}
+	s.i = len(s.b)
+}
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		switch c := s.b[s.i]; {
+		case c > ' ':
+			return // the common case first: compact JSON has no spaces
+		case c == ' ' || c == '\n' || c == '\t' || c == '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// peek returns the next non-space byte, or 0 at the end.
+func (s *scanner) peek() byte {
+	s.ws()
+	if s.i < len(s.b) {
+		return s.b[s.i]
+	}
+	return 0
+}
+
+func (s *scanner) consume(c byte) bool {
+	if s.peek() == c {
+		s.i++
+		return true
+	}
+	if s.i >= len(s.b) {
+		s.fail("unexpected end, want %q", c)
+	} else {
+		s.fail("unexpected %q, want %q", s.b[s.i], c)
+	}
+	return false
+}
+
+// end checks that only white space follows the top-level value.
+func (s *scanner) end() {
+	if s.peek() != 0 && s.err == nil {
+		s.fail("data after the top-level value")
+	}
+}
+
+// plain marks the bytes a string can hold without a closer look (not a
+// quote, a backslash or a control character): the string scan is one table
+// lookup per byte.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// special reports whether one of the eight bytes in x (a word-at-a-time
+// test, no branch per byte) is a control character, a quote or a
+// backslash. It may also report true for a byte after such a byte (borrow),
+// never false for one: str then looks byte by byte.
+func special(x uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	q := x ^ (lo * '"')
+	bs := x ^ (lo * '\\')
+	return ((x-lo*0x20)&^x|(q-lo)&^q|(bs-lo)&^bs)&hi != 0
+}
+
+// str reads a string and returns its raw bytes between the quotes; esc
+// reports backslash escapes (see unquote).
+func (s *scanner) str() (raw []byte, esc bool) {
+	if !s.consume('"') {
+		return nil, false
+	}
+	b, start, i := s.b, s.i, s.i
+	for {
+		// Eight bytes at a time while none of them needs attention.
+		for i+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[i:])
+			if special(x) {
+				break
+			}
+			i += 8
+		}
+		for i < len(b) && plain[b[i]] {
+			i++
+		}
+		if i >= len(b) {
+			s.i = i
+			s.fail("unterminated string")
+			return nil, false
+		}
+		switch b[i] {
+		case '"':
+			s.i = i + 1
+			return b[start:i], esc
+		case '\\':
+			esc = true
+			i += 2
+		default:
+			s.i = i
+			s.fail("control character in string")
+			return nil, false
+		}
+	}
+}
+
+// unquote decodes a string that had escapes (rare in these APIs: the slow
+// path may allocate).
+func unquote(raw []byte) (string, bool) {
+	q := make([]byte, 0, len(raw)+2)
+	q = append(append(append(q, '"'), raw...), '"')
+	var out string
+	if err := json.Unmarshal(q, &out); err != nil {
+		return "", false
+	}
+	return out, true
+}
+
+// key reads an object key and its colon. Keys with escapes are unescaped.
+func (s *scanner) key() []byte {
+	raw, esc := s.str()
+	if esc && s.err == nil {
+		u, ok := unquote(raw)
+		if !ok {
+			s.fail("bad escape in key")
+			return nil
+		}
+		raw = []byte(u)
+	}
+	s.consume(':')
+	return raw
+}
+
+// next is called after a value inside an object or array: it consumes the
+// comma and reports true when another element follows, or consumes the
+// closing byte and reports false.
+func (s *scanner) next(closing byte) bool {
+	switch s.peek() {
+	case ',':
+		s.i++
+		return true
+	case closing:
+		s.i++
+		s.depth--
+		return false
+	}
+	if s.err == nil {
+		s.fail("want ',' or %q", closing)
+	}
+	return false
+}
+
+// open consumes '{' or '[' and reports whether the container has elements;
+// an empty one is consumed whole.
+func (s *scanner) open(opening, closing byte) bool {
+	if !s.consume(opening) {
+		return false
+	}
+	s.depth++
+	if s.depth > maxDepth {
+		s.fail("nested deeper than %d", maxDepth)
+		return false
+	}
+	if s.peek() == closing {
+		s.i++
+		s.depth--
+		return false
+	}
+	return s.err == nil
+}
+
+// numRaw scans a JSON number and returns its bytes.
+func (s *scanner) numRaw() []byte {
+	s.ws()
+	start := s.i
+	if s.i < len(s.b) && s.b[s.i] == '-' {
+		s.i++
+	}
+	digits := func() int {
+		n := 0
+		for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+			s.i++
+			n++
+		}
+		return n
+	}
+	if digits() == 0 {
+		s.fail("bad number")
+		return nil
+	}
+	if s.i < len(s.b) && s.b[s.i] == '.' {
+		s.i++
+		if digits() == 0 {
+			s.fail("bad number")
+			return nil
+		}
+	}
+	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
+		s.i++
+		if s.i < len(s.b) && (s.b[s.i] == '+' || s.b[s.i] == '-') {
+			s.i++
+		}
+		if digits() == 0 {
+			s.fail("bad number")
+			return nil
+		}
+	}
+	return s.b[start:s.i]
+}
+
+// num reads a number. Counts are integers: those up to 15 digits are
+// converted exactly without strconv.
+func (s *scanner) num() float64 {
+	raw := s.numRaw()
+	if s.err != nil {
+		return 0
+	}
+	if len(raw) <= 15 {
+		var n int64
+		neg := raw[0] == '-'
+		d := raw
+		if neg {
+			d = raw[1:]
+		}
+		fast := true
+		for _, c := range d {
+			if c < '0' || c > '9' {
+				fast = false
+				break
+			}
+			n = n*10 + int64(c-'0')
+		}
+		if fast {
+			if neg {
+				return -float64(n)
+			}
+			return float64(n)
+		}
+	}
+	// The grammar was checked above, so only a range error is possible:
+	// it yields ±Inf, which callers reject.
+	v, _ := strconv.ParseFloat(string(raw), 64)
+	return v
+}
+
+// literal consumes true, false or null.
+func (s *scanner) literal() {
+	for _, lit := range [...]string{"true", "false", "null"} {
+		if bytes.HasPrefix(s.b[s.i:], []byte(lit)) {
+			s.i += len(lit)
+			return
+		}
+	}
+	s.fail("unexpected %q", s.b[s.i])
+}
+
+// isNull consumes a null and reports whether there was one.
+func (s *scanner) isNull() bool {
+	if s.peek() == 'n' && bytes.HasPrefix(s.b[s.i:], []byte("null")) {
+		s.i += 4
+		return true
+	}
+	return false
+}
+
+// skip consumes any value.
+func (s *scanner) skip() {
+	switch c := s.peek(); {
+	case c == '{':
+		if s.open('{', '}') {
+			for {
+				s.key()
+				s.skip()
+				if !s.next('}') {
+					break
+				}
+			}
+		}
+	case c == '[':
+		if s.open('[', ']') {
+			for {
+				s.skip()
+				if !s.next(']') {
+					break
+				}
+			}
+		}
+	case c == '"':
+		s.str()
+	case c == '-' || (c >= '0' && c <= '9'):
+		s.numRaw()
+	case c == 't' || c == 'f' || c == 'n':
+		s.literal()
+	case c == 0:
+		s.fail("unexpected end")
+	default:
+		s.fail("unexpected %q", c)
+	}
+}
+
+// int reads an integer value (epoch seconds, delays); false for anything
+// else, which is consumed.
+func (s *scanner) int() (int64, bool) {
+	c := s.peek()
+	if c != '-' && (c < '0' || c > '9') {
+		s.skip()
+		return 0, false
+	}
+	raw := s.numRaw()
+	if s.err != nil || bytes.ContainsAny(raw, ".eE") {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(string(raw), 10, 64)
+	return v, err == nil
+}
+
+// stats decodes one measurements object into st (reset first). A mapped
+// field that is not a non-negative finite number disqualifies the entry
+// (st.bad) but decoding goes on; null is treated as absent.
+func (s *scanner) stats(st *stats) {
+	st.reset()
+	if s.isNull() {
+		return
+	}
+	if s.peek() != '{' {
+		s.skip()
+		st.bad = "measurements are not an object"
+		return
+	}
+	if !s.open('{', '}') {
+		return
+	}
+	for {
+		k := s.key()
+		if f := lookupField(k); f >= 0 {
+			s.measurement(f, st)
+		} else {
+			s.skip()
+		}
+		if s.err != nil || !s.next('}') {
+			return
+		}
+	}
+}
+
+// measurement reads the value of mapped field f into st: a non-negative
+// finite number; null counts as absent; anything else marks st bad.
+func (s *scanner) measurement(f int, st *stats) {
+	switch c := s.peek(); {
+	case c == '-' || (c >= '0' && c <= '9'):
+		v := s.num()
+		switch {
+		case s.err != nil:
+		case math.IsInf(v, 0):
+			st.fail(f, "out of range")
+		case v < 0:
+			st.fail(f, "negative ("+strconv.FormatFloat(v, 'g', -1, 64)+")")
+		default:
+			st.set(f, v)
+		}
+	case s.isNull():
+	default:
+		s.skip()
+		st.fail(f, "not a number")
+	}
+}
+
+// rtEntry is one POP's measurements in one second.
+type rtEntry struct {
+	pop []byte // aliases the response body
+	st  stats
+}
+
+// rtRecord is one second of a real-time response.
+type rtRecord struct {
+	recorded    int64
+	hasRecorded bool
+	agg         stats
+	hasAgg      bool
+	first, end  int    // its entries: frame.entries[first:end]
+	bad         string // a structural problem that disqualifies the second
+}
+
+// rtFrame is one decoded real-time response. It is reused across
+// responses, so steady-state decoding allocates nothing.
+type rtFrame struct {
+	timestamp      int64
+	hasTimestamp   bool
+	aggregateDelay int64
+	hasDelay       bool
+	errText        []byte // "No data available, please retry"; aliases the body
+	records        []rtRecord
+	entries        []rtEntry
+}
+
+func (f *rtFrame) reset() {
+	f.timestamp, f.hasTimestamp, f.aggregateDelay, f.hasDelay, f.errText = 0, false, 0, false, nil
+	f.records = f.records[:0]
+	f.entries = f.entries[:0]
+}
+
+// decodeRT decodes a GET /v1/channel/{id}/ts/{ts} response into f. Top-level
+// keys are matched case-insensitively (Fastly capitalises them; clients
+// have long relied on encoding/json's case folding); measurement names are
+// exact. A bad second is kept with its reason in rtRecord.bad; an error is
+// returned only when the response as a whole is unusable.
+func decodeRT(body []byte, f *rtFrame) error {
+	f.reset()
+	s := scanner{b: body}
+	if s.peek() != '{' {
+		s.fail("response is not an object")
+		return s.err
+	}
+	if s.open('{', '}') {
+		for {
+			k := s.key()
+			switch {
+			case bytes.EqualFold(k, []byte("Data")):
+				// A repeated key replaces, as with encoding/json.
+				f.records, f.entries = f.records[:0], f.entries[:0]
+				s.rtData(f)
+			case bytes.EqualFold(k, []byte("Timestamp")):
+				if s.isNull() {
+					break
+				}
+				v, ok := s.int()
+				if !ok && s.err == nil {
+					s.fail("Timestamp is not an integer")
+				}
+				f.timestamp, f.hasTimestamp = v, true
+			case bytes.EqualFold(k, []byte("AggregateDelay")):
+				if s.isNull() {
+					break
+				}
+				v, ok := s.int()
+				if !ok && s.err == nil {
+					s.fail("AggregateDelay is not an integer")
+				}
+				f.aggregateDelay, f.hasDelay = v, true
+			case bytes.EqualFold(k, []byte("Error")):
+				if s.peek() == '"' {
+					raw, esc := s.str()
+					if esc {
+						if u, ok := unquote(raw); ok {
+							raw = []byte(u)
+						}
+					}
+					f.errText = raw
+				} else {
+					s.skip()
+				}
+			default:
+				s.skip()
+			}
+			if s.err != nil || !s.next('}') {
+				break
+			}
+		}
+	}
+	s.end()
+	return s.err
+}
+
+func (s *scanner) rtData(f *rtFrame) {
+	if s.isNull() {
+		return
+	}
+	if s.peek() != '[' {
+		s.fail("Data is not an array")
+		return
+	}
+	if !s.open('[', ']') {
+		return
+	}
+	for {
+		f.records = append(f.records, rtRecord{})
+		r := &f.records[len(f.records)-1]
+		r.first, r.end = len(f.entries), len(f.entries)
+		s.rtRecord(f, r)
+		if s.err != nil || !s.next(']') {
+			return
+		}
+	}
+}
+
+func (s *scanner) rtRecord(f *rtFrame, r *rtRecord) {
+	if s.peek() != '{' {
+		s.skip()
+		r.bad = "record is not an object"
+		return
+	}
+	if !s.open('{', '}') {
+		return
+	}
+	for {
+		k := s.key()
+		switch {
+		case bytes.EqualFold(k, []byte("recorded")):
+			v, ok := s.int()
+			if ok && v > 0 {
+				r.recorded, r.hasRecorded = v, true
+			} else if r.bad == "" {
+				r.bad = "recorded is not a positive integer"
+			}
+		case bytes.EqualFold(k, []byte("aggregated")):
+			s.stats(&r.agg)
+			r.hasAgg = true
+		case bytes.EqualFold(k, []byte("datacenter")):
+			r.first = len(f.entries) // a repeated key replaces, as in encoding/json
+			if s.isNull() {
+				r.end = r.first
+				break
+			}
+			if s.peek() != '{' {
+				s.skip()
+				r.bad = "datacenter is not an object"
+				break
+			}
+			if s.open('{', '}') {
+				for {
+					pop := s.key()
+					if len(f.entries) < cap(f.entries) {
+						f.entries = f.entries[:len(f.entries)+1]
+					} else {
+						f.entries = append(f.entries, rtEntry{})
+					}
+					e := &f.entries[len(f.entries)-1]
+					e.pop = pop
+					s.stats(&e.st)
+					if s.err != nil || !s.next('}') {
+						break
+					}
+				}
+			}
+			r.end = len(f.entries)
+		default:
+			s.skip()
+		}
+		if s.err != nil || !s.next('}') {
+			return
+		}
+	}
+}
+
+// histRow is one historical stats row.
+type histRow struct {
+	start    int64
+	hasStart bool
+	st       stats
+	bad      string
+}
+
+// histAnswer is a decoded historical stats envelope.
+type histAnswer struct {
+	status    string
+	msg       string
+	hasData   bool
+	rows      []histRow
+	hasStatus bool
+}
+
+// decodeHistorical decodes a GET /stats/service/{id} answer:
+// {"data":[rows],"meta":{…},"status":"success","msg":null}.
+func decodeHistorical(body []byte) (*histAnswer, error) {
+	a := &histAnswer{}
+	s := scanner{b: body}
+	if s.peek() != '{' {
+		s.fail("answer is not an object")
+		return nil, s.err
+	}
+	if s.open('{', '}') {
+		for {
+			k := s.key()
+			switch string(k) {
+			case "data":
+				a.hasData = true
+				s.histData(a)
+			case "status":
+				a.hasStatus = true
+				if s.peek() == '"' {
+					raw, _ := s.str()
+					a.status = string(raw)
+				} else {
+					s.skip()
+					a.status = "(not a string)"
+				}
+			case "msg":
+				start := s.i
+				if !s.isNull() {
+					s.skip()
+					a.msg = string(bytes.TrimSpace(s.b[start:s.i]))
+				}
+			default:
+				s.skip()
+			}
+			if s.err != nil || !s.next('}') {
+				break
+			}
+		}
+	}
+	s.end()
+	if s.err != nil {
+		return nil, s.err
+	}
+	return a, nil
+}
+
+func (s *scanner) histData(a *histAnswer) {
+	if s.isNull() {
+		return
+	}
+	if s.peek() != '[' {
+		s.fail("data is not an array")
+		return
+	}
+	if !s.open('[', ']') {
+		return
+	}
+	for {
+		a.rows = append(a.rows, histRow{})
+		r := &a.rows[len(a.rows)-1]
+		s.histRow(r)
+		if s.err != nil || !s.next(']') {
+			return
+		}
+	}
+}
+
+// histRow decodes one row: measurements as in real time, plus start_time.
+func (s *scanner) histRow(r *histRow) {
+	if s.peek() != '{' {
+		s.skip()
+		r.bad = "row is not an object"
+		return
+	}
+	if !s.open('{', '}') {
+		return
+	}
+	for {
+		k := s.key()
+		if string(k) == keyStartTime {
+			v, ok := s.int()
+			r.start, r.hasStart = v, ok
+			if !ok && r.bad == "" {
+				r.bad = keyStartTime + " is not an integer"
+			}
+		} else if f := lookupField(k); f >= 0 {
+			s.measurement(f, &r.st)
+		} else {
+			s.skip() // hit_ratio (number or null), service_id, timings…
+		}
+		if s.err != nil || !s.next('}') {
+			return
+		}
+	}
+}
+
+// apiService is one entry of GET /service.
+type apiService struct {
+	ID        string          `json:"id"`
+	Name      string          `json:"name"`
+	Version   int             `json:"version"`
+	DeletedAt json.RawMessage `json:"deleted_at"`
+}
+
+// decodeServiceList decodes one page of GET /service (a bare array). It is
+// read every few minutes, so encoding/json is fine here.
+func decodeServiceList(body []byte) ([]apiService, error) {
+	var svcs []apiService
+	if err := json.Unmarshal(body, &svcs); err != nil {
+		return nil, fmt.Errorf("decode: %w (body starts %q)", err, head(body))
+	}
+	return svcs, nil
+}
+
+func head(b []byte) string {
+	if len(b) > 80 {
+		b = b[:80]
+	}
+	return string(b)
+}

@@ -1,0 +1,259 @@
+package fastly
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/cdnmetrics/cdnmetrics/internal/schema"
+)
+
+// Real-time aggregation limits. They bound memory whatever the responses
+// hold: the open buckets, a few emitted ones, and their POPs.
+const (
+	// grace is added to AggregateDelay before a bucket closes, for seconds
+	// Fastly publishes a little after its own delay.
+	grace = 2
+	// keepFor is how long emitted buckets stay to absorb late seconds, as a
+	// duration; the count is clamped to [minKeep, maxKeep] buckets.
+	keepFor = 2 * time.Minute
+	minKeep = 3
+	maxKeep = 30
+	// maxOpen caps the not-yet-emitted buckets (normally one or two).
+	maxOpen = 64
+	// maxDelay caps the AggregateDelay honoured (Fastly's is ~9 s).
+	maxDelay = 300
+	// maxPOPs caps the POPs of one bucket (Fastly has ~100).
+	maxPOPs = 2000
+	// maxNames caps the interned POP names.
+	maxNames = 4096
+)
+
+// popCounts is one POP's running counts in a bucket.
+type popCounts struct {
+	name string
+	c    schema.Counts
+}
+
+// bucket is one resolution interval of one service.
+type bucket struct {
+	start   int64
+	all     schema.Counts
+	pops    []popCounts
+	idx     map[string]int
+	emitted bool // handed to the emitter at least once
+	dirty   bool // changed since it was emitted: re-emit whole
+	partial bool // holds only part of its seconds (subscription started inside it): never emitted
+}
+
+// aggregator turns real-time seconds into resolution buckets. It is owned
+// by one subscriber goroutine.
+type aggregator struct {
+	service string
+	res     int64
+	keep    int
+	buckets []*bucket // sorted by start
+	free    []*bucket // recycled, so steady state allocates no maps
+	clock   int64     // newest vendor Timestamp: Fastly's clock, not ours
+	delay   int64     // last AggregateDelay Fastly gave, clamped
+	first   int64     // start of the first bucket of this subscription; 0 before
+	floor   int64     // seconds before floor belong to buckets already dropped
+	names   map[string]string
+}
+
+func newAggregator(service string, res time.Duration) *aggregator {
+	r := max(int64(res/time.Second), 1)
+	keep := min(max(int(int64(keepFor/time.Second)/r), minKeep), maxKeep)
+	return &aggregator{service: service, res: r, keep: keep, names: map[string]string{}}
+}
+
+// addResult is what one response changed.
+type addResult struct {
+	recs    []schema.Record // whole buckets to (re-)emit
+	skipped []string        // seconds or POP entries left out, with the reason
+	partial []int64         // closed partial buckets not emitted (starts)
+}
+
+// add folds one decoded response in. A bucket is due once Fastly's clock
+// (the response Timestamp, which is Fastly's "now") has passed its end +
+// AggregateDelay + grace; a due bucket is emitted whole, and emitted again
+// whole whenever a late second changes it, so the sink overwrites with the
+// corrected total and never sees a partial sum.
+func (a *aggregator) add(f *rtFrame) addResult {
+	var out addResult
+	for i := range f.records {
+		r := &f.records[i]
+		switch {
+		case r.bad != "":
+			out.skipped = append(out.skipped, fmt.Sprintf("record %d: %s", i, r.bad))
+			continue
+		case !r.hasRecorded:
+			out.skipped = append(out.skipped, fmt.Sprintf("record %d has no recorded time", i))
+			continue
+		case r.hasAgg && r.agg.bad != "":
+			out.skipped = append(out.skipped, fmt.Sprintf("second %d: aggregated %s", r.recorded, r.agg.bad))
+			continue
+		}
+		start := r.recorded - r.recorded%a.res
+		b, why := a.bucket(start)
+		if b == nil {
+			out.skipped = append(out.skipped, fmt.Sprintf("second %d: %s", r.recorded, why))
+			continue
+		}
+		if a.first == 0 {
+			a.first = start
+			// ts/0 starts at the newest second: the seconds of this bucket
+			// before it were never seen.
+			b.partial = r.recorded != start
+		}
+		var sum stats
+		for j := r.first; j < r.end; j++ {
+			e := &f.entries[j]
+			if e.st.bad != "" {
+				// The aggregate is fine; one POP's nonsense costs only that POP.
+				out.skipped = append(out.skipped, fmt.Sprintf("second %d POP %q: %s", r.recorded, e.pop, e.st.bad))
+				continue
+			}
+			pc := a.pop(b, e.pop)
+			if pc == nil {
+				out.skipped = append(out.skipped, fmt.Sprintf("second %d POP %q: more than %d POPs", r.recorded, e.pop, maxPOPs))
+				continue
+			}
+			e.st.addRT(&pc.c)
+			if !r.hasAgg {
+				for k := range sum.v {
+					sum.v[k] += e.st.v[k]
+				}
+			}
+		}
+		if r.hasAgg {
+			r.agg.addRT(&b.all)
+		} else {
+			// No vendor total for this second: the sum of its POPs is the
+			// best there is.
+			sum.addRT(&b.all)
+		}
+		if b.emitted {
+			b.dirty = true
+		}
+	}
+	if f.hasTimestamp && f.timestamp > a.clock {
+		a.clock = f.timestamp
+	}
+	if f.hasDelay {
+		a.delay = min(max(f.aggregateDelay, 0), maxDelay)
+	}
+	due := a.clock - a.delay - grace
+	for _, b := range a.buckets {
+		if b.start+a.res > due || (b.emitted && !b.dirty) {
+			continue
+		}
+		if b.partial {
+			if !b.emitted {
+				out.partial = append(out.partial, b.start)
+			}
+		} else {
+			out.recs = a.records(b, out.recs)
+		}
+		b.emitted, b.dirty = true, false
+	}
+	a.prune()
+	return out
+}
+
+// bucket finds or makes the bucket starting at start; nil with a reason
+// when that bucket is gone or the open-bucket cap is reached.
+func (a *aggregator) bucket(start int64) (*bucket, string) {
+	i := sort.Search(len(a.buckets), func(i int) bool { return a.buckets[i].start >= start })
+	if i < len(a.buckets) && a.buckets[i].start == start {
+		return a.buckets[i], ""
+	}
+	if start < a.floor {
+		return nil, "arrived after its bucket was emitted and dropped"
+	}
+	open := 0
+	for _, b := range a.buckets {
+		if !b.emitted {
+			open++
+		}
+	}
+	if open >= maxOpen {
+		return nil, fmt.Sprintf("more than %d open buckets", maxOpen)
+	}
+	var b *bucket
+	if n := len(a.free); n > 0 {
+		b, a.free = a.free[n-1], a.free[:n-1]
+		clear(b.idx)
+		*b = bucket{pops: b.pops[:0], idx: b.idx}
+	} else {
+		b = &bucket{idx: map[string]int{}}
+	}
+	b.start = start
+	// A bucket older than the subscription's first one only ever sees late
+	// seconds: it is incomplete.
+	b.partial = a.first != 0 && start < a.first
+	a.buckets = append(a.buckets, nil)
+	copy(a.buckets[i+1:], a.buckets[i:])
+	a.buckets[i] = b
+	return b, ""
+}
+
+// pop returns the counts of POP name in b, adding it if new.
+func (a *aggregator) pop(b *bucket, name []byte) *popCounts {
+	if i, ok := b.idx[string(name)]; ok {
+		return &b.pops[i]
+	}
+	if len(b.pops) >= maxPOPs {
+		return nil
+	}
+	s, ok := a.names[string(name)]
+	if !ok {
+		s = string(name)
+		if len(a.names) < maxNames {
+			a.names[s] = s
+		}
+	}
+	b.idx[s] = len(b.pops)
+	b.pops = append(b.pops, popCounts{name: s})
+	return &b.pops[len(b.pops)-1]
+}
+
+// prune drops emitted buckets beyond the newest keep, recycling them.
+func (a *aggregator) prune() {
+	emitted := 0
+	for _, b := range a.buckets {
+		if b.emitted {
+			emitted++
+		}
+	}
+	for emitted > a.keep {
+		// The oldest emitted bucket; buckets are sorted, and older open
+		// ones cannot exist (they close first).
+		i := 0
+		for i < len(a.buckets) && !a.buckets[i].emitted {
+			i++
+		}
+		b := a.buckets[i]
+		a.floor = max(a.floor, b.start+a.res)
+		a.buckets = append(a.buckets[:i], a.buckets[i+1:]...)
+		if len(a.free) < 2 {
+			a.free = append(a.free, b)
+		}
+		emitted--
+	}
+	// A bucket that can no longer be re-emitted must not linger open either
+	// (only possible with absurd timestamps): drop what is below the floor.
+	for len(a.buckets) > 0 && a.buckets[0].start < a.floor && !a.buckets[0].emitted {
+		a.buckets = a.buckets[1:]
+	}
+}
+
+// records appends b's records: the vendor total first, then each POP in
+// the order first seen.
+func (a *aggregator) records(b *bucket, dst []schema.Record) []schema.Record {
+	dst = append(dst, schema.Record{Provider: "fastly", Service: a.service, Location: schema.LocationAll, Start: b.start, Step: a.res, Counts: b.all})
+	for i := range b.pops {
+		dst = append(dst, schema.Record{Provider: "fastly", Service: a.service, Location: b.pops[i].name, Start: b.start, Step: a.res, Counts: b.pops[i].c})
+	}
+	return dst
+}

@@ -1,0 +1,152 @@
+package fastly
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cdnmetrics/cdnmetrics/internal/schema"
+)
+
+func TestNoDataAnswerIsNotAnError(t *testing.T) {
+	var f rtFrame
+	if err := decodeRT(sample(t, "rt-channel-ts-nodata.json"), &f); err != nil {
+		t.Fatal(err)
+	}
+	// The Timestamp is still there and must be passed back.
+	if !f.hasTimestamp || f.timestamp != 1635959484 || f.aggregateDelay != 9 || len(f.records) != 0 || !strings.HasPrefix(string(f.errText), "No data available") {
+		t.Fatalf("frame %+v", f)
+	}
+	// fastly-exporter's short form, without a Timestamp.
+	if err := decodeRT([]byte(`{"Error": "No data available, please retry"}`), &f); err != nil || f.hasTimestamp {
+		t.Fatalf("short form: %v %+v", err, f)
+	}
+	res := newAggregator("www", time.Minute).add(&f)
+	if len(res.recs) != 0 || len(res.skipped) != 0 {
+		t.Fatalf("%+v", res)
+	}
+}
+
+// A second that arrives after its bucket was emitted re-emits the whole
+// bucket with the corrected totals (overwrite in Graphite), never just the
+// late second, and never double-counting.
+func TestLateSecondReEmitsWholeBucket(t *testing.T) {
+	const b1 = 1603400940
+	agg := newAggregator("www", time.Minute)
+	agg.first = b1 - 60
+	first := decodeAdd(t, agg, sample(t, "rt-channel-ts-response.json"))
+	want(t, find(t, first.recs, "all", b1), map[schema.Field]float64{schema.Requests: 3})
+	late := decodeAdd(t, agg, []byte(`{"Data":[{"datacenter":{"TYO":{"requests":5,"hits":4,"miss":1,"edge_resp_body_bytes":100}},
+		"aggregated":{"requests":5,"hits":4,"miss":1,"edge_resp_body_bytes":100},"recorded":1603400990}],"Timestamp":1603401014,"AggregateDelay":9}`))
+	if len(late.recs) != 5 { // all, TYO, BWI, BUR, YUL: the whole bucket again
+		t.Fatalf("late second re-emitted %d records (%s), want the whole bucket (5)", len(late.recs), locations(late.recs))
+	}
+	want(t, find(t, late.recs, "all", b1), map[schema.Field]float64{
+		schema.Requests:    3 + 5,       // before + late
+		schema.Hits:        2 + 4,       //
+		schema.Misses:      0 + 1,       //
+		schema.EdgeBytes:   11614 + 100, //
+		schema.OriginBytes: 22345,       // unchanged
+	})
+	want(t, find(t, late.recs, "TYO", b1), map[schema.Field]float64{schema.Requests: 1 + 5, schema.EdgeBytes: 11372 + 100})
+	want(t, find(t, late.recs, "BUR", b1), map[schema.Field]float64{schema.Requests: 2}) // untouched POP still sent
+	// Re-adding nothing does not emit again.
+	if again := decodeAdd(t, agg, []byte(`{"Data":[],"Timestamp":1603401015,"AggregateDelay":9}`)); len(again.recs) != 0 {
+		t.Fatalf("unchanged bucket re-emitted: %s", locations(again.recs))
+	}
+}
+
+// Memory is the open buckets plus a bounded number of emitted ones, however
+// long the stream runs and however many distinct seconds it sees; a second
+// older than everything kept is refused, not used to start a partial bucket.
+func TestAggregatorMemoryBounded(t *testing.T) {
+	agg := newAggregator("www", 10*time.Second)
+	agg.first = 1
+	base := int64(1700000000)
+	for i := int64(0); i < 5000; i++ {
+		sec := base + i
+		body := fmt.Sprintf(`{"Data":[{"datacenter":{"P%d":{"requests":1}},"aggregated":{"requests":1},"recorded":%d}],"Timestamp":%d,"AggregateDelay":9}`, i%150, sec, sec+10)
+		decodeAdd(t, agg, []byte(body))
+		if len(agg.buckets) > agg.keep+3 {
+			t.Fatalf("after %d seconds the aggregator holds %d buckets (keep %d)", i, len(agg.buckets), agg.keep)
+		}
+	}
+	if agg.keep != 12 { // 2 min of 10 s buckets
+		t.Errorf("keep = %d, want 12", agg.keep)
+	}
+	if len(agg.names) != 150 {
+		t.Errorf("interned %d names, want 150", len(agg.names))
+	}
+	res := decodeAdd(t, agg, []byte(fmt.Sprintf(`{"Data":[{"aggregated":{"requests":1},"recorded":%d}],"Timestamp":%d}`, base+100, base+5010)))
+	if len(res.skipped) != 1 || !strings.Contains(res.skipped[0], "dropped") {
+		t.Fatalf("very late second: %+v", res.skipped)
+	}
+	for _, r := range res.recs {
+		if r.Start == base+100 {
+			t.Fatalf("a partial bucket was re-created for the very late second: %+v", r)
+		}
+	}
+	// Hostile timestamps spread over many buckets cannot open more than maxOpen.
+	agg2 := newAggregator("www", time.Second)
+	var b strings.Builder
+	b.WriteString(`{"Data":[`)
+	for i := 0; i < 200; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"aggregated":{"requests":1},"recorded":%d}`, 1700000000+i*1000)
+	}
+	b.WriteString(`],"Timestamp":1,"AggregateDelay":9}`)
+	res = decodeAdd(t, agg2, []byte(b.String()))
+	if len(agg2.buckets) > maxOpen || len(res.skipped) != 200-maxOpen {
+		t.Fatalf("%d buckets open, %d skipped", len(agg2.buckets), len(res.skipped))
+	}
+}
+
+// Subscribing starts at ts 0 inside a bucket: that bucket misses its first
+// seconds and is not emitted (a partial sum would overwrite a complete
+// value); the next one is.
+func TestFirstPartialBucketNotEmitted(t *testing.T) {
+	agg := newAggregator("www", time.Minute)
+	res := decodeAdd(t, agg, []byte(`{"Data":[{"aggregated":{"requests":4},"recorded":1700000030}],"Timestamp":1700000040,"AggregateDelay":9}`))
+	res2 := decodeAdd(t, agg, []byte(`{"Data":[{"aggregated":{"requests":6},"recorded":1700000040}],"Timestamp":1700000080,"AggregateDelay":9}`))
+	if len(res.recs)+len(res2.recs) != 0 || len(res2.partial) != 1 || res2.partial[0] != 1699999980 {
+		t.Fatalf("partial bucket: %+v %+v", res, res2)
+	}
+	res3 := decodeAdd(t, agg, []byte(`{"Data":[{"aggregated":{"requests":2},"recorded":1700000041}],"Timestamp":1700000131,"AggregateDelay":9}`))
+	if len(res3.recs) != 1 {
+		t.Fatalf("next bucket: %+v", res3)
+	}
+	want(t, res3.recs[0], map[schema.Field]float64{schema.Requests: 6 + 2})
+	// A late second of the partial bucket does not make it emittable.
+	res4 := decodeAdd(t, agg, []byte(`{"Data":[{"aggregated":{"requests":1},"recorded":1700000001}],"Timestamp":1700000132,"AggregateDelay":9}`))
+	if len(res4.recs) != 0 {
+		t.Fatalf("partial bucket emitted after a late second: %+v", res4)
+	}
+}
+
+// Bad entries cost only themselves: a POP with a negative count is left
+// out, a second whose aggregate is bad is left out whole, and a second
+// without "aggregated" is totalled from its POPs.
+func TestRealTimeBadEntries(t *testing.T) {
+	agg := newAggregator("www", time.Minute)
+	agg.first = 1
+	res := decodeAdd(t, agg, []byte(`{"Data":[
+		{"datacenter":{"AAA":{"requests":3},"BBB":{"requests":-2}},"aggregated":{"requests":3},"recorded":1700000000},
+		{"datacenter":{"AAA":{"requests":1}},"aggregated":{"requests":"x"},"recorded":1700000001},
+		{"datacenter":{"AAA":{"requests":2,"hits":1},"CCC":{"requests":5,"hits":5}},"recorded":1700000002},
+		{"aggregated":{"requests":1},"recorded":"soon"},
+		{"aggregated":{"requests":1}}
+	],"Timestamp":1700000100,"AggregateDelay":9}`))
+	if len(res.skipped) != 4 {
+		t.Fatalf("skipped %d: %q", len(res.skipped), res.skipped)
+	}
+	for i, want := range []string{`POP "BBB": requests: negative`, "aggregated requests: not a number", "recorded is not a positive integer", "no recorded time"} {
+		if !strings.Contains(res.skipped[i], want) {
+			t.Errorf("skipped[%d] = %q, want it to mention %q", i, res.skipped[i], want)
+		}
+	}
+	want(t, find(t, res.recs, "all", 1700000000-20), map[schema.Field]float64{schema.Requests: 3 + 2 + 5, schema.Hits: 0 + 1 + 5}) // second 0's total + second 2's POP sum
+	want(t, find(t, res.recs, "AAA", 1700000000-20), map[schema.Field]float64{schema.Requests: 3 + 2})
+}
