@@ -36,7 +36,9 @@ type Collector struct {
 	token   string
 	account string
 	perColo bool
-	zones   []Zone // configured; empty means discover
+	zones   []Zone          // configured; empty means discover
+	only    map[string]bool // backfill --service: ids or names; nil means all
+	env     collectors.Env
 	logger  *slog.Logger
 	now     func() time.Time
 	// rowLimit is the per-node row limit sent in queries; tests lower it.
@@ -83,6 +85,7 @@ func build(o *Options, env collectors.Env, extra ...httpx.Option) (*Collector, e
 		account:  strings.TrimSpace(o.AccountID),
 		perColo:  o.PerColo,
 		zones:    append([]Zone(nil), o.Zones...),
+		env:      env,
 		logger:   logger,
 		now:      time.Now,
 		rowLimit: maxRows,
@@ -103,8 +106,13 @@ func (c *Collector) Collect(ctx context.Context, w collectors.Window, e collecto
 		return err
 	}
 	var errs []error
-	rowsSeen := 0
+	rowsSeen, included := 0, 0
 	for _, z := range zones {
+		// Shards and service filters pick the zones this instance reads.
+		if !c.env.Includes(z.ID, z.label()) || !c.selected(z.ID, z.label()) {
+			continue
+		}
+		included++
 		if err := ctx.Err(); err != nil {
 			errs = append(errs, fmt.Errorf("cloudflare: %w", err))
 			break
@@ -123,7 +131,7 @@ func (c *Collector) Collect(ctx context.Context, w collectors.Window, e collecto
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	if rowsSeen == 0 {
+	if rowsSeen == 0 && included > 0 {
 		return collectors.ErrNoData
 	}
 	return nil
@@ -333,4 +341,29 @@ func (c *Collector) discover(ctx context.Context) ([]Zone, error) {
 		}
 	}
 	return nil, fmt.Errorf("cloudflare: GET %s: more than %d pages of zones", zonesPath, maxZonePages)
+}
+
+// SelectServices implements collectors.ServiceSelector.
+func (c *Collector) SelectServices(ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	c.only = map[string]bool{}
+	for _, id := range ids {
+		c.only[id] = true
+	}
+	if len(c.zones) == 0 {
+		return nil // discovered zones are matched when they are listed
+	}
+	for _, z := range c.zones {
+		if c.selected(z.ID, z.label()) {
+			return nil
+		}
+	}
+	return fmt.Errorf("cloudflare: no configured zone matches %v", ids)
+}
+
+// selected reports whether SelectServices kept the service.
+func (c *Collector) selected(id, name string) bool {
+	return c.only == nil || c.only[id] || c.only[name]
 }

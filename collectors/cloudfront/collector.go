@@ -34,6 +34,8 @@ type metricDataAPI interface {
 type Collector struct {
 	api    metricDataAPI
 	dists  []Distribution
+	env    collectors.Env
+	only   map[string]bool // backfill --service: ids or names; nil means all
 	logger *slog.Logger
 	secret string // static secret key, scrubbed from errors; "" with the default chain
 }
@@ -71,6 +73,7 @@ func New(o *Options, env collectors.Env) (*Collector, error) {
 	return &Collector{
 		api:    api,
 		dists:  append([]Distribution(nil), o.Distributions...),
+		env:    env,
 		logger: logger.With("collector", provider),
 		secret: secret,
 	}, nil
@@ -80,8 +83,13 @@ func New(o *Options, env collectors.Env) (*Collector, error) {
 // distribution.
 func (c *Collector) Collect(ctx context.Context, w collectors.Window, e collectors.Emitter) error {
 	var errs []error
-	points := 0
+	points, included := 0, 0
 	for _, d := range c.dists {
+		// Shards and service filters pick the distributions this instance reads.
+		if !c.env.Includes(d.ID, d.label()) || !c.selected(d.ID, d.label()) {
+			continue
+		}
+		included++
 		if err := ctx.Err(); err != nil {
 			errs = append(errs, fmt.Errorf("cloudfront: %w", err))
 			break
@@ -100,7 +108,7 @@ func (c *Collector) Collect(ctx context.Context, w collectors.Window, e collecto
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	if points == 0 {
+	if points == 0 && included > 0 {
 		return collectors.ErrNoData
 	}
 	return nil
@@ -209,3 +217,25 @@ func (e *distError) Error() string {
 }
 
 func (e *distError) Unwrap() error { return e.err }
+
+// SelectServices implements collectors.ServiceSelector.
+func (c *Collector) SelectServices(ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	c.only = map[string]bool{}
+	for _, id := range ids {
+		c.only[id] = true
+	}
+	for _, d := range c.dists {
+		if c.selected(d.ID, d.label()) {
+			return nil
+		}
+	}
+	return fmt.Errorf("cloudfront: no configured distribution matches %v", ids)
+}
+
+// selected reports whether SelectServices kept the service.
+func (c *Collector) selected(id, name string) bool {
+	return c.only == nil || c.only[id] || c.only[name]
+}
