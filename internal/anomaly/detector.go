@@ -39,13 +39,35 @@ type Params struct {
 	// this fraction per point, so an old outlier does not blind the
 	// out-of-range test forever (0 keeps the range for good).
 	RangeDecay float64
+	// SeasonRate is the EWMA rate of the means and variances of the
+	// seasonal channel, one per hour of the day (UTC), kept apart for
+	// weekdays and weekends (0 turns the channel off). The
+	// seasonal channel catches values that are normal for the series but
+	// not for this hour of the day (a flat stretch in a daily cycle, a day
+	// whose peak is too low), which the other trackers, blind to the clock,
+	// cannot see. SeasonScale squashes its z-score like ZScale; SeasonMin is
+	// the number of visits an hour bucket needs before it scores, and
+	// SeasonWarm the number of points the series needs before the channel
+	// scores at all. The channel has its own likelihood stage (so a series
+	// whose hours always disagree does not alarm all the time) and its score
+	// is scaled by SeasonWeight before it joins the others by max.
+	SeasonRate   float64
+	SeasonScale  float64
+	SeasonMin    int
+	SeasonWarm   int
+	SeasonWeight float64
 }
 
 // DefaultParams returns the parameter set used everywhere. The values were
-// picked by hand from a few dozen whole-corpus NAB runs (one set for all 58
-// files, never per file, never looking at labels inside the detector): the
-// same global tuning every NAB entry does, and the reason its NAB score is an
-// optimistic estimate for CDN data.
+// picked by hand from whole-corpus NAB runs (a few dozen for the first
+// version, about 115 more when the seasonal channel was added; one set for
+// all 58 files, never per file, never looking at labels inside the
+// detector): the same global tuning every NAB entry does, and the reason its
+// NAB score is an optimistic estimate for CDN data. The seasonal values came
+// from about a dozen variants of scale and weight (rate, visits and warm-up
+// are first guesses); neighbours of every value score 66–69 on the standard
+// profile, and the channel improves both halves of the corpus (files split
+// odd/even), not just the whole.
 func DefaultParams() Params {
 	return Params{
 		Warmup:           150,
@@ -61,6 +83,11 @@ func DefaultParams() Params {
 		Context:          3,
 		Novelty:          1,
 		RangeDecay:       3e-5,
+		SeasonRate:       0.05,
+		SeasonScale:      5,
+		SeasonMin:        20,
+		SeasonWarm:       600,
+		SeasonWeight:     0.8,
 	}
 }
 
@@ -81,6 +108,62 @@ func (e *ewm) update(x, a float64) {
 	e.vari = (1 - a) * (e.vari + a*d*d)
 }
 
+// likelihood judges a stream of raw surprise: a short moving average of it
+// against that average's own long-term mean and variance.
+type likelihood struct {
+	short [maxShort]float64
+	sum   float64
+	long  ewm
+}
+
+// update adds raw as the n-th (0-based) value and returns the moving average
+// and the log-scaled Gaussian tail probability of it in [0, 1] measured
+// before the long-term statistics learn it. shortN and longRate are
+// Params.ShortN and Params.LongRate.
+func (l *likelihood) update(raw float64, n, shortN int, longRate float64) float64 {
+	slot := n % shortN
+	old := l.short[slot]
+	l.short[slot] = raw
+	if slot == 0 {
+		// Re-add from scratch once per cycle so rounding cannot accumulate.
+		l.sum = 0
+		for _, r := range l.short[:shortN] {
+			l.sum += r
+		}
+	} else {
+		l.sum += raw - old
+	}
+	avg := l.sum / float64(min(n+1, shortN))
+	sd := math.Sqrt(l.long.vari) + 1e-6
+	q := 0.5 * math.Erfc((avg-l.long.mean)/sd/math.Sqrt2)
+	score := math.Log(q+1e-10) / math.Log(1e-10)
+	if n == 0 {
+		l.long.mean = avg
+	}
+	l.long.update(avg, math.Max(longRate, 1/float64(n+1)))
+	return score
+}
+
+// seasonBuckets is the number of buckets of the seasonal channel: the hours
+// of a weekday, then those of a weekend day.
+const seasonBuckets = 2 * 24
+
+// seasonBucket maps Unix seconds t to its seasonal bucket: the UTC hour, plus
+// 24 on Saturdays and Sundays, when traffic and most human-driven series
+// follow another daily shape.
+func seasonBucket(t int64) int {
+	day := t / 86400
+	if t%86400 < 0 {
+		day-- // round toward −∞ so times before 1970 map correctly
+	}
+	b := int((t - day*86400) / 3600)
+	// 1970-01-01 was a Thursday: days 2 and 3 after a Thursday are the weekend.
+	if wd := (day%7 + 7) % 7; wd == 2 || wd == 3 {
+		b += 24
+	}
+	return b
+}
+
 // Detector scores one series, point by point, in constant time and memory.
 // It is not safe for concurrent use.
 type Detector struct {
@@ -90,12 +173,13 @@ type Detector struct {
 	last     float64
 	levels   [maxRates]ewm
 	diffs    [maxRates]ewm
-	short    [maxShort]float64
-	shortSum float64
-	long     ewm
+	lik      likelihood // of the raw surprise
 	quiet    int
 	ctx      uint64 // last Context levels, 6 bits each
 	seen     [seenWords]uint64
+	season   [seasonBuckets]ewm    // value by hour of day, weekday/weekend
+	visits   [seasonBuckets]uint16 // points seen per bucket, saturating
+	slik     likelihood            // of the seasonal surprise
 }
 
 // seenWords sizes the bitset of contexts seen so far (a one-hash Bloom
@@ -116,9 +200,9 @@ func New(p Params) *Detector {
 	return &Detector{p: p}
 }
 
-// Update takes the next point of the series and returns its anomaly score in
-// [0, 1]. Points must come in time order; t is only used for ordering by the
-// caller and is kept for API symmetry with multi-series use.
+// Update takes the next point of the series, t in Unix seconds, and returns
+// its anomaly score in [0, 1]. Points must come in time order; t also picks
+// the hour-of-day (UTC) and weekday/weekend bucket of the seasonal channel.
 func (d *Detector) Update(t int64, v float64) float64 {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return 0
@@ -158,33 +242,40 @@ func (d *Detector) Update(t int64, v float64) float64 {
 		}
 	}
 
+	// Seasonal surprise: the z-score of the value against the same hour
+	// of past days.
+	sraw := 0.0
+	var sb *ewm
+	b := 0
+	if p.SeasonRate > 0 {
+		b = seasonBucket(t)
+		sb = &d.season[b]
+		if int(d.visits[b]) >= p.SeasonMin {
+			zs := math.Abs(v-sb.mean) / math.Sqrt(sb.vari+floor*floor)
+			sraw = 1 - math.Exp(-zs/p.SeasonScale)
+		}
+	}
+
 	// Likelihood: is the recent average of surprise unusual for this series?
-	slot := d.n % p.ShortN
-	old := d.short[slot]
-	d.short[slot] = raw
-	if slot == 0 {
-		// Re-add from scratch once per cycle so rounding cannot accumulate.
-		d.shortSum = 0
-		for _, r := range d.short[:p.ShortN] {
-			d.shortSum += r
+	score := d.lik.update(raw, d.n, p.ShortN, p.LongRate)
+	if sb != nil {
+		s := d.slik.update(sraw, d.n, p.ShortN, p.LongRate)
+		if d.n >= p.SeasonWarm {
+			score = math.Max(score, p.SeasonWeight*s)
 		}
-	} else {
-		d.shortSum += raw - old
-	}
-	avg := d.shortSum / float64(min(d.n+1, p.ShortN))
-	score := 0.0
-	if d.n >= p.Warmup {
-		sd := math.Sqrt(d.long.vari) + 1e-6
-		q := 0.5 * math.Erfc((avg-d.long.mean)/sd/math.Sqrt2)
-		score = math.Log(q+1e-10) / math.Log(1e-10)
-		if tol := p.SpatialTolerance * span; v > d.max+tol || v < d.min-tol {
-			score = 1
+		if d.visits[b] == 0 {
+			sb.mean = v
+		}
+		sb.update(v, math.Max(p.SeasonRate, 1/float64(d.visits[b]+1)))
+		if d.visits[b] < math.MaxUint16 {
+			d.visits[b]++
 		}
 	}
-	if d.n == 0 {
-		d.long.mean = avg
+	if d.n < p.Warmup {
+		score = 0
+	} else if tol := p.SpatialTolerance * span; v > d.max+tol || v < d.min-tol {
+		score = 1
 	}
-	d.long.update(avg, math.Max(p.LongRate, 1/float64(d.n+1)))
 
 	if d.quiet > 0 {
 		d.quiet--

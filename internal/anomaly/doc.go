@@ -8,11 +8,15 @@
 //     difference against exponentially weighted means and variances at
 //     several time scales, squashed into [0, 1), raised to 1 when the recent
 //     context of discretised values has never been seen before (a cheap form
-//     of contextual novelty);
-//  2. likelihood: a short moving average of raw surprise is compared with
-//     its own long-term mean and variance, and the Gaussian tail probability
-//     is turned into a log-scaled score, so a series that is always noisy
-//     does not alarm all the time;
+//     of contextual novelty); beside it, a seasonal surprise: the z-score of
+//     the value against exponentially weighted means and variances kept per
+//     hour of the day (UTC), apart for weekdays and weekends, which sees a
+//     value that is normal for the series but wrong for the time of day;
+//  2. likelihood: for each of the two surprises, a short moving average is
+//     compared with its own long-term mean and variance, and the Gaussian
+//     tail probability is turned into a log-scaled score, so a series that is
+//     always noisy does not alarm all the time; the seasonal score is scaled
+//     by SeasonWeight and the larger of the two wins;
 //  3. post-processing: a value outside the range seen so far (widened by a
 //     tolerance; the range slowly shrinks back toward the long-term mean so
 //     one old outlier does not hide later ones) scores 1, and after a score
@@ -21,7 +25,8 @@
 //
 // One parameter set (DefaultParams) serves every series. The detector does
 // not know a series' range in advance; it learns for Warmup points and scores
-// 0 meanwhile.
+// 0 meanwhile (the seasonal score joins after SeasonWarm points). Update's
+// time argument must be Unix seconds for the seasonal buckets to mean hours.
 //
 // Set runs one Detector per Graphite path, drops re-sent or out-of-order
 // points, bounds the number of series, and reports threshold crossings with

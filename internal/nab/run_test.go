@@ -166,7 +166,8 @@ func TestFullCorpus(t *testing.T) {
 	if w, _ := m["windows"].(float64); w != 116 {
 		t.Errorf("windows %v, want 116", w)
 	}
-	if j.Standard < 60 || j.LowFP < 50 || j.LowFN < 60 {
+	// Measured 68.84 / 60.54 / 73.48; the margin absorbs float noise only.
+	if j.Standard < 68.5 || j.LowFP < 60 || j.LowFN < 73 {
 		t.Errorf("scores fell: %.2f / %.2f / %.2f", j.Standard, j.LowFP, j.LowFN)
 	}
 }
