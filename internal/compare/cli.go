@@ -1,0 +1,113 @@
+package compare
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/cdnmetrics/cdnmetrics/internal/config"
+)
+
+// Exit statuses of the compare command.
+const (
+	ExitOK    = 0 // every provider passed
+	ExitFail  = 1 // at least one provider failed against the baseline
+	ExitUsage = 2 // bad flags or config, or graphite-web failed
+)
+
+// Flags are the command-line settings of `cdnmetrics compare`.
+type Flags struct {
+	From, Until string // graphite-style times (see ParseTime)
+	Baseline    string // overrides [compare] baseline when set
+	Service     string // one service; empty sums all
+	Format      string // table, markdown or json
+	PNG         string // file for the image; empty: none
+	// Now resolves relative times. By default, time.Now.
+	Now func() time.Time
+}
+
+// Execute runs the command for cfg and returns the exit status; the report
+// goes to stdout, errors to stderr.
+func Execute(ctx context.Context, cfg *config.Config, f Flags, stdout, stderr io.Writer) int {
+	fail := func(format string, args ...any) int {
+		fmt.Fprintf(stderr, "compare: "+format+"\n", args...)
+		return ExitUsage
+	}
+	if cfg.Graphite.WebURL == "" {
+		return fail("set [graphite] web_url (graphite-web) to read the series back")
+	}
+	switch f.Format {
+	case "table", "markdown", "json":
+	default:
+		return fail("--format %q: use table, markdown or json", f.Format)
+	}
+	now := time.Now
+	if f.Now != nil {
+		now = f.Now
+	}
+	t := now()
+	from, err := ParseTime(f.From, t)
+	if err != nil {
+		return fail("--from: %v", err)
+	}
+	until, err := ParseTime(f.Until, t)
+	if err != nil {
+		return fail("--until: %v", err)
+	}
+	o := Options{
+		WebURL: cfg.Graphite.WebURL, Prefix: cfg.Graphite.Prefix, From: from, Until: until,
+		Baseline: cfg.Compare.Baseline, Service: f.Service, Thresholds: cfg.Compare,
+	}
+	if f.Baseline != "" {
+		o.Baseline = f.Baseline
+	}
+	r, err := Run(ctx, o)
+	if err != nil {
+		if errors.Is(err, ErrUsage) {
+			return fail("%s", strings.TrimPrefix(err.Error(), ErrUsage.Error()+": "))
+		}
+		return fail("%v", redact(err, cfg.Graphite.WebURL))
+	}
+	switch f.Format {
+	case "json":
+		err = r.WriteJSON(stdout)
+	case "markdown":
+		err = r.WriteMarkdown(stdout)
+	default:
+		err = r.WriteTable(stdout)
+	}
+	if err != nil {
+		return fail("write report: %v", err)
+	}
+	if f.PNG != "" {
+		img, err := PNG(ctx, o, r)
+		if err != nil {
+			return fail("--png: %v", redact(err, cfg.Graphite.WebURL))
+		}
+		if err := os.WriteFile(f.PNG, img, 0o644); err != nil {
+			return fail("--png: %v", err)
+		}
+		fmt.Fprintf(stderr, "compare: wrote %s (%d bytes)\n", f.PNG, len(img))
+	}
+	if r.Failed() {
+		return ExitFail
+	}
+	return ExitOK
+}
+
+// redact keeps a password in web_url out of messages (config validation
+// rejects one, but a message must never be the place it leaks).
+func redact(err error, webURL string) string {
+	msg := err.Error()
+	if u, perr := url.Parse(webURL); perr == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok && p != "" {
+			msg = strings.ReplaceAll(msg, p, "xxxxx")
+		}
+	}
+	return msg
+}

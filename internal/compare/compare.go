@@ -1,0 +1,587 @@
+package compare
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cdnmetrics/cdnmetrics/internal/config"
+)
+
+// The count series read per provider and service, at location "all".
+const (
+	mHits           = "hits"
+	mMisses         = "misses"
+	mRequests       = "requests"
+	mEdgeBytes      = "edge_bytes"
+	mOriginBytes    = "origin_bytes"
+	mOriginRequests = "origin_requests"
+	mStatus5xx      = "status_5xx"
+	// MetricTTFB is the probe gauge the TTFB percentiles are taken over
+	// (collectors/probe).
+	MetricTTFB = "probe_ttfb_ms"
+)
+
+var countMetrics = []string{mHits, mMisses, mRequests, mEdgeBytes, mOriginBytes, mOriginRequests, mStatus5xx}
+
+// notProviders are the first-level nodes under the prefix that hold no
+// provider: self-metrics, events, anomaly scores, RUM beacons.
+var notProviders = map[string]bool{"cdnmetrics": true, "events": true, "anomaly": true, "beacons": true}
+
+// maxBuckets bounds the points per count series graphite-web returns: the
+// counts are summed server-side into at most this many buckets with
+// summarize(...,'sum',true), which keeps every point (sums stay exact).
+//
+// Not maxDataPoints + consolidateBy('sum'): graphite-web 1.1.8's JSON
+// consolidation "nudges" the start of the series to align its bands and
+// DELETES up to valuesPerPoint−1 leading points (render/views.py,
+// valuesToLose), so a window's total comes back short (measured: 522287
+// instead of 600288 with maxDataPoints=7).
+const maxBuckets = 2000
+
+// epsilon absorbs float noise when a difference sits exactly on a limit.
+const epsilon = 1e-9
+
+// Verdicts.
+const (
+	VerdictPass     = "pass"
+	VerdictFail     = "fail"
+	VerdictBaseline = "baseline"
+)
+
+// Options says what to compare.
+type Options struct {
+	// WebURL is graphite-web ([graphite] web_url).
+	WebURL string
+	// Prefix is the path prefix ([graphite] prefix).
+	Prefix string
+	// From and Until bound the window.
+	From, Until time.Time
+	// Baseline is the provider the others are judged against.
+	Baseline string
+	// Service restricts the comparison to one service; empty sums all.
+	Service string
+	// Thresholds are the verdict limits ([compare]).
+	Thresholds config.Compare
+	// HTTPClient talks to graphite-web. By default, a client with a
+	// 2-minute timeout.
+	HTTPClient *http.Client
+}
+
+// Report is the comparison of every provider over one window.
+type Report struct {
+	From, Until time.Time
+	Baseline    string
+	Service     string
+	Thresholds  config.Compare
+	Providers   []*Provider
+	// Notes apply to the whole report (e.g. no probe series at all).
+	Notes []string
+
+	probed bool // some provider has probe series
+}
+
+// Provider is one provider's row. A nil pointer is a value the data cannot
+// give (unknown, not zero).
+type Provider struct {
+	Name string
+	// Totals over the window (sums of the count series).
+	Requests, EdgeBytes, OriginBytes, OriginRequests, Hits, Misses, Status5xx *float64
+	// RequestShare and BytesShare are fractions of the providers' sum.
+	RequestShare, BytesShare *float64
+	// Ratios from summed counts, as fractions.
+	HitRatio, OriginOffload, RequestOffload, ErrorRatio *float64
+	// TTFBP50 and TTFBP95 are nearest-rank percentiles of the probe
+	// samples, in milliseconds; TTFBSamples is how many there were.
+	TTFBP50, TTFBP95 *float64
+	TTFBSamples      int
+	// Services lists the services seen in the count series.
+	Services []string
+	// Verdict is pass, fail or baseline.
+	Verdict string
+	// Failures are the limits this provider broke; Notes are everything
+	// else worth knowing (missing series, skipped values, not compared).
+	Failures, Notes []string
+}
+
+// Reasons returns the failures followed by the notes.
+func (p *Provider) Reasons() []string {
+	return append(append([]string{}, p.Failures...), p.Notes...)
+}
+
+// Failed reports whether any provider failed its comparison.
+func (r *Report) Failed() bool {
+	for _, p := range r.Providers {
+		if p.Verdict == VerdictFail {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrUsage marks errors in what was asked (as opposed to graphite-web
+// failing); both end the command with status 2.
+var ErrUsage = errors.New("usage")
+
+// Run reads the window from graphite-web and builds the report.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	if !o.Until.After(o.From) {
+		return nil, fmt.Errorf("%w: --from %s is not before --until %s", ErrUsage, o.From.UTC().Format(time.RFC3339), o.Until.UTC().Format(time.RFC3339))
+	}
+	if o.Baseline == "" {
+		return nil, fmt.Errorf("%w: no baseline provider (set [compare] baseline or --baseline)", ErrUsage)
+	}
+	if o.Service != "" && !plainName(o.Service) {
+		return nil, fmt.Errorf("%w: --service %q: use the service's path element ([a-z0-9_-])", ErrUsage, o.Service)
+	}
+	if o.Prefix == "" {
+		return nil, fmt.Errorf("%w: empty [graphite] prefix", ErrUsage)
+	}
+	c, err := newClient(o.WebURL, o.HTTPClient)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	r := &Report{From: o.From.UTC(), Until: o.Until.UTC(), Baseline: o.Baseline, Service: o.Service, Thresholds: o.Thresholds}
+
+	names, err := c.find(ctx, o.Prefix+".*")
+	if err != nil {
+		return nil, err
+	}
+	var provs []string
+	for _, n := range names {
+		switch {
+		case notProviders[n]:
+		case !plainName(n):
+			r.Notes = append(r.Notes, fmt.Sprintf("%s.%s skipped: not a plain path element", o.Prefix, n))
+		default:
+			provs = append(provs, n)
+		}
+	}
+	sort.Strings(provs)
+	provs = dedupe(provs)
+	if len(provs) == 0 {
+		return nil, fmt.Errorf("%w: no provider series under %q in graphite-web", ErrUsage, o.Prefix)
+	}
+	if !contains(provs, o.Baseline) {
+		return nil, fmt.Errorf("%w: baseline %q has no series under %q (providers: %s)", ErrUsage, o.Baseline, o.Prefix, strings.Join(provs, ", "))
+	}
+
+	depth := strings.Count(o.Prefix, ".") + 1
+	svc := "*"
+	if o.Service != "" {
+		svc = o.Service
+	}
+	pset := braces(provs)
+	counts, err := c.render(ctx, []string{fmt.Sprintf("aliasByNode(summarize(%s.%s.%s.all.%s,'%ds','sum',true),%d,%d,%d)",
+		o.Prefix, pset, svc, braces(countMetrics), bucketSeconds(o.Until.Sub(o.From)), depth, depth+1, depth+3)}, o.From, o.Until)
+	if err != nil {
+		return nil, err
+	}
+	// Probe samples: every location (the probe files a sample under the
+	// POP that answered, or "all"), raw, unconsolidated.
+	probes, err := c.render(ctx, []string{fmt.Sprintf("aliasByNode(%s.%s.%s.*.%s,%d,%d,%d)",
+		o.Prefix, pset, svc, MetricTTFB, depth, depth+1, depth+2)}, o.From, o.Until)
+	if err != nil {
+		return nil, err
+	}
+	compute(r, provs, counts, probes)
+	return r, nil
+}
+
+// bucketSeconds is the summarize interval that splits window into at most
+// maxBuckets buckets, rounded up to whole 10 s, minutes or hours so that
+// buckets line up with whisper's archive steps.
+func bucketSeconds(window time.Duration) int64 {
+	b := int64(math.Ceil(window.Seconds() / maxBuckets))
+	unit := int64(10)
+	switch {
+	case b > 3600:
+		unit = 3600
+	case b > 60:
+		unit = 60
+	}
+	return max((b+unit-1)/unit*unit, unit)
+}
+
+// compute fills r from the decoded render answers. counts are named
+// "provider.service.metric", probes "provider.service.location".
+func compute(r *Report, provs []string, counts, probes []Series) {
+	data := map[string]*provData{}
+	for _, p := range provs {
+		data[p] = &provData{metrics: map[string]*metricData{}, services: map[string]bool{}}
+	}
+	for _, s := range counts {
+		parts := strings.Split(s.Target, ".")
+		if len(parts) != 3 || data[parts[0]] == nil || !contains(countMetrics, parts[2]) {
+			continue
+		}
+		d := data[parts[0]]
+		d.services[parts[1]] = true
+		d.metric(parts[2]).add(parts[1], s.Points)
+	}
+	probed := false
+	for _, s := range probes {
+		parts := strings.Split(s.Target, ".")
+		if len(parts) != 3 || data[parts[0]] == nil {
+			continue
+		}
+		d := data[parts[0]]
+		d.probeSeries++
+		probed = true
+		for _, pt := range s.Points {
+			switch {
+			case pt.Null:
+			case math.IsInf(pt.Value, 0) || pt.Value < 0:
+				d.probeSkipped++
+			default:
+				d.ttfb = append(d.ttfb, pt.Value)
+			}
+		}
+	}
+	r.probed = probed
+	if !probed {
+		r.Notes = append(r.Notes, fmt.Sprintf("no %s series for any provider in the window: TTFB left empty", MetricTTFB))
+	}
+
+	for _, name := range provs {
+		d := data[name]
+		p := &Provider{Name: name}
+		for s := range d.services {
+			p.Services = append(p.Services, s)
+		}
+		sort.Strings(p.Services)
+		if len(d.services) == 0 {
+			p.Notes = append(p.Notes, "no count series at location all"+serviceSuffix(r.Service))
+		}
+		p.Requests = d.total(mRequests)
+		p.EdgeBytes = d.total(mEdgeBytes)
+		p.OriginBytes = d.total(mOriginBytes)
+		p.OriginRequests = d.total(mOriginRequests)
+		p.Hits = d.total(mHits)
+		p.Misses = d.total(mMisses)
+		p.Status5xx = d.total(mStatus5xx)
+		if len(d.services) > 0 {
+			if p.Requests == nil {
+				p.Notes = append(p.Notes, "no requests datapoints: requests and request share left empty")
+			}
+			if p.EdgeBytes == nil {
+				p.Notes = append(p.Notes, "no edge_bytes datapoints: edge bytes and bytes share left empty")
+			}
+			p.HitRatio = d.ratio("hit ratio", mHits, mMisses, func(a, b float64) (float64, bool) { return a / (a + b), a+b > 0 }, &p.Notes)
+			p.OriginOffload = d.ratio("origin offload", mOriginBytes, mEdgeBytes, func(a, b float64) (float64, bool) { return 1 - a/b, b > 0 }, &p.Notes)
+			p.RequestOffload = d.ratio("request offload", mOriginRequests, mRequests, func(a, b float64) (float64, bool) { return 1 - a/b, b > 0 }, &p.Notes)
+			p.ErrorRatio = d.ratio("error ratio", mStatus5xx, mRequests, func(a, b float64) (float64, bool) { return a / b, b > 0 }, &p.Notes)
+		}
+		for _, m := range countMetrics {
+			if md := d.metrics[m]; md != nil && md.skippedInf > 0 {
+				p.Notes = append(p.Notes, fmt.Sprintf("%s: skipped %s", m, plural(md.skippedInf, "infinite value (1e9999)", "infinite values (1e9999)")))
+			}
+			if md := d.metrics[m]; md != nil && md.skippedNeg > 0 {
+				p.Notes = append(p.Notes, fmt.Sprintf("%s: skipped %s", m, plural(md.skippedNeg, "negative count", "negative counts")))
+			}
+		}
+		if len(d.ttfb) > 0 {
+			sort.Float64s(d.ttfb)
+			p.TTFBP50 = ptr(percentile(d.ttfb, 50))
+			p.TTFBP95 = ptr(percentile(d.ttfb, 95))
+			p.TTFBSamples = len(d.ttfb)
+		} else if probed {
+			if d.probeSeries == 0 {
+				p.Notes = append(p.Notes, fmt.Sprintf("no %s series: TTFB left empty", MetricTTFB))
+			} else {
+				p.Notes = append(p.Notes, fmt.Sprintf("%s has no samples in the window: TTFB left empty", MetricTTFB))
+			}
+		}
+		if d.probeSkipped > 0 {
+			p.Notes = append(p.Notes, fmt.Sprintf("%s: skipped %s", MetricTTFB, plural(d.probeSkipped, "infinite or negative sample", "infinite or negative samples")))
+		}
+		r.Providers = append(r.Providers, p)
+	}
+	shares(r.Providers, func(p *Provider) *float64 { return p.Requests }, func(p *Provider, v *float64) { p.RequestShare = v })
+	shares(r.Providers, func(p *Provider) *float64 { return p.EdgeBytes }, func(p *Provider, v *float64) { p.BytesShare = v })
+	verdicts(r)
+}
+
+func serviceSuffix(svc string) string {
+	if svc == "" {
+		return ""
+	}
+	return " for service " + svc
+}
+
+// shares sets each provider's fraction of the sum over the providers that
+// have the total; a provider without it gets no share.
+func shares(ps []*Provider, get func(*Provider) *float64, set func(*Provider, *float64)) {
+	sum := 0.0
+	for _, p := range ps {
+		if v := get(p); v != nil {
+			sum += *v
+		}
+	}
+	if sum <= 0 || math.IsInf(sum, 0) {
+		return
+	}
+	for _, p := range ps {
+		if v := get(p); v != nil {
+			set(p, ptr(*v/sum))
+		}
+	}
+}
+
+// verdicts judges every provider against the baseline.
+func verdicts(r *Report) {
+	var base *Provider
+	for _, p := range r.Providers {
+		if p.Name == r.Baseline {
+			base = p
+		}
+	}
+	t := r.Thresholds
+	for _, p := range r.Providers {
+		if p == base {
+			p.Verdict = VerdictBaseline
+			continue
+		}
+		if base == nil {
+			p.Verdict = VerdictPass
+			p.Notes = append(p.Notes, "not compared: baseline "+r.Baseline+" missing")
+			continue
+		}
+		// Drops and rises in percentage points of the ratio.
+		pp := func(label string, pv, bv *float64, lowerIsWorse bool, limit float64, pct func(float64) string) {
+			if !comparable(p, base, label, pv, bv) {
+				return
+			}
+			diff := (*pv - *bv) * 100
+			if lowerIsWorse && -diff > limit+epsilon {
+				p.Failures = append(p.Failures, fmt.Sprintf("%s %s is %.2f pp below %s's %s (limit %g pp)", label, pct(*pv), -diff, base.Name, pct(*bv), limit))
+			}
+			if !lowerIsWorse && diff > limit+epsilon {
+				p.Failures = append(p.Failures, fmt.Sprintf("%s %s is %.2f pp above %s's %s (limit %g pp)", label, pct(*pv), diff, base.Name, pct(*bv), limit))
+			}
+		}
+		pp("hit ratio", p.HitRatio, base.HitRatio, true, t.HitRatioMaxDropPP, pct)
+		pp("origin offload", p.OriginOffload, base.OriginOffload, true, t.OriginOffloadMaxDropPP, pct)
+		pp("error ratio", p.ErrorRatio, base.ErrorRatio, false, t.ErrorRatioMaxRisePP, pct3)
+		ttfb := func(label string, pv, bv *float64) {
+			// With no probe series anywhere the report says so once.
+			if !r.probed || !comparable(p, base, label, pv, bv) {
+				return
+			}
+			if *pv > *bv*(1+t.TTFBMaxIncreasePct/100)+epsilon {
+				rise := "∞"
+				if *bv > 0 {
+					rise = fmt.Sprintf("%.1f%%", (*pv / *bv - 1)*100)
+				}
+				p.Failures = append(p.Failures, fmt.Sprintf("%s %s ms is %s above %s's %s ms (limit %g%%)", label, ms(*pv), rise, base.Name, ms(*bv), t.TTFBMaxIncreasePct))
+			}
+		}
+		ttfb("ttfb p50", p.TTFBP50, base.TTFBP50)
+		ttfb("ttfb p95", p.TTFBP95, base.TTFBP95)
+		p.Verdict = VerdictPass
+		if len(p.Failures) > 0 {
+			p.Verdict = VerdictFail
+		}
+	}
+}
+
+// comparable reports whether both values exist, noting why not otherwise.
+// A metric missing on either side is not a failure.
+func comparable(p, base *Provider, label string, pv, bv *float64) bool {
+	switch {
+	case pv == nil && bv == nil:
+		p.Notes = append(p.Notes, fmt.Sprintf("%s not compared: missing here and at %s", label, base.Name))
+	case pv == nil:
+		p.Notes = append(p.Notes, fmt.Sprintf("%s not compared: missing here", label))
+	case bv == nil:
+		p.Notes = append(p.Notes, fmt.Sprintf("%s not compared: missing at %s", label, base.Name))
+	default:
+		return true
+	}
+	return false
+}
+
+// percentile is the nearest-rank percentile of sorted samples: the
+// smallest sample with at least p % of the samples at or below it.
+func percentile(sorted []float64, p float64) float64 {
+	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
+	if rank < 1 {
+		rank = 1
+	}
+	return sorted[rank-1]
+}
+
+// provData collects one provider's series.
+type provData struct {
+	metrics      map[string]*metricData
+	services     map[string]bool
+	ttfb         []float64
+	probeSeries  int
+	probeSkipped int
+}
+
+func (d *provData) metric(m string) *metricData {
+	md := d.metrics[m]
+	if md == nil {
+		md = &metricData{bySvc: map[string]map[int64]float64{}}
+		d.metrics[m] = md
+	}
+	return md
+}
+
+// metricData is one count metric of one provider: the usable points per
+// service and timestamp.
+type metricData struct {
+	bySvc                  map[string]map[int64]float64
+	skippedInf, skippedNeg int
+}
+
+func (md *metricData) add(svc string, pts []Point) {
+	m := md.bySvc[svc]
+	if m == nil {
+		m = map[int64]float64{}
+		md.bySvc[svc] = m
+	}
+	for _, pt := range pts {
+		switch {
+		case pt.Null:
+		case math.IsInf(pt.Value, 0):
+			md.skippedInf++
+		case pt.Value < 0:
+			md.skippedNeg++
+		default:
+			m[pt.Time] += pt.Value
+		}
+	}
+}
+
+func (md *metricData) points() int {
+	n := 0
+	for _, m := range md.bySvc {
+		n += len(m)
+	}
+	return n
+}
+
+// total sums metric m over services and the window; nil when there is no
+// series or no datapoint.
+func (d *provData) total(m string) *float64 {
+	md := d.metrics[m]
+	if md == nil || md.points() == 0 {
+		return nil
+	}
+	sum := 0.0
+	for _, pts := range md.bySvc {
+		for _, v := range pts {
+			sum += v
+		}
+	}
+	if math.IsInf(sum, 0) {
+		return nil // overflows float64: no believable total
+	}
+	return &sum
+}
+
+// ratio computes f(Σa, Σb) over the (service, interval) pairs where both a
+// and b are known, so that a gap in one series does not skew the ratio.
+func (d *provData) ratio(label, a, b string, f func(a, b float64) (float64, bool), notes *[]string) *float64 {
+	ma, mb := d.metrics[a], d.metrics[b]
+	var missing []string
+	for _, m := range []string{a, b} {
+		if md := d.metrics[m]; md == nil {
+			missing = append(missing, m)
+		}
+	}
+	if len(missing) > 0 {
+		*notes = append(*notes, fmt.Sprintf("no %s series: %s left empty", strings.Join(missing, "/"), label))
+		return nil
+	}
+	var sa, sb float64
+	paired, unpaired := 0, 0
+	for svc, pa := range ma.bySvc {
+		pb := mb.bySvc[svc]
+		for ts, va := range pa {
+			if vb, ok := pb[ts]; ok {
+				sa += va
+				sb += vb
+				paired++
+			} else {
+				unpaired++
+			}
+		}
+	}
+	for svc, pb := range mb.bySvc {
+		for ts := range pb {
+			if _, ok := ma.bySvc[svc][ts]; !ok {
+				unpaired++
+			}
+		}
+	}
+	if unpaired > 0 && paired > 0 {
+		*notes = append(*notes, fmt.Sprintf("%s: %s where only one of %s/%s is known left out", label, plural(unpaired, "interval", "intervals"), a, b))
+	}
+	if paired == 0 {
+		*notes = append(*notes, fmt.Sprintf("%s/%s have no common datapoints in the window: %s left empty", a, b, label))
+		return nil
+	}
+	v, ok := f(sa, sb)
+	if !ok || math.IsInf(sa, 0) || math.IsInf(sb, 0) || math.IsNaN(v) || math.IsInf(v, 0) {
+		*notes = append(*notes, fmt.Sprintf("%s: zero denominator (no traffic) in the window: left empty", label))
+		return nil
+	}
+	return &v
+}
+
+// plainName accepts what schema.Sanitize produces for one path element;
+// it keeps globs and braces out of the targets built from names.
+func plainName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func braces(xs []string) string {
+	if len(xs) == 1 {
+		return xs[0]
+	}
+	return "{" + strings.Join(xs, ",") + "}"
+}
+
+func contains(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+func dedupe(sorted []string) []string {
+	out := sorted[:0]
+	for i, s := range sorted {
+		if i == 0 || s != sorted[i-1] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+func ptr(v float64) *float64 { return &v }
