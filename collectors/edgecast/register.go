@@ -1,0 +1,42 @@
+package edgecast
+
+import (
+	"fmt"
+
+	"github.com/cdnmetrics/cdnmetrics/collectors"
+)
+
+func init() {
+	collectors.Register(collectors.Factory{
+		Name: provider,
+		Decode: func(s collectors.Section) (collectors.Options, error) {
+			o := defaults()
+			if err := s.Decode(o); err != nil {
+				return nil, err
+			}
+			return o, nil
+		},
+		New: func(o collectors.Options, env collectors.Env) (collectors.Collector, error) {
+			opts, ok := o.(*Options)
+			if !ok {
+				return nil, fmt.Errorf("edgecast: options of type %T", o)
+			}
+			return New(opts, env)
+		},
+		Timing:    timing,
+		Simulate:  Simulate,
+		SimConfig: SimConfig,
+		// Expect is left nil on purpose: a real-time API has no history,
+		// so Collect over a past window (what the end-to-end test asks)
+		// rightly emits nothing. The package's Expect is exact for a live
+		// window and is checked by TestSimulateCollectEqualsExpect.
+		Expect: nil,
+	})
+}
+
+// timing: one snapshot a minute, no lag to wait for, nothing to re-read
+// (the API cannot answer for the past), and the first run reads only the
+// current minute.
+func timing(collectors.Options) collectors.Timing {
+	return collectors.Timing{Step: step, Delay: 0, Overlap: 0, Lookback: step, MaxWindow: 0}
+}

@@ -1,0 +1,84 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/collectors/edgecast"
+	"github.com/cdnmetrics/cdnmetrics/internal/app"
+	"github.com/cdnmetrics/cdnmetrics/internal/graphitetest"
+	"github.com/cdnmetrics/cdnmetrics/internal/schema"
+	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
+	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
+)
+
+// TestEdgeCastLiveThroughRealGraphite: EdgeCast's real-time API only
+// answers for "now", so the window is the current one (as the daemon's
+// once-a-minute run sees it) and the stand-in runs on the real clock.
+// graphite-web must render exactly the snapshot the stand-in served,
+// stamped on the window's last minute.
+func TestEdgeCastLiveThroughRealGraphite(t *testing.T) {
+	g := graphitetest.Start(t)
+	model := traffic.Default(9)
+	srv, err := simulate.Start(simulate.Options{Model: model, Only: []string{"edgecast"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	dir := t.TempDir()
+	text, err := srv.Config(simulate.Core{StateDir: filepath.Join(dir, "state"), GraphiteAddr: g.CarbonAddr, Prefix: "e2eec"}, filepath.Join(dir, "sim"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Keep clear of a minute boundary: the stand-in answers for the last
+	// whole minute, which must be the window's last minute.
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Second() > 50; {
+		if time.Now().After(deadline) {
+			t.Fatal("clock did not leave the end of the minute")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	end := time.Now().Truncate(time.Minute)
+	w := collectors.Window{Start: end.Add(-5 * time.Minute), End: end}
+	getenv := func(k string) string {
+		if k == collectors.SimSecretEnv {
+			return collectors.SimSecret
+		}
+		return os.Getenv(k)
+	}
+	var out, errb bytes.Buffer
+	code := app.Main(context.Background(), []string{"collect", "--config", cfgPath, "--collector", "edgecast",
+		"--from", fmt.Sprint(w.Start.Unix()), "--to", fmt.Sprint(w.End.Unix())},
+		app.IO{Stdout: &out, Stderr: &errb, Getenv: getenv})
+	if code != 0 {
+		t.Fatalf("collect exit %d\nstdout: %s\nstderr: %s", code, out.String(), errb.String())
+	}
+	want := map[string]map[int64]float64{}
+	n := 0
+	for _, p := range schema.Points("e2eec", edgecast.Expect(model, w), nil) {
+		if want[p.Path] == nil {
+			want[p.Path] = map[int64]float64{}
+		}
+		want[p.Path][p.Time] = p.Value
+		n++
+	}
+	if n == 0 {
+		t.Fatal("Expect gave no points")
+	}
+	found, missing := g.WaitValues(t, want, 20*time.Second)
+	t.Logf("edgecast: %d points expected, %d rendered exactly, %d missing or different; %s", n, found, missing, strings.TrimSpace(out.String()))
+	if missing != 0 {
+		t.Fatalf("%d of %d points not rendered as served", missing, n)
+	}
+}
