@@ -39,6 +39,14 @@ type Params struct {
 	// this fraction per point, so an old outlier does not blind the
 	// out-of-range test forever (0 keeps the range for good).
 	RangeDecay float64
+	// SpatialAfter is how much time (seconds) a series must span before a
+	// value that leaves the range gradually scores 1: a range learnt over
+	// less than a day has not seen the daily cycle, and the next daily
+	// extreme is not news. Before that, only a jump of at least
+	// SpatialJump × the range out of it does (a sudden drop still alarms
+	// on the first day).
+	SpatialAfter int64
+	SpatialJump  float64
 	// SeasonRate is the EWMA rate of the means and variances of the
 	// seasonal channel, one per hour of the day (UTC), kept apart for
 	// weekdays and weekends (0 turns the channel off). The
@@ -83,6 +91,8 @@ func DefaultParams() Params {
 		Context:          3,
 		Novelty:          1,
 		RangeDecay:       3e-5,
+		SpatialAfter:     86400,
+		SpatialJump:      1,
 		SeasonRate:       0.05,
 		SeasonScale:      5,
 		SeasonMin:        20,
@@ -171,6 +181,7 @@ type Detector struct {
 	n        int
 	min, max float64
 	last     float64
+	first    int64 // time of the first point
 	levels   [maxRates]ewm
 	diffs    [maxRates]ewm
 	lik      likelihood // of the raw surprise
@@ -209,7 +220,7 @@ func (d *Detector) Update(t int64, v float64) float64 {
 	}
 	p := &d.p
 	if d.n == 0 {
-		d.min, d.max, d.last = v, v, v
+		d.min, d.max, d.last, d.first = v, v, v, t
 		for i := range p.Rates {
 			d.levels[i].mean = v
 		}
@@ -273,7 +284,8 @@ func (d *Detector) Update(t int64, v float64) float64 {
 	}
 	if d.n < p.Warmup {
 		score = 0
-	} else if tol := p.SpatialTolerance * span; v > d.max+tol || v < d.min-tol {
+	} else if tol := p.SpatialTolerance * span; (v > d.max+tol || v < d.min-tol) &&
+		(t-d.first >= p.SpatialAfter || math.Abs(diff) >= p.SpatialJump*span) {
 		score = 1
 	}
 

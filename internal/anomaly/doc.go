@@ -19,7 +19,10 @@
 //     by SeasonWeight and the larger of the two wins;
 //  3. post-processing: a value outside the range seen so far (widened by a
 //     tolerance; the range slowly shrinks back toward the long-term mean so
-//     one old outlier does not hide later ones) scores 1, and after a score
+//     one old outlier does not hide later ones) scores 1 — during the
+//     series' first day only when it jumps out by at least the whole range
+//     (a range learnt in a few hours has not seen the daily cycle: on minute
+//     data the next daily extreme would otherwise alarm) — and after a score
 //     above QuietLevel the next Quiet points are damped, so one event is
 //     reported once.
 //

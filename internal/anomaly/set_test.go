@@ -8,18 +8,18 @@ func TestSetRepeatSuppressionAndResends(t *testing.T) {
 	const path = "cdn.fastly.svc.all.hit_ratio"
 	vals := noisy(1000, 6)
 	for i, v := range vals {
-		s.Observe(path, int64(i*60), v)
+		s.Observe(path, int64(i*100), v) // 1000 points over more than a day
 	}
 	if len(got) != 0 {
 		t.Fatalf("noise produced crossings: %+v", got)
 	}
-	// Spike at t=60000: a crossing. Another spike 5 min later is inside the
+	// Spike at t=100000: a crossing. Another spike 5 min later is inside the
 	// 600 s repeat window: not reported. One 11 min after the first is.
 	for _, tc := range []struct {
 		t    int64
 		v    float64
 		want int
-	}{{60000, 500, 1}, {60300, 900, 1}, {60660, 5000, 2}} {
+	}{{100000, 500, 1}, {100300, 900, 1}, {100660, 5000, 2}} {
 		if sc, fresh := s.Observe(path, tc.t, tc.v); !fresh || sc < DefaultThreshold {
 			t.Fatalf("t=%d: score %v fresh %v", tc.t, sc, fresh)
 		}
@@ -27,12 +27,12 @@ func TestSetRepeatSuppressionAndResends(t *testing.T) {
 			t.Fatalf("t=%d: %d crossings, want %d", tc.t, len(got), tc.want)
 		}
 	}
-	if got[0].Path != path || got[0].Time != 60000 || got[0].Value != 500 {
+	if got[0].Path != path || got[0].Time != 100000 || got[0].Value != 500 {
 		t.Errorf("first crossing %+v", got[0])
 	}
 	// A re-send of an old point changes nothing.
 	before := *s.series[path].d
-	if _, fresh := s.Observe(path, 60000, 1e9); fresh {
+	if _, fresh := s.Observe(path, 100000, 1e9); fresh {
 		t.Error("re-sent point reported as fresh")
 	}
 	if d := s.series[path].d; d.n != before.n || d.last != before.last || d.max != before.max {
