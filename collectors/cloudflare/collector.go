@@ -63,11 +63,10 @@ func build(o *Options, env collectors.Env, extra ...httpx.Option) (*Collector, e
 	if err := checkURL(o.APIURL); err != nil {
 		return nil, fmt.Errorf("cloudflare: api_url: %w", err)
 	}
-	logger := env.Logger
+	logger := env.Logger // the app's logger names the collector already
 	if logger == nil {
-		logger = slog.Default()
+		logger = slog.Default().With("collector", provider)
 	}
-	logger = logger.With("collector", provider)
 	opts := []httpx.Option{
 		// Cloudflare allows about 300 GraphQL queries per 5 minutes per
 		// user; stay a little under it.

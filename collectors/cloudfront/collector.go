@@ -66,15 +66,15 @@ func New(o *Options, env collectors.Env) (*Collector, error) {
 			co.BaseEndpoint = aws.String(o.EndpointURL)
 		}
 	})
-	logger := env.Logger
+	logger := env.Logger // the app's logger names the collector already
 	if logger == nil {
-		logger = slog.Default()
+		logger = slog.Default().With("collector", provider)
 	}
 	return &Collector{
 		api:    api,
 		dists:  append([]Distribution(nil), o.Distributions...),
 		env:    env,
-		logger: logger.With("collector", provider),
+		logger: logger,
 		secret: secret,
 	}, nil
 }

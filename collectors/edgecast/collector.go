@@ -49,11 +49,10 @@ type Collector struct {
 
 // New builds the collector from validated options.
 func New(o *Options, env collectors.Env) (*Collector, error) {
-	logger := env.Logger
+	logger := env.Logger // the app's logger names the collector already
 	if logger == nil {
-		logger = slog.Default()
+		logger = slog.Default().With("collector", provider)
 	}
-	logger = logger.With("collector", provider)
 	c := &Collector{
 		base:   strings.TrimRight(o.APIURL, "/") + "/v2/realtimestats/customers/" + url.PathEscape(strings.TrimSpace(o.Account)) + "/media",
 		plats:  o.platforms(),
