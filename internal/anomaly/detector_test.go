@@ -155,8 +155,10 @@ func TestBadValuesIgnored(t *testing.T) {
 
 func TestDetectorSizeIsBounded(t *testing.T) {
 	// The state is a fixed-size struct: no slices grow with the series.
-	if sz := unsafe.Sizeof(Detector{}); sz > 2048 {
-		t.Errorf("Detector is %d bytes, want ≤ 2048", sz)
+	// About 2 KB: 2080 bytes with the likelihood floors and the alarm
+	// counter of the quiet time.
+	if sz := unsafe.Sizeof(Detector{}); sz > 2112 {
+		t.Errorf("Detector is %d bytes, want ≤ 2112", sz)
 	}
 }
 

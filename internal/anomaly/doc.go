@@ -13,18 +13,21 @@
 //     hour of the day (UTC), apart for weekdays and weekends, which sees a
 //     value that is normal for the series but wrong for the time of day;
 //  2. likelihood: for each of the two surprises, a short moving average is
-//     compared with its own long-term mean and variance, and the Gaussian
-//     tail probability is turned into a log-scaled score, so a series that is
-//     always noisy does not alarm all the time; the seasonal score is scaled
-//     by SeasonWeight and the larger of the two wins;
+//     compared with its own long-term mean and variance (floored, as in
+//     NAB's anomaly likelihood, so a very calm series does not alarm at the
+//     first ripple), and the Gaussian tail probability is turned into a
+//     log-scaled score, so a series that is always noisy does not alarm all
+//     the time; the seasonal score is scaled by SeasonWeight and the larger
+//     of the two wins;
 //  3. post-processing: a value outside the range seen so far (widened by a
 //     tolerance; the range slowly shrinks back toward the long-term mean so
 //     one old outlier does not hide later ones) scores 1 — during the
 //     series' first day only when it jumps out by at least the whole range
 //     (a range learnt in a few hours has not seen the daily cycle: on minute
 //     data the next daily extreme would otherwise alarm) — and after a score
-//     above QuietLevel the next Quiet points are damped, so one event is
-//     reported once.
+//     above QuietLevel the next Quiet points are damped (out-of-range values
+//     excepted), so one event is reported once; a series that alarms often
+//     gets a longer quiet time.
 //
 // One parameter set (DefaultParams) serves every series. The detector does
 // not know a series' range in advance; it learns for Warmup points and scores

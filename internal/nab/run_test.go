@@ -166,8 +166,8 @@ func TestFullCorpus(t *testing.T) {
 	if w, _ := m["windows"].(float64); w != 116 {
 		t.Errorf("windows %v, want 116", w)
 	}
-	// Measured 68.84 / 60.54 / 73.48; the margin absorbs float noise only.
-	if j.Standard < 68.5 || j.LowFP < 60 || j.LowFN < 73 {
+	// Measured 70.72 / 64.41 / 74.73; the margin absorbs float noise only.
+	if j.Standard < 70.5 || j.LowFP < 64 || j.LowFN < 74.5 {
 		t.Errorf("scores fell: %.2f / %.2f / %.2f", j.Standard, j.LowFP, j.LowFN)
 	}
 }
