@@ -436,6 +436,16 @@ func (f *rtFrame) reset() {
 	f.entries = f.entries[:0]
 }
 
+// release drops the frame's references into the response body (POP
+// names), keeping its timestamp and capacity: with 100 services each
+// waiting a second for its next answer, holding on to the last ~365 kB
+// body per service would keep tens of MB alive for nothing.
+func (f *rtFrame) release() {
+	f.errText = nil
+	clear(f.entries[:cap(f.entries)])
+	f.entries = f.entries[:0]
+}
+
 // decodeRT decodes a GET /v1/channel/{id}/ts/{ts} response into f. Top-level
 // keys are matched case-insensitively (Fastly capitalises them; clients
 // have long relied on encoding/json's case folding); measurement names are

@@ -129,6 +129,8 @@ func (c *Collector) subscribe(ctx context.Context, s service, e collectors.Emitt
 			ts = frame.timestamp
 		}
 		res := agg.add(&frame)
+		noData := len(frame.records) == 0
+		frame.release() // before Emit, which may block on a full queue
 		if len(res.skipped) > 0 {
 			// One line per response, however many seconds or POPs were bad.
 			log.Warn("fastly real-time data skipped", "count", len(res.skipped), "first", res.skipped[0])
@@ -144,7 +146,7 @@ func (c *Collector) subscribe(ctx context.Context, s service, e collectors.Emitt
 				return
 			}
 		}
-		if len(frame.records) == 0 {
+		if noData {
 			// "No data available, please retry" (HTTP 200, Data []): not an
 			// error. The long poll already waited; the answer is cached for
 			// 1 s, so pause that long instead of hammering it.

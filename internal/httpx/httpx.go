@@ -264,7 +264,7 @@ func (c *Client) once(ctx context.Context, r Request) (*Response, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	data, err := readBody(resp, c.maxBody)
 	if err != nil {
 		return nil, err
 	}
@@ -404,5 +404,31 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// readBody reads at most max+1 bytes. When the length is announced, the
+// buffer is allocated once at that size (io.ReadAll would grow it by
+// doubling, leaving about as much garbage as the body again).
+func readBody(resp *http.Response, max int64) ([]byte, error) {
+	r := io.LimitReader(resp.Body, max+1)
+	n := resp.ContentLength
+	if n <= 0 || n > max {
+		return io.ReadAll(r)
+	}
+	buf := make([]byte, 0, n+1) // +1: a body longer than announced shows
+	for {
+		if len(buf) == cap(buf) {
+			rest, err := io.ReadAll(r)
+			return append(buf, rest...), err
+		}
+		m, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -124,5 +125,34 @@ func TestRateHeadersPause(t *testing.T) {
 	}
 	if paused != 3*time.Second {
 		t.Fatalf("paused %v, want 3s", paused)
+	}
+}
+
+// A body of announced length is read into one buffer of that size; bodies
+// without a length, and bodies over the cap, behave as before.
+func TestReadBodySizesBufferFromContentLength(t *testing.T) {
+	body := strings.Repeat("x", 300_000)
+	for _, tc := range []struct {
+		name    string
+		length  int64
+		max     int64
+		wantErr bool
+	}{
+		{"announced", int64(len(body)), 1 << 20, false},
+		{"unknown length", -1, 1 << 20, false},
+		{"over the cap", int64(len(body)), 1000, false},
+	} {
+		resp := &http.Response{Body: io.NopCloser(strings.NewReader(body)), ContentLength: tc.length}
+		got, err := readBody(resp, tc.max)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		want := min(int64(len(body)), tc.max+1)
+		if int64(len(got)) != want || string(got) != body[:want] {
+			t.Fatalf("%s: read %d bytes, want %d", tc.name, len(got), want)
+		}
+		if tc.name == "announced" && cap(got) != len(body)+1 {
+			t.Fatalf("buffer cap %d, want %d (one allocation of the announced size)", cap(got), len(body)+1)
+		}
 	}
 }
