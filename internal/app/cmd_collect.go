@@ -107,7 +107,10 @@ that window (RFC 3339 or Unix seconds) and leaves checkpoints alone.`)
 	}
 	wg.Wait()
 	if !rt.dryRun {
-		_ = rt.sink.Send(ctx, rt.selfPoints(time.Now()))
+		// Like the daemon: the collectors' counters and the sink's (points
+		// sent, spooled, dropped, replayed).
+		now := time.Now()
+		_ = rt.sink.Send(ctx, append(rt.selfPoints(now), rt.sinkSelfPoints(now)...))
 	}
 	closeErr := rt.close()
 	var parts []string

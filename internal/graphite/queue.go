@@ -18,13 +18,14 @@ type item struct {
 // bounded in points (markers are free) so many small Sends do not block
 // earlier than one large one.
 type queue struct {
-	mu     sync.Mutex
-	items  []item
-	n      int // metrics queued
-	max    int
-	space  chan struct{} // closed (and replaced) whenever points are taken
-	ready  chan struct{} // capacity 1: something was pushed
-	closed bool
+	mu      sync.Mutex
+	items   []item
+	n       int // metrics queued
+	flushes int // flush markers queued
+	max     int
+	space   chan struct{} // closed (and replaced) whenever points are taken
+	ready   chan struct{} // capacity 1: something was pushed
+	closed  bool
 }
 
 func newQueue(max int) *queue {
@@ -76,6 +77,7 @@ func (q *queue) pushFlush(ch chan struct{}) error {
 		return ErrClosed
 	}
 	q.items = append(q.items, item{flush: ch})
+	q.flushes++
 	q.mu.Unlock()
 	q.signal()
 	return nil
@@ -95,6 +97,7 @@ func (q *queue) take(dst []graphite.Metric, maxPts, maxBytes int) ([]graphite.Me
 				break
 			}
 			ch := it.flush
+			q.flushes--
 			q.items[0] = item{}
 			q.items = q.items[1:]
 			return dst, ch
@@ -129,6 +132,13 @@ func (q *queue) length() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.n
+}
+
+// pending returns the queued points and flush markers.
+func (q *queue) pending() (points, flushes int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n, q.flushes
 }
 
 // close refuses further pushes.

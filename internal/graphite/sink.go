@@ -102,6 +102,8 @@ type options struct {
 	retryWindow  time.Duration
 	redoBytes    int
 	redoAge      time.Duration
+	closeSettle  time.Duration
+	closeReplay  time.Duration
 	spoolDir     string
 	spoolMax     int64
 	log          *slog.Logger
@@ -143,6 +145,20 @@ func WithRedo(maxBytes int, maxAge time.Duration) Option {
 	return func(o *options) { o.redoBytes, o.redoAge = maxBytes, maxAge }
 }
 
+// WithClose sets what Close does after the last batch was written. It
+// keeps the connection open until the newest write is settle old, watching
+// for carbon closing it: carbon-cache drops what it received within about
+// a second of a SIGTERM (its writer thread sleeps up to 1 s between drains
+// and exits without a last one), and a plaintext client has no other ack.
+// When carbon goes away in that time, what was written is re-sent or
+// spooled; when Close must stop before (its context ended), the unsettled
+// writes go to the spool. With a spool, Close also replays it, for at most
+// replay, while carbon accepts writes, so a one-shot process leaves nothing
+// behind when carbon is up. By default, 1.5s and 10s; 0 turns either off.
+func WithClose(settle, replay time.Duration) Option {
+	return func(o *options) { o.closeSettle, o.closeReplay = settle, replay }
+}
+
 // WithSpool keeps batches in dir (at most maxBytes; the oldest segment is
 // dropped beyond that) while carbon is unreachable and replays them in
 // order, also after a restart of the process. By default, there is no spool
@@ -171,6 +187,7 @@ type TCPSink struct {
 	log  *slog.Logger
 	q    *queue
 
+	closing   chan struct{} // closed by Close once the queue is flushed: settle, replay, exit
 	stop      chan struct{} // closed by Close: exit now
 	done      chan struct{} // closed when the owner goroutine returned
 	closeOnce sync.Once
@@ -199,6 +216,7 @@ type TCPSink struct {
 	downSince time.Time // first failure of the current outage; zero while up
 	spooling  uint64    // points spooled since carbon went away (for the log)
 	replaying uint64    // points replayed in the current replay (for the log)
+	settled   bool      // Close's settle ran to its end: the redo list is safe
 }
 
 // New starts a sink that delivers to the carbon plaintext receiver at addr
@@ -211,6 +229,7 @@ func New(addr string, opts ...Option) (*TCPSink, error) {
 		writeTimeout: 10 * time.Second, dialTimeout: 5 * time.Second,
 		minBackoff: 100 * time.Millisecond, maxBackoff: 10 * time.Second,
 		retryWindow: 2 * time.Second, redoBytes: 8 << 20, redoAge: 10 * time.Second,
+		closeSettle: 1500 * time.Millisecond, closeReplay: 10 * time.Second,
 		log: slog.Default(),
 	}
 	for _, opt := range opts {
@@ -238,7 +257,7 @@ func New(addr string, opts ...Option) (*TCPSink, error) {
 		addr: addr, host: host, port: port, o: o,
 		log:  o.log.With("component", "graphite", "addr", addr),
 		q:    newQueue(o.queueSize),
-		stop: make(chan struct{}), done: make(chan struct{}),
+		stop: make(chan struct{}), done: make(chan struct{}), closing: make(chan struct{}),
 	}
 	if o.spoolDir != "" {
 		if o.spoolMax <= 0 {
@@ -290,9 +309,11 @@ func (s *TCPSink) Flush(ctx context.Context) error {
 	}
 }
 
-// Close implements Sink. When ctx ends before everything is delivered, the
-// rest goes to the spool (or is counted as lost without one) and the error
-// says so.
+// Close implements Sink. It flushes, then settles and replays the spool as
+// WithClose says. When ctx ends before the queue is flushed, the rest goes
+// to the spool (or is counted as lost without one) and the error says so;
+// when it ends while settling or replaying, what is not confirmed goes to
+// the spool.
 func (s *TCPSink) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		ch := make(chan struct{})
@@ -302,6 +323,13 @@ func (s *TCPSink) Close(ctx context.Context) error {
 			case <-ch:
 			case <-ctx.Done():
 				s.closeErr = fmt.Errorf("graphite: close: %w", ctx.Err())
+			}
+		}
+		if s.closeErr == nil {
+			close(s.closing)
+			select {
+			case <-s.done:
+			case <-ctx.Done():
 			}
 		}
 		close(s.stop)
@@ -356,10 +384,23 @@ func (s *TCPSink) run() {
 		if s.stopping() {
 			return
 		}
+		select {
+		case <-s.closing:
+			s.finish()
+			return
+		default:
+		}
 		spoolBusy := s.spool != nil && !s.spool.empty()
 		if spoolBusy && !time.Now().Before(s.nextTry) {
 			s.replayOne()
-			s.drainToSpool(batch[:0])
+			// New batches go behind the spool (order is kept). While
+			// carbon takes the replay they wait in memory, up to half
+			// the queue; beyond that, with carbon away, or when someone
+			// waits in Flush, they go to the spool so Send and Flush do
+			// not wait for the whole replay.
+			if n, flushes := s.q.pending(); !s.connected.Load() || flushes > 0 || n >= s.o.queueSize/2 {
+				s.drainToSpool(batch[:0])
+			}
 			continue
 		}
 		if !spoolBusy && len(s.resend) > 0 && !time.Now().Before(s.nextTry) {
@@ -375,6 +416,8 @@ func (s *TCPSink) run() {
 		select {
 		case <-s.stop:
 			return
+		case <-s.closing:
+			continue
 		case <-s.q.ready:
 		case <-s.dead:
 			s.peerGone("carbon closed the connection")
@@ -669,24 +712,25 @@ func (s *TCPSink) drainToSpool(batch []graphite.Metric) {
 	}
 }
 
-// replayOne writes the oldest spooled batch to carbon.
-func (s *TCPSink) replayOne() {
+// replayOne writes the oldest spooled batch to carbon; false when it could
+// not (carbon unreachable, spool unreadable, or nothing left).
+func (s *TCPSink) replayOne() bool {
 	payload, recLen, ok, err := s.spool.peek()
 	if err != nil {
 		s.log.Error("graphite spool read failed", "err", err)
 		s.nextTry = time.Now().Add(time.Second)
-		return
+		return false
 	}
 	if !ok {
 		s.syncSpoolStats()
-		return
+		return false
 	}
 	ms, bad := parseLines(payload, nil)
 	if bad > 0 {
 		s.invalid.Add(uint64(bad))
 	}
 	if err := s.writeAll(ms); err != nil {
-		return // writeAll armed the backoff; the record stays
+		return false // writeAll armed the backoff; the record stays
 	}
 	s.spool.ack(recLen, len(ms)+bad)
 	s.replayed.Add(uint64(len(ms)))
@@ -699,6 +743,52 @@ func (s *TCPSink) replayOne() {
 		s.replaying, s.spooling = 0, 0
 	}
 	s.syncSpoolStats()
+	return true
+}
+
+// finish is Close's work on the owner goroutine once the queue is flushed:
+// re-send what may have been lost, replay the spool while carbon takes it
+// (for at most closeReplay), then keep the connection open until the
+// newest write is closeSettle old. A close by carbon in that time puts the
+// recent writes back on the re-send list, and the loop starts over.
+func (s *TCPSink) finish() {
+	replayUntil := time.Now().Add(s.o.closeReplay)
+	replay := s.spool != nil && s.o.closeReplay > 0
+	for !s.stopping() {
+		if len(s.resend) > 0 {
+			// Retried for the retry window, then spooled (without a
+			// spool, until Close gives up).
+			s.deliver(nil)
+			continue
+		}
+		if replay && !s.spool.empty() && time.Now().Before(replayUntil) {
+			if !s.replayOne() {
+				replay = false // carbon away: the spool waits for the next run
+			}
+			continue
+		}
+		if s.conn == nil || len(s.redo) == 0 || s.o.closeSettle <= 0 {
+			s.settled = true
+			return
+		}
+		left := s.o.closeSettle - time.Since(s.redo[len(s.redo)-1].at)
+		if left <= 0 {
+			s.settled = true
+			return
+		}
+		tm := time.NewTimer(left)
+		select {
+		case <-tm.C:
+		case <-s.dead:
+			tm.Stop()
+			s.peerGone("carbon closed the connection while closing")
+			// Never spin against a carbon that accepts and closes at once.
+			s.wait(time.Now().Add(s.o.minBackoff))
+		case <-s.stop:
+			tm.Stop()
+			return
+		}
+	}
 }
 
 func (s *TCPSink) syncSpoolStats() {
@@ -711,6 +801,22 @@ func (s *TCPSink) syncSpoolStats() {
 // spool, or is counted and logged as lost.
 func (s *TCPSink) shutdown() {
 	var left [][]graphite.Metric
+	if !s.settled && s.spool != nil && s.o.closeSettle > 0 {
+		// Written but not confirmed by the settle time: carbon may still
+		// lose it. At least once: the next run re-sends it.
+		now := time.Now()
+		unsettled := 0
+		for _, w := range s.redo {
+			if now.Sub(w.at) < s.o.closeSettle {
+				left = append(left, w.ms)
+				unsettled += len(w.ms)
+			}
+		}
+		if unsettled > 0 {
+			s.log.Info("graphite spooling recent writes not yet settled", "points", unsettled)
+		}
+	}
+	s.redo, s.redoBytes = nil, 0
 	left = append(left, s.resend...)
 	s.resend = nil
 	for {

@@ -51,7 +51,7 @@ func ctxT(t testing.TB, d time.Duration) context.Context {
 
 func newSink(t testing.TB, addr string, opts ...Option) *TCPSink {
 	t.Helper()
-	opts = append([]Option{WithLogger(testLog(t)), WithBackoff(10*time.Millisecond, 100*time.Millisecond)}, opts...)
+	opts = append([]Option{WithLogger(testLog(t)), WithBackoff(10*time.Millisecond, 100*time.Millisecond), WithClose(50*time.Millisecond, 10*time.Second)}, opts...)
 	s, err := New(addr, opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -465,5 +465,103 @@ func TestUnreadDataResentWhenIdle(t *testing.T) {
 	f.waitAll(w, 10*time.Second)
 	if st := s.Stats(); st.ResentPoints != 30 || st.SentPoints != 30 {
 		t.Fatalf("stats = %+v, want 30 sent and 30 resent", st)
+	}
+}
+
+// TestCloseResendsWhenCarbonClosesWhileSettling: carbon goes away (the way
+// a SIGTERMed carbon-cache does, which loses what it received in its last
+// second) while Close keeps the connection open after the last write. The
+// recent writes must be re-sent, here into the spool as carbon stays down,
+// and the next sink replays them.
+func TestCloseResendsWhenCarbonClosesWhileSettling(t *testing.T) {
+	f := newFakeCarbon(t)
+	dir := t.TempDir()
+	s, err := New(f.addr, WithLogger(testLog(t)), WithSpool(dir, 1<<20), WithClose(10*time.Second, time.Second),
+		WithRetryWindow(50*time.Millisecond), WithBackoff(10*time.Millisecond, 20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, w := points("t.settle", 60, 6, 3000)
+	if err := s.Send(ctxT(t, 5*time.Second), p); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(ctxT(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	f.waitAll(w, 5*time.Second)
+	closed := make(chan error, 1)
+	t0 := time.Now()
+	go func() { closed <- s.Close(ctxT(t, 20*time.Second)) }()
+	f.stop() // carbon goes away while Close settles
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("close: %v", err)
+		}
+	case <-time.After(9 * time.Second):
+		t.Fatal("Close did not notice carbon going away while settling")
+	}
+	t.Logf("close returned after %v", time.Since(t0).Round(time.Millisecond))
+	if st := s.Stats(); st.SpooledPoints != 60 || st.SpoolPoints != 60 || st.LostPoints != 0 {
+		t.Fatalf("stats = %+v, want the 60 recent points spooled", st)
+	}
+	f.start()
+	s2 := newSink(t, f.addr, WithSpool(dir, 1<<20))
+	if err := s2.Close(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if st := s2.Stats(); st.ReplayedPoints != 60 || st.SpoolPoints != 0 {
+		t.Fatalf("stats = %+v, want 60 replayed by Close and the spool empty", st)
+	}
+	if segs, _ := filepath.Glob(filepath.Join(dir, "*.seg")); len(segs) != 0 {
+		t.Fatalf("segments left after Close replayed: %v", segs)
+	}
+}
+
+// TestCloseSpoolsUnsettledWrites: Close's context ends before the last
+// writes are settled; they go to the spool (at least once), not away.
+func TestCloseSpoolsUnsettledWrites(t *testing.T) {
+	f := newFakeCarbon(t)
+	dir := t.TempDir()
+	s, err := New(f.addr, WithLogger(testLog(t)), WithSpool(dir, 1<<20), WithClose(10*time.Second, time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, w := points("t.unsettled", 40, 4, 4000)
+	if err := s.Send(ctxT(t, 5*time.Second), p); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := s.Close(ctx); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	f.waitAll(w, 5*time.Second)
+	if st := s.Stats(); st.SentPoints != 40 || st.SpooledPoints != 40 || st.LostPoints != 0 {
+		t.Fatalf("stats = %+v, want 40 sent and the same 40 spooled", st)
+	}
+}
+
+// TestCloseWaitsForSettle: with carbon up, Close returns once the newest
+// write is settle old, and leaves no spool behind.
+func TestCloseWaitsForSettle(t *testing.T) {
+	f := newFakeCarbon(t)
+	dir := t.TempDir()
+	const settle = 300 * time.Millisecond
+	s := newSink(t, f.addr, WithSpool(dir, 1<<20), WithClose(settle, time.Second))
+	p, w := points("t.settled", 20, 2, 5000)
+	if err := s.Send(ctxT(t, 5*time.Second), p); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	if err := s.Close(ctxT(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(t0); d < settle-50*time.Millisecond || d > 3*time.Second {
+		t.Errorf("Close took %v, want about %v", d, settle)
+	}
+	f.waitAll(w, 5*time.Second)
+	if st := s.Stats(); st.SpooledPoints != 0 || st.ResentPoints != 0 {
+		t.Fatalf("stats = %+v, want nothing spooled or re-sent", st)
 	}
 }

@@ -73,8 +73,18 @@ func Start(o Options) (*Server, error) {
 	return s, nil
 }
 
-// Handler returns the simulator's routes and the vendors it serves.
+// Handler returns the simulator's routes and the vendors it serves. A nil
+// Model, Now or Logger gets Start's default.
 func Handler(o Options) (http.Handler, []string) {
+	if o.Model == nil {
+		o.Model = traffic.Default(1)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
 	root := http.NewServeMux()
 	env := collectors.SimEnv{
 		Model:  o.Model,
