@@ -237,3 +237,51 @@ func modelRecord(svc, loc string, start int64, s traffic.Sample) schema.Record {
 	st.addHistorical(&r.Counts)
 	return r
 }
+
+// ExpectRT is what the real-time stream emits for service svc against the
+// stand-in: one record per POP that served anything and one for "all",
+// for every whole bucket of length res inside [start, end) (buckets are
+// aligned to the epoch). It is computed from the model's sums and maps
+// the sample's counts to schema fields itself, so a test comparing it
+// with Graphite checks the aggregator and the real-time mapping instead
+// of repeating them. Every field is known: the real-time API documents an
+// absent field as 0.
+func ExpectRT(m *traffic.Model, svc int, start, end time.Time, res time.Duration) []schema.Record {
+	r := int64(res / time.Second)
+	if r <= 0 {
+		return nil
+	}
+	counts := func(s traffic.Sample) schema.Counts {
+		var c schema.Counts
+		c.Set(schema.Requests, float64(s.Requests))
+		c.Set(schema.Hits, float64(s.Hits))
+		c.Set(schema.Misses, float64(s.Misses))
+		c.Set(schema.Passes, float64(s.Passes))
+		c.Set(schema.Errors, float64(s.Errors))
+		c.Set(schema.EdgeBytes, float64(s.EdgeBytes()))
+		c.Set(schema.OriginRequests, float64(s.OriginFetches))
+		c.Set(schema.OriginBytes, float64(s.OriginBytes()))
+		c.Set(schema.Status2xx, float64(s.Status2xx))
+		c.Set(schema.Status3xx, float64(s.Status3xx))
+		c.Set(schema.Status4xx, float64(s.Status4xx))
+		c.Set(schema.Status5xx, float64(s.Status5xx))
+		return c
+	}
+	// The stand-in sends a second only for POPs with traffic (a model
+	// second without requests is all zeros), and a second only when some
+	// POP had traffic: a bucket without any has no record at all.
+	name := m.Services[svc].Name
+	var recs []schema.Record
+	first := start.Unix() + (r-start.Unix()%r)%r
+	for b := first; b+r <= end.Unix(); b += r {
+		if all := m.SumAll(svc, b, b+r); all.Requests > 0 {
+			recs = append(recs, schema.Record{Provider: "fastly", Service: name, Location: schema.LocationAll, Start: b, Step: r, Counts: counts(all)})
+		}
+		for p, pop := range m.POPs {
+			if s := m.Sum(svc, p, b, b+r); s.Requests > 0 {
+				recs = append(recs, schema.Record{Provider: "fastly", Service: name, Location: pop.Code, Start: b, Step: r, Counts: counts(s)})
+			}
+		}
+	}
+	return recs
+}
