@@ -1,8 +1,13 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -12,6 +17,7 @@ import (
 	"github.com/cdnmetrics/cdnmetrics/internal/anomaly"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 	"github.com/cdnmetrics/cdnmetrics/internal/skyline"
+	"github.com/cdnmetrics/cdnmetrics/internal/state"
 )
 
 // feeds are what the points feed besides Graphite: the built-in anomaly
@@ -47,8 +53,51 @@ func (rt *program) startFeeds(ctx context.Context) error {
 			Repeat:     int64(rt.cfg.Anomaly.Repeat.D() / time.Second),
 			OnCrossing: rt.onAnomaly,
 		})
+		rt.loadAnomalyState()
 	}
 	return nil
+}
+
+// anomalyStatePath is where the detectors' state is kept between runs, so
+// that `collect` from cron learns across runs like the daemon does.
+func (rt *program) anomalyStatePath() string {
+	return filepath.Join(rt.cfg.StateDir, "anomaly.state")
+}
+
+// loadAnomalyState restores the detectors; a missing, unreadable or
+// outdated file only means the series start learning anew.
+func (rt *program) loadAnomalyState() {
+	f, err := os.Open(rt.anomalyStatePath())
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			rt.logger.Warn("anomaly state not loaded; series start anew", "path", rt.anomalyStatePath(), "err", err)
+		}
+		return
+	}
+	defer f.Close()
+	if err := rt.feeds.anom.Load(f); err != nil {
+		rt.logger.Warn("anomaly state not loaded; series start anew", "path", rt.anomalyStatePath(), "err", err)
+		return
+	}
+	rt.logger.Debug("anomaly state loaded", "series", rt.feeds.anom.Len())
+}
+
+// saveAnomalyState writes the detectors' state atomically (not in dry runs,
+// which change no state).
+func (rt *program) saveAnomalyState() {
+	if rt.feeds.anom == nil || rt.dryRun {
+		return
+	}
+	var buf bytes.Buffer
+	if err := rt.feeds.anom.Save(&buf); err == nil {
+		err = state.WriteFileAtomic(rt.anomalyStatePath(), buf.Bytes(), 0o640)
+		if err == nil {
+			return
+		}
+		rt.logger.Warn("anomaly state not saved", "path", rt.anomalyStatePath(), "err", err)
+	} else {
+		rt.logger.Warn("anomaly state not saved", "err", err)
+	}
 }
 
 func (rt *program) stopFeeds() {
@@ -71,6 +120,7 @@ func (rt *program) stopFeeds() {
 	if rt.feeds.skyline != nil {
 		rt.feeds.skyline.Stop()
 	}
+	rt.saveAnomalyState()
 }
 
 // scores returns the anomaly score points of pts: for every fresh point

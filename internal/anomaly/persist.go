@@ -1,0 +1,212 @@
+package anomaly
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"math"
+)
+
+// A Set's state can be saved and loaded, so a detector fed by `collect`
+// from cron (one process per run) keeps learning across runs instead of
+// starting every series anew.
+//
+// Format: magic, the fingerprint of the Params, the number of series, then
+// per series its path, bookkeeping and every field of its Detector as
+// little-endian fixed-size values. State saved under other Params (another
+// version of the detector) is not loaded: the series start anew.
+
+const stateMagic = "cdnmetrics-anomaly-v1\n"
+
+// maxPathLen bounds a path read back from a state file.
+const maxPathLen = 4096
+
+// fingerprint identifies p (and so whether saved detectors fit it).
+func fingerprint(p Params) uint64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%+v|%d|%d|%d", p, maxRates, maxShort, seasonBuckets)
+	return h.Sum64()
+}
+
+// ErrStateMismatch is returned by Load for a state saved under other
+// Params; nothing is loaded.
+var ErrStateMismatch = errors.New("anomaly state was saved by a different detector version")
+
+// Save writes every series' state to w.
+func (s *Set) Save(w io.Writer) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	bw := bufio.NewWriter(w)
+	e := encoder{w: bw}
+	e.bytes([]byte(stateMagic))
+	e.u64(fingerprint(s.p))
+	e.u64(uint64(len(s.series)))
+	for path, sr := range s.series {
+		e.u64(uint64(len(path)))
+		e.bytes([]byte(path))
+		e.i64(sr.last)
+		e.i64(sr.reported)
+		e.f64(sr.score)
+		sr.d.encode(&e)
+	}
+	if e.err != nil {
+		return e.err
+	}
+	return bw.Flush()
+}
+
+// Load replaces the Set's series with those saved in r. On any error the
+// Set is left empty of loaded series (as before the call).
+func (s *Set) Load(r io.Reader) error {
+	d := decoder{r: bufio.NewReader(r)}
+	magic := make([]byte, len(stateMagic))
+	d.read(magic)
+	if d.err != nil || string(magic) != stateMagic {
+		return fmt.Errorf("not an anomaly state file")
+	}
+	if d.u64() != fingerprint(s.p) {
+		return ErrStateMismatch
+	}
+	n := d.u64()
+	if d.err == nil && n > uint64(s.o.MaxSeries) {
+		return fmt.Errorf("anomaly state holds %d series, more than the limit %d", n, s.o.MaxSeries)
+	}
+	loaded := make(map[string]*series, min(n, 1<<16))
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		l := d.u64()
+		if l == 0 || l > maxPathLen {
+			return fmt.Errorf("anomaly state: series %d: bad path length %d", i, l)
+		}
+		path := make([]byte, l)
+		d.read(path)
+		sr := &series{d: New(s.p)}
+		sr.last, sr.reported, sr.score = d.i64(), d.i64(), d.f64()
+		sr.d.decode(&d)
+		loaded[string(path)] = sr
+	}
+	if d.err != nil {
+		return fmt.Errorf("anomaly state: %w", d.err)
+	}
+	s.mu.Lock()
+	s.series = loaded
+	s.mu.Unlock()
+	return nil
+}
+
+func (d *Detector) encode(e *encoder) {
+	e.i64(int64(d.n))
+	e.f64(d.min, d.max, d.last)
+	e.i64(d.first)
+	for i := range d.levels {
+		e.f64(d.levels[i].mean, d.levels[i].vari, d.diffs[i].mean, d.diffs[i].vari)
+	}
+	d.lik.encode(e)
+	e.i64(int64(d.quiet))
+	e.f64(d.alarms)
+	e.u64(d.ctx)
+	for _, w := range d.seen {
+		e.u64(w)
+	}
+	for i := range d.season {
+		e.f64(d.season[i].mean, d.season[i].vari)
+		e.u64(uint64(d.visits[i]))
+	}
+	d.slik.encode(e)
+}
+
+func (d *Detector) decode(r *decoder) {
+	d.n = int(r.i64())
+	d.min, d.max, d.last = r.f64(), r.f64(), r.f64()
+	d.first = r.i64()
+	for i := range d.levels {
+		d.levels[i].mean, d.levels[i].vari = r.f64(), r.f64()
+		d.diffs[i].mean, d.diffs[i].vari = r.f64(), r.f64()
+	}
+	d.lik.decode(r)
+	d.quiet = int(r.i64())
+	d.alarms = r.f64()
+	d.ctx = r.u64()
+	for i := range d.seen {
+		d.seen[i] = r.u64()
+	}
+	for i := range d.season {
+		d.season[i].mean, d.season[i].vari = r.f64(), r.f64()
+		d.visits[i] = uint16(min(r.u64(), math.MaxUint16))
+	}
+	d.slik.decode(r)
+	if d.n < 0 || d.quiet < 0 {
+		r.fail(errors.New("negative counter"))
+	}
+}
+
+func (l *likelihood) encode(e *encoder) {
+	e.f64(l.short[:]...)
+	e.f64(l.sum, l.long.mean, l.long.vari)
+}
+
+func (l *likelihood) decode(r *decoder) {
+	for i := range l.short {
+		l.short[i] = r.f64()
+	}
+	l.sum, l.long.mean, l.long.vari = r.f64(), r.f64(), r.f64()
+}
+
+type encoder struct {
+	w   io.Writer
+	buf [8]byte
+	err error
+}
+
+func (e *encoder) bytes(b []byte) {
+	if e.err == nil {
+		_, e.err = e.w.Write(b)
+	}
+}
+
+func (e *encoder) u64(v uint64) {
+	binary.LittleEndian.PutUint64(e.buf[:], v)
+	e.bytes(e.buf[:])
+}
+
+func (e *encoder) i64(v int64) { e.u64(uint64(v)) }
+
+func (e *encoder) f64(vs ...float64) {
+	for _, v := range vs {
+		e.u64(math.Float64bits(v))
+	}
+}
+
+type decoder struct {
+	r   io.Reader
+	buf [8]byte
+	err error
+}
+
+func (d *decoder) fail(err error) {
+	if d.err == nil {
+		d.err = err
+	}
+}
+
+func (d *decoder) read(b []byte) {
+	if d.err == nil {
+		if _, err := io.ReadFull(d.r, b); err != nil {
+			d.fail(fmt.Errorf("truncated: %w", err))
+		}
+	}
+}
+
+func (d *decoder) u64() uint64 {
+	d.read(d.buf[:])
+	if d.err != nil {
+		return 0
+	}
+	return binary.LittleEndian.Uint64(d.buf[:])
+}
+
+func (d *decoder) i64() int64 { return int64(d.u64()) }
+
+func (d *decoder) f64() float64 { return math.Float64frombits(d.u64()) }
