@@ -352,11 +352,15 @@ func verdicts(r *Report) {
 			p.Notes = append(p.Notes, "not compared: baseline "+r.Baseline+" missing")
 			continue
 		}
+		// compared counts the metrics judged: a provider with none (no data
+		// in the window) fails, so a gate never passes on missing data.
+		compared := 0
 		// Drops and rises in percentage points of the ratio.
 		pp := func(label string, pv, bv *float64, lowerIsWorse bool, limit float64, pct func(float64) string) {
 			if !comparable(p, base, label, pv, bv) {
 				return
 			}
+			compared++
 			diff := (*pv - *bv) * 100
 			if lowerIsWorse && -diff > limit+epsilon {
 				p.Failures = append(p.Failures, fmt.Sprintf("%s %s is %.2f pp below %s's %s (limit %g pp)", label, pct(*pv), -diff, base.Name, pct(*bv), limit))
@@ -373,6 +377,7 @@ func verdicts(r *Report) {
 			if !r.probed || !comparable(p, base, label, pv, bv) {
 				return
 			}
+			compared++
 			if *pv > *bv*(1+t.TTFBMaxIncreasePct/100)+epsilon {
 				rise := "∞"
 				if *bv > 0 {
@@ -383,6 +388,9 @@ func verdicts(r *Report) {
 		}
 		ttfb("ttfb p50", p.TTFBP50, base.TTFBP50)
 		ttfb("ttfb p95", p.TTFBP95, base.TTFBP95)
+		if compared == 0 {
+			p.Failures = append(p.Failures, "nothing could be compared with "+base.Name+": no hit ratio, origin offload, error ratio or TTFB in the window")
+		}
 		p.Verdict = VerdictPass
 		if len(p.Failures) > 0 {
 			p.Verdict = VerdictFail

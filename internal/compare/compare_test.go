@@ -321,7 +321,8 @@ func TestExecuteExitCodes(t *testing.T) {
 			code: 2, er: "bad value"},
 		{name: "find not json", f: &fake{find: "<html>"}, code: 2, er: "/metrics/find"},
 		{name: "no providers", f: &fake{find: "[]"}, code: 2, er: "no provider series"},
-		{name: "empty render", f: &fake{find: findThree, counts: "[]", probes: "[]"}, code: 0, out: "fastly: no count series at location all"},
+		// No data is never a pass: a gate must not open on missing series.
+		{name: "empty render", f: &fake{find: findThree, counts: "[]", probes: "[]"}, code: 1, out: "akamai: FAIL: nothing could be compared with fastly"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -336,8 +337,8 @@ func TestExecuteExitCodes(t *testing.T) {
 func TestEmptyRenderIsNull(t *testing.T) {
 	f := &fake{find: findThree, counts: "[]", probes: "[]"}
 	code, out, _ := run(t, f, Flags{Format: "json"}, nil)
-	if code != 0 {
-		t.Fatalf("code %d", code)
+	if code != 1 {
+		t.Fatalf("code %d, want 1 (no data is not a pass)", code)
 	}
 	var got struct{ Providers []map[string]any }
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
