@@ -80,6 +80,25 @@ type ServiceSelector interface {
 	SelectServices(ids []string) error
 }
 
+// Selection is what a SelectServices call kept: service ids and names. The
+// nil Selection keeps every service.
+type Selection map[string]bool
+
+// NewSelection returns the Selection of ids; nil (every service) for none.
+func NewSelection(ids []string) Selection {
+	if len(ids) == 0 {
+		return nil
+	}
+	s := Selection{}
+	for _, id := range ids {
+		s[id] = true
+	}
+	return s
+}
+
+// Has reports whether the service with this id and name is selected.
+func (s Selection) Has(id, name string) bool { return s == nil || s[id] || s[name] }
+
 // Timing is a collector's view of its vendor's time: the step of its data,
 // how late the data is final (Delay), how far each run re-reads the past to
 // pick up revisions (Overlap), how far the first run looks back, and the

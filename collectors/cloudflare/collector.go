@@ -36,8 +36,8 @@ type Collector struct {
 	token   string
 	account string
 	perColo bool
-	zones   []Zone          // configured; empty means discover
-	only    map[string]bool // backfill --service: ids or names; nil means all
+	zones   []Zone               // configured; empty means discover
+	only    collectors.Selection // backfill --service
 	env     collectors.Env
 	logger  *slog.Logger
 	now     func() time.Time
@@ -108,7 +108,7 @@ func (c *Collector) Collect(ctx context.Context, w collectors.Window, e collecto
 	rowsSeen, included := 0, 0
 	for _, z := range zones {
 		// Shards and service filters pick the zones this instance reads.
-		if !c.env.Includes(z.ID, z.label()) || !c.selected(z.ID, z.label()) {
+		if !c.env.Includes(z.ID, z.label()) || !c.only.Has(z.ID, z.label()) {
 			continue
 		}
 		included++
@@ -344,25 +344,17 @@ func (c *Collector) discover(ctx context.Context) ([]Zone, error) {
 
 // SelectServices implements collectors.ServiceSelector.
 func (c *Collector) SelectServices(ids []string) error {
-	if len(ids) == 0 {
+	c.only = collectors.NewSelection(ids)
+	if c.only == nil {
 		return nil
-	}
-	c.only = map[string]bool{}
-	for _, id := range ids {
-		c.only[id] = true
 	}
 	if len(c.zones) == 0 {
 		return nil // discovered zones are matched when they are listed
 	}
 	for _, z := range c.zones {
-		if c.selected(z.ID, z.label()) {
+		if c.only.Has(z.ID, z.label()) {
 			return nil
 		}
 	}
 	return fmt.Errorf("cloudflare: no configured zone matches %v", ids)
-}
-
-// selected reports whether SelectServices kept the service.
-func (c *Collector) selected(id, name string) bool {
-	return c.only == nil || c.only[id] || c.only[name]
 }

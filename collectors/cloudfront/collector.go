@@ -35,7 +35,7 @@ type Collector struct {
 	api    metricDataAPI
 	dists  []Distribution
 	env    collectors.Env
-	only   map[string]bool // backfill --service: ids or names; nil means all
+	only   collectors.Selection // backfill --service
 	logger *slog.Logger
 	secret string // static secret key, scrubbed from errors; "" with the default chain
 }
@@ -86,7 +86,7 @@ func (c *Collector) Collect(ctx context.Context, w collectors.Window, e collecto
 	points, included := 0, 0
 	for _, d := range c.dists {
 		// Shards and service filters pick the distributions this instance reads.
-		if !c.env.Includes(d.ID, d.label()) || !c.selected(d.ID, d.label()) {
+		if !c.env.Includes(d.ID, d.label()) || !c.only.Has(d.ID, d.label()) {
 			continue
 		}
 		included++
@@ -220,22 +220,14 @@ func (e *distError) Unwrap() error { return e.err }
 
 // SelectServices implements collectors.ServiceSelector.
 func (c *Collector) SelectServices(ids []string) error {
-	if len(ids) == 0 {
+	c.only = collectors.NewSelection(ids)
+	if c.only == nil {
 		return nil
 	}
-	c.only = map[string]bool{}
-	for _, id := range ids {
-		c.only[id] = true
-	}
 	for _, d := range c.dists {
-		if c.selected(d.ID, d.label()) {
+		if c.only.Has(d.ID, d.label()) {
 			return nil
 		}
 	}
 	return fmt.Errorf("cloudfront: no configured distribution matches %v", ids)
-}
-
-// selected reports whether SelectServices kept the service.
-func (c *Collector) selected(id, name string) bool {
-	return c.only == nil || c.only[id] || c.only[name]
 }

@@ -40,7 +40,7 @@ type Collector struct {
 	logger *slog.Logger
 	auth   func() (string, error) // Authorization header value
 	env    collectors.Env
-	only   map[string]bool // backfill --service: names or ids; nil means all
+	only   collectors.Selection // backfill --service: names or media type ids
 	now    func() time.Time
 
 	mu      sync.Mutex
@@ -231,7 +231,7 @@ func (c *Collector) Collect(ctx context.Context, w collectors.Window, e collecto
 	var errs []error
 	for _, p := range c.plats {
 		// Shards and service filters pick the platforms this instance reads.
-		if !c.env.Includes(fmt.Sprint(p.id), p.name) || !c.selected(p) {
+		if !c.env.Includes(fmt.Sprint(p.id), p.name) || !c.only.Has(fmt.Sprint(p.id), p.name) {
 			continue
 		}
 		rec, err := c.platform(ctx, p, w, start)
@@ -313,20 +313,12 @@ func (c *Collector) mapMetric(metric string, body []byte, rec *schema.Record) er
 // SelectServices implements collectors.ServiceSelector; a platform is
 // matched by name or media type id.
 func (c *Collector) SelectServices(ids []string) error {
-	only := map[string]bool{}
-	for _, id := range ids {
-		only[id] = true
-	}
-	c.only = only
+	c.only = collectors.NewSelection(ids)
 	for _, p := range c.plats {
-		if c.selected(p) {
+		if c.only.Has(fmt.Sprint(p.id), p.name) {
 			return nil
 		}
 	}
 	c.only = nil
 	return fmt.Errorf("%s: no configured platform matches %v", provider, ids)
-}
-
-func (c *Collector) selected(p platform) bool {
-	return c.only == nil || c.only[p.name] || c.only[fmt.Sprint(p.id)]
 }

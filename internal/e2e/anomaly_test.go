@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/app"
 	"github.com/cdnmetrics/cdnmetrics/internal/graphitetest"
 	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
@@ -44,12 +43,7 @@ func anomalyRun(t *testing.T, g *graphitetest.Server, prefix string, end time.Ti
 		t.Fatal(err)
 	}
 	var out, errb bytes.Buffer
-	getenv := func(k string) string {
-		if k == collectors.SimSecretEnv {
-			return collectors.SimSecret
-		}
-		return ""
-	}
+	getenv := simGetenv
 	// One collect over the six hours, or one per stretch between cuts (as
 	// cron runs would): the detectors' state carries over in state_dir.
 	bounds := append(append([]time.Time{end.Add(-6 * time.Hour)}, cuts...), end)

@@ -64,12 +64,7 @@ func TestCloudflareErrorIn200KeepsOtherZones(t *testing.T) {
 	w := collectors.Window{Start: end.Add(-20 * time.Minute), End: end}
 	var out, errb bytes.Buffer
 	code := app.Main(context.Background(), []string{"collect", "--config", cfg, "--from", fmt.Sprint(w.Start.Unix()), "--to", fmt.Sprint(w.End.Unix())},
-		app.IO{Stdout: &out, Stderr: &errb, Getenv: func(k string) string {
-			if k == collectors.SimSecretEnv {
-				return collectors.SimSecret
-			}
-			return ""
-		}})
+		app.IO{Stdout: &out, Stderr: &errb, Getenv: simGetenv})
 	if code != 1 {
 		t.Fatalf("collect exit %d, want 1 (one zone failed)\n%s\n%s", code, out.String(), errb.String())
 	}
@@ -84,20 +79,13 @@ func TestCloudflareErrorIn200KeepsOtherZones(t *testing.T) {
 		t.Fatal("the API token is in the output")
 	}
 	want := map[string]map[int64]float64{}
-	n := 0
 	var good []schema.Record
 	for _, r := range cloudflare.Expect(model, w) {
 		if r.Service != bad.Name {
 			good = append(good, r)
 		}
 	}
-	for _, p := range schema.Points("e2ecf", good, nil) {
-		if want[p.Path] == nil {
-			want[p.Path] = map[int64]float64{}
-		}
-		want[p.Path][p.Time] = p.Value
-		n++
-	}
+	n := addPoints(t, want, "e2ecf", good)
 	found, missing := g.WaitValues(t, want, 20*time.Second)
 	t.Logf("zone %s failed in a 200 answer; other zones: %d points expected, %d rendered exactly, %d missing", bad.Name, n, found, missing)
 	if n == 0 || missing != 0 {

@@ -4,19 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"math"
-	"math/rand/v2"
 	"net"
-	"net/http"
-	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,7 +42,7 @@ func TestShardedCollectorsIntoGraphiteCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("cluster: real Graphite is not started under -short")
 	}
-	c := startCluster(t)
+	c := graphitetest.StartCluster(t)
 
 	model := traffic.Default(7)
 	srv, err := simulate.Start(simulate.Options{Model: model})
@@ -84,17 +77,12 @@ func TestShardedCollectorsIntoGraphiteCluster(t *testing.T) {
 		t.Fatal("no vendor Expect gave points")
 	}
 
-	getenv := func(k string) string {
-		if k == collectors.SimSecretEnv {
-			return collectors.SimSecret
-		}
-		return os.Getenv(k)
-	}
+	getenv := simGetenv
 	dir := t.TempDir()
 	sent := make([]map[string]bool, 2) // per shard: paths it wrote
 	for i := range 2 {
 		spec := fmt.Sprintf("%d/2", i+1)
-		tap := startTap(t, c.carbon)
+		tap := startTap(t, c.CarbonAddr)
 		text, err := srv.Config(simulate.Core{StateDir: filepath.Join(dir, fmt.Sprintf("state%d", i+1)), GraphiteAddr: tap.addr, Prefix: prefix}, filepath.Join(dir, "sim"))
 		if err != nil {
 			t.Fatal(err)
@@ -150,7 +138,7 @@ func TestShardedCollectorsIntoGraphiteCluster(t *testing.T) {
 	t.Logf("services per shard: 1/2 → %d, 2/2 → %d", shards[1], shards[2])
 
 	// Every expected series on exactly one cache, and both caches used.
-	files := c.waitWhisper(t, want, 30*time.Second)
+	files := waitWhisper(c.Dir, want, 30*time.Second)
 	per := map[string]int{}
 	for p := range want {
 		switch where := files[p]; len(where) {
@@ -168,7 +156,7 @@ func TestShardedCollectorsIntoGraphiteCluster(t *testing.T) {
 	}
 
 	// graphite-web renders every series whole from whichever cache has it.
-	found, missing := c.waitValues(t, prefix, want, 30*time.Second)
+	found, missing := c.WaitValues(t, want, 30*time.Second)
 	t.Logf("%d points rendered as served, %d missing or different", found, missing)
 	if missing != 0 {
 		t.Errorf("%d of %d points not rendered as served", missing, found+missing)
@@ -196,116 +184,22 @@ func checkOwner(t *testing.T, owner map[string]int, prefix, provider, id, name s
 	}
 }
 
-// cluster is a running CLUSTER=2 scripts/graphite-up.
-type cluster struct {
-	dir    string
-	carbon string // the relay's plaintext address
-	web    string
-	client *http.Client
-}
-
-// startCluster starts carbon-c-relay, two carbon-caches and graphite-web
-// on free loopback ports, and stops them at cleanup.
-func startCluster(t *testing.T) *cluster {
-	t.Helper()
-	need := []string{"/usr/bin/carbon-cache", "/usr/bin/graphite-manage", "/usr/bin/python3", "/usr/bin/carbon-c-relay"}
-	for _, p := range need {
-		if _, err := os.Stat(p); err != nil && os.Getenv(graphitetest.RequireEnv) != "1" {
-			t.Skipf("cluster: %s not installed (set %s=1 to install and require it)", p, graphitetest.RequireEnv)
-		}
-	}
-	root, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root = filepath.Join(root, "..", "..") // internal/e2e -> repo root
-	up, down := filepath.Join(root, "scripts", "graphite-up"), filepath.Join(root, "scripts", "graphite-down")
-	c := &cluster{dir: t.TempDir(), client: &http.Client{Timeout: 10 * time.Second}}
-	run := func(env []string, script string, args ...string) ([]byte, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, script, args...)
-		cmd.Env = env
-		return cmd.CombinedOutput()
-	}
-	var out []byte
-	for attempt := 0; attempt < 3 && c.carbon == ""; attempt++ {
-		// The relay on base, the caches on base+10..12 and base+20..22
-		// (plaintext, pickle, carbonlink), graphite-web on web.
-		base, web, err := clusterPorts()
-		if err != nil {
-			t.Fatal(err)
-		}
-		env := append(os.Environ(), "CLUSTER=2", "CARBON_PORT="+strconv.Itoa(base),
-			"PICKLE_PORT="+strconv.Itoa(base+1), "CACHE_QUERY_PORT="+strconv.Itoa(base+2),
-			"WEB_PORT="+strconv.Itoa(web), "RETENTIONS=10s:1d,1m:7d")
-		out, err = run(env, up, c.dir)
-		if err == nil {
-			c.carbon = "127.0.0.1:" + strconv.Itoa(base)
-			c.web = "http://127.0.0.1:" + strconv.Itoa(web)
-			break
-		}
-		_, _ = run(os.Environ(), down, c.dir)
-		if !bytes.Contains(out, []byte("already in use")) {
-			break
-		}
-	}
-	if c.carbon == "" {
-		t.Fatalf("cluster: CLUSTER=2 scripts/graphite-up failed:\n%s", out)
-	}
-	t.Cleanup(func() {
-		if out, err := run(os.Environ(), down, c.dir); err != nil {
-			t.Errorf("cluster: scripts/graphite-down: %v\n%s", err, out)
-		}
-	})
-	t.Logf("cluster: relay %s, graphite-web %s, dir %s", c.carbon, c.web, c.dir)
-	return c
-}
-
-// clusterPorts picks a base port whose +0..2, +10..12 and +20..22 are free,
-// and a free web port, below Linux's ephemeral range (32768+).
-func clusterPorts() (base, web int, err error) {
-	free := func(p int) bool {
-		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
-		if err != nil {
-			return false
-		}
-		ln.Close()
-		return true
-	}
-	for tries := 0; tries < 200; tries++ {
-		b := 20000 + rand.IntN(12000)
-		ok := true
-		for _, d := range []int{0, 1, 2, 10, 11, 12, 20, 21, 22} {
-			if !free(b + d) {
-				ok = false
-				break
-			}
-		}
-		wp := 20000 + rand.IntN(12000)
-		if ok && (wp < b || wp > b+22) && free(wp) {
-			return b, wp, nil
-		}
-	}
-	return 0, 0, errors.New("cluster: no free loopback ports in 20000-32000")
-}
-
 // waitWhisper polls both caches' whisper dirs until every wanted series has
 // a file (carbon creates them asynchronously) or timeout, and returns, per
 // path, the caches ("a", "b") holding it.
-func (c *cluster) waitWhisper(t *testing.T, want map[string]map[int64]float64, timeout time.Duration) map[string][]string {
-	t.Helper()
+func waitWhisper(dir string, want map[string]map[int64]float64, timeout time.Duration) map[string][]string {
 	deadline := time.Now().Add(timeout)
 	for {
 		files := map[string][]string{}
 		for _, cache := range []string{"a", "b"} {
-			root := filepath.Join(c.dir, "storage", "cache-"+cache, "whisper")
+			root := filepath.Join(dir, "storage", "cache-"+cache, "whisper")
 			_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 				if err != nil || d.IsDir() || !strings.HasSuffix(p, ".wsp") {
 					return nil
 				}
 				rel, _ := filepath.Rel(root, strings.TrimSuffix(p, ".wsp"))
-				files[strings.ReplaceAll(rel, string(filepath.Separator), ".")] = append(files[strings.ReplaceAll(rel, string(filepath.Separator), ".")], cache)
+				path := strings.ReplaceAll(rel, string(filepath.Separator), ".")
+				files[path] = append(files[path], cache)
 				return nil
 			})
 		}
@@ -321,109 +215,6 @@ func (c *cluster) waitWhisper(t *testing.T, want map[string]map[int64]float64, t
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-// waitValues renders each service's series with one wildcard target per
-// round until every wanted value is rendered or timeout, and returns how
-// many values were found and missing.
-func (c *cluster) waitValues(t *testing.T, prefix string, want map[string]map[int64]float64, timeout time.Duration) (found, missing int) {
-	t.Helper()
-	pending := map[string]map[string]map[int64]float64{} // service -> path -> time -> value
-	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
-	total := 0
-	for p, m := range want {
-		svc := svcOf(prefix, p)
-		if pending[svc] == nil {
-			pending[svc] = map[string]map[int64]float64{}
-		}
-		pending[svc][p] = map[int64]float64{}
-		for ts, v := range m {
-			pending[svc][p][ts] = v
-			lo, hi = min(lo, ts), max(hi, ts)
-			total++
-		}
-	}
-	deadline := time.Now().Add(timeout)
-	var examples []string
-	for {
-		examples = examples[:0]
-		svcs := make([]string, 0, len(pending))
-		for s := range pending {
-			svcs = append(svcs, s)
-		}
-		sort.Strings(svcs)
-		for _, svc := range svcs {
-			series, err := c.render(prefix+"."+svc+".*.*", lo-600, hi+600)
-			if err != nil {
-				examples = append(examples, err.Error())
-				continue
-			}
-			for path, m := range pending[svc] {
-				pts := series[path]
-				for ts, v := range m {
-					if got, ok := pts[ts]; ok && (got == v || math.Abs(got-v) <= 1e-9*math.Max(math.Abs(got), math.Abs(v))) {
-						delete(m, ts)
-					} else if len(examples) < 5 {
-						examples = append(examples, fmt.Sprintf("%s@%d want %v got %v (present %v)", path, ts, v, got, ok))
-					}
-				}
-				if len(m) == 0 {
-					delete(pending[svc], path)
-				}
-			}
-			if len(pending[svc]) == 0 {
-				delete(pending, svc)
-			}
-		}
-		missing = 0
-		for _, ps := range pending {
-			for _, m := range ps {
-				missing += len(m)
-			}
-		}
-		if missing == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
-	if missing > 0 {
-		t.Logf("cluster: %d of %d values missing after %v, e.g. %s", missing, total, timeout, strings.Join(examples, "; "))
-	}
-	return total - missing, missing
-}
-
-// render returns graphite-web's render of target: path -> time -> value
-// (nulls left out). Whisper stamps a point with the start of its 10 s
-// step, and every wanted time is on a step.
-func (c *cluster) render(target string, from, until int64) (map[string]map[int64]float64, error) {
-	q := url.Values{"target": {target}, "format": {"json"}, "from": {strconv.FormatInt(from, 10)}, "until": {strconv.FormatInt(until, 10)}}
-	resp, err := c.client.Get(c.web + "/render?" + q.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("render %s: %w", target, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("render %s: %w", target, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("render %s: HTTP %d: %.200s", target, resp.StatusCode, body)
-	}
-	ss, err := graphitetest.ParseRender(body)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]map[int64]float64{}
-	for _, s := range ss {
-		m := map[int64]float64{}
-		for _, p := range s.Points {
-			if p.Value != nil {
-				m[p.Time] = *p.Value
-			}
-		}
-		out[s.Target] = m
-	}
-	return out, nil
 }
 
 // tap is a loopback carbon forwarder that records every line it passes on.

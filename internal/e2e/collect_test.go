@@ -14,7 +14,6 @@ import (
 	_ "github.com/cdnmetrics/cdnmetrics/collectors/all"
 	"github.com/cdnmetrics/cdnmetrics/internal/app"
 	"github.com/cdnmetrics/cdnmetrics/internal/graphitetest"
-	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
 	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
 )
@@ -45,12 +44,7 @@ func TestCollectEveryVendorThroughRealGraphite(t *testing.T) {
 	// first archive (10 s for a day), aligned to every vendor's step.
 	end := time.Now().Add(-2 * time.Hour).Truncate(time.Hour)
 	w := collectors.Window{Start: end.Add(-30 * time.Minute), End: end}
-	getenv := func(k string) string {
-		if k == collectors.SimSecretEnv {
-			return collectors.SimSecret
-		}
-		return os.Getenv(k)
-	}
+	getenv := simGetenv
 	vendors := srv.Vendors()
 	if len(vendors) == 0 {
 		t.Fatal("no vendor stand-ins registered")
@@ -69,14 +63,7 @@ func TestCollectEveryVendorThroughRealGraphite(t *testing.T) {
 				t.Fatalf("collect exit %d\nstdout: %s\nstderr: %s", code, out.String(), errb.String())
 			}
 			want := map[string]map[int64]float64{}
-			n := 0
-			for _, p := range schema.Points("e2e", f.Expect(model, w), nil) {
-				if want[p.Path] == nil {
-					want[p.Path] = map[int64]float64{}
-				}
-				want[p.Path][p.Time] = p.Value
-				n++
-			}
+			n := addPoints(t, want, "e2e", f.Expect(model, w))
 			if n == 0 {
 				t.Fatalf("%s: Expect gave no points for %v", name, w)
 			}

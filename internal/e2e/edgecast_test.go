@@ -14,7 +14,6 @@ import (
 	"github.com/cdnmetrics/cdnmetrics/collectors/edgecast"
 	"github.com/cdnmetrics/cdnmetrics/internal/app"
 	"github.com/cdnmetrics/cdnmetrics/internal/graphitetest"
-	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
 	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
 )
@@ -51,12 +50,7 @@ func TestEdgeCastLiveThroughRealGraphite(t *testing.T) {
 	}
 	end := time.Now().Truncate(time.Minute)
 	w := collectors.Window{Start: end.Add(-5 * time.Minute), End: end}
-	getenv := func(k string) string {
-		if k == collectors.SimSecretEnv {
-			return collectors.SimSecret
-		}
-		return os.Getenv(k)
-	}
+	getenv := simGetenv
 	var out, errb bytes.Buffer
 	code := app.Main(context.Background(), []string{"collect", "--config", cfgPath, "--collector", "edgecast",
 		"--from", fmt.Sprint(w.Start.Unix()), "--to", fmt.Sprint(w.End.Unix())},
@@ -65,14 +59,7 @@ func TestEdgeCastLiveThroughRealGraphite(t *testing.T) {
 		t.Fatalf("collect exit %d\nstdout: %s\nstderr: %s", code, out.String(), errb.String())
 	}
 	want := map[string]map[int64]float64{}
-	n := 0
-	for _, p := range schema.Points("e2eec", edgecast.Expect(model, w), nil) {
-		if want[p.Path] == nil {
-			want[p.Path] = map[int64]float64{}
-		}
-		want[p.Path][p.Time] = p.Value
-		n++
-	}
+	n := addPoints(t, want, "e2eec", edgecast.Expect(model, w))
 	if n == 0 {
 		t.Fatal("Expect gave no points")
 	}

@@ -32,7 +32,6 @@ import (
 	_ "github.com/cdnmetrics/cdnmetrics/collectors/all"
 	"github.com/cdnmetrics/cdnmetrics/internal/app"
 	"github.com/cdnmetrics/cdnmetrics/internal/graphitetest"
-	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
 	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
 )
@@ -90,13 +89,6 @@ func faultConfig(t *testing.T, dir, simURL, carbon string, m *traffic.Model, spo
 	return path
 }
 
-func faultGetenv(k string) string {
-	if k == collectors.SimSecretEnv {
-		return collectors.SimSecret
-	}
-	return ""
-}
-
 // fastlyWant is what Fastly's Expect says graphite-web must render for
 // windows ws, as WaitValues wants it, with the number of points.
 func fastlyWant(t *testing.T, m *traffic.Model, ws ...collectors.Window) (map[string]map[int64]float64, int) {
@@ -108,16 +100,7 @@ func fastlyWant(t *testing.T, m *traffic.Model, ws ...collectors.Window) (map[st
 	want := map[string]map[int64]float64{}
 	n := 0
 	for _, w := range ws {
-		for _, p := range schema.Points(faultPrefix, f.Expect(m, w), nil) {
-			if want[p.Path] == nil {
-				want[p.Path] = map[int64]float64{}
-			}
-			if _, dup := want[p.Path][p.Time]; dup {
-				t.Fatalf("windows overlap: %s@%d twice", p.Path, p.Time)
-			}
-			want[p.Path][p.Time] = p.Value
-			n++
-		}
+		n += addPoints(t, want, faultPrefix, f.Expect(m, w))
 	}
 	return want, n
 }
@@ -135,7 +118,7 @@ func runCollect(cfg string, w collectors.Window, extra ...string) collectRun {
 	var out, errb bytes.Buffer
 	args := append([]string{"collect", "--config", cfg, "--collector", "fastly",
 		"--from", strconv.FormatInt(w.Start.Unix(), 10), "--to", strconv.FormatInt(w.End.Unix(), 10)}, extra...)
-	code := app.Main(context.Background(), args, app.IO{Stdout: &out, Stderr: &errb, Getenv: faultGetenv})
+	code := app.Main(context.Background(), args, app.IO{Stdout: &out, Stderr: &errb, Getenv: simGetenv})
 	r := collectRun{code: code, out: out.String(), errOut: errb.String()}
 	summary := r.out
 	if !strings.Contains(summary, "collect:") {

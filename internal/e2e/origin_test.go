@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/app"
 	"github.com/cdnmetrics/cdnmetrics/internal/graphitetest"
 	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
@@ -69,12 +68,7 @@ func TestOriginLogAndReconciliationThroughRealGraphite(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out, errb bytes.Buffer
-	getenv := func(k string) string {
-		if k == collectors.SimSecretEnv {
-			return collectors.SimSecret
-		}
-		return ""
-	}
+	getenv := simGetenv
 	code := app.Main(context.Background(), []string{"collect", "--config", cfg, "--from", fmt.Sprint(t0.Unix()), "--to", fmt.Sprint(t0.Add(5 * time.Minute).Unix())},
 		app.IO{Stdout: &out, Stderr: &errb, Getenv: getenv})
 	if code != 0 {

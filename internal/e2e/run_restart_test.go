@@ -24,7 +24,6 @@ import (
 	"github.com/cdnmetrics/cdnmetrics/collectors/fastly"
 	"github.com/cdnmetrics/cdnmetrics/internal/app"
 	"github.com/cdnmetrics/cdnmetrics/internal/graphitetest"
-	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
 )
 
@@ -90,16 +89,7 @@ func rtWant(t *testing.T, want map[string]map[int64]float64, m *traffic.Model, f
 		for _, r := range recs {
 			starts[r.Start] = true
 		}
-		for _, p := range schema.Points(faultPrefix, recs, nil) {
-			if want[p.Path] == nil {
-				want[p.Path] = map[int64]float64{}
-			}
-			if _, dup := want[p.Path][p.Time]; dup {
-				t.Fatalf("expected sets overlap: %s@%d twice", p.Path, p.Time)
-			}
-			want[p.Path][p.Time] = p.Value
-			points++
-		}
+		points += addPoints(t, want, faultPrefix, recs)
 	}
 	return points, len(starts)
 }
@@ -203,7 +193,7 @@ func TestFaultCarbonRestartedDuringDaemonRun(t *testing.T) {
 	started := time.Now()
 	exit := make(chan int, 1)
 	go func() {
-		exit <- app.Main(ctx, []string{"run", "--config", cfg}, app.IO{Stdout: &stdout, Stderr: &stderr, Getenv: faultGetenv})
+		exit <- app.Main(ctx, []string{"run", "--config", cfg}, app.IO{Stdout: &stdout, Stderr: &stderr, Getenv: simGetenv})
 	}()
 	waitUntil := func(what string, limit time.Duration, cond func() bool) {
 		t.Helper()

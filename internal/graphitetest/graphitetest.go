@@ -58,11 +58,25 @@ type DataPoint struct {
 // CDNMETRICS_REQUIRE_GRAPHITE=1 (set by `make test`).
 func Start(tb testing.TB) *Server {
 	tb.Helper()
+	return start(tb, false)
+}
+
+// StartCluster is Start with CLUSTER=2: carbon-c-relay (consistent
+// hashing) on CarbonAddr in front of two carbon-caches, whose whisper files
+// are under Dir/storage/cache-a and cache-b, and one graphite-web reading
+// both.
+func StartCluster(tb testing.TB) *Server {
+	tb.Helper()
+	return start(tb, true)
+}
+
+func start(tb testing.TB, cluster bool) *Server {
+	tb.Helper()
 	if testing.Short() {
 		tb.Skip("graphitetest: real Graphite is not started under -short")
 	}
-	if !installed() && os.Getenv(RequireEnv) != "1" {
-		tb.Skipf("graphitetest: graphite-carbon/graphite-web not installed (set %s=1 to install and require them)", RequireEnv)
+	if !installed(cluster) && os.Getenv(RequireEnv) != "1" {
+		tb.Skipf("graphitetest: graphite-carbon/graphite-web/carbon-c-relay not installed (set %s=1 to install and require them)", RequireEnv)
 	}
 	root, err := repoRoot()
 	if err != nil {
@@ -78,22 +92,26 @@ func Start(tb testing.TB) *Server {
 	if ret == "" {
 		ret = "10s:1d,1m:7d"
 	}
+	mode := "CLUSTER=1"
+	if cluster {
+		mode = "CLUSTER=2"
+	}
 	// Ports are checked free, released and handed to the script; another
 	// process may take one in between, so a failed start is retried.
 	var out []byte
 	for attempt := 0; attempt < 3; attempt++ {
-		ports, err := freePorts(4)
+		carbon, pickle, query, web, err := pickPorts(cluster)
 		if err != nil {
 			tb.Fatalf("graphitetest: %v", err)
 		}
 		s.env = append(os.Environ(),
-			"CARBON_PORT="+strconv.Itoa(ports[0]), "PICKLE_PORT="+strconv.Itoa(ports[1]),
-			"CACHE_QUERY_PORT="+strconv.Itoa(ports[2]), "WEB_PORT="+strconv.Itoa(ports[3]),
-			"RETENTIONS="+ret, "CLUSTER=1")
+			"CARBON_PORT="+strconv.Itoa(carbon), "PICKLE_PORT="+strconv.Itoa(pickle),
+			"CACHE_QUERY_PORT="+strconv.Itoa(query), "WEB_PORT="+strconv.Itoa(web),
+			"RETENTIONS="+ret, mode)
 		out, err = s.run(s.up, s.Dir)
 		if err == nil {
-			s.CarbonAddr = "127.0.0.1:" + strconv.Itoa(ports[0])
-			s.WebURL = "http://127.0.0.1:" + strconv.Itoa(ports[3])
+			s.CarbonAddr = "127.0.0.1:" + strconv.Itoa(carbon)
+			s.WebURL = "http://127.0.0.1:" + strconv.Itoa(web)
 			break
 		}
 		_, _ = s.run(s.down, s.Dir)
@@ -102,14 +120,14 @@ func Start(tb testing.TB) *Server {
 		}
 	}
 	if s.CarbonAddr == "" {
-		tb.Fatalf("graphitetest: scripts/graphite-up failed:\n%s", out)
+		tb.Fatalf("graphitetest: %s scripts/graphite-up failed:\n%s", mode, out)
 	}
 	tb.Cleanup(func() {
 		if out, err := s.run(s.down, s.Dir); err != nil {
 			tb.Errorf("graphitetest: scripts/graphite-down: %v\n%s", err, out)
 		}
 	})
-	tb.Logf("graphitetest: carbon %s, graphite-web %s, dir %s", s.CarbonAddr, s.WebURL, s.Dir)
+	tb.Logf("graphitetest: %s, carbon %s, graphite-web %s, dir %s", mode, s.CarbonAddr, s.WebURL, s.Dir)
 	return s
 }
 
@@ -361,9 +379,14 @@ func (s *Server) WaitValues(tb testing.TB, want map[string]map[int64]float64, ti
 	return total - missing, missing
 }
 
-// installed reports whether the Debian packages' programs are present.
-func installed() bool {
-	for _, p := range []string{"/usr/bin/carbon-cache", "/usr/bin/graphite-manage", "/usr/bin/python3"} {
+// installed reports whether the Debian packages' programs are present
+// (carbon-c-relay too for a cluster).
+func installed(cluster bool) bool {
+	need := []string{"/usr/bin/carbon-cache", "/usr/bin/graphite-manage", "/usr/bin/python3"}
+	if cluster {
+		need = append(need, "/usr/bin/carbon-c-relay")
+	}
+	for _, p := range need {
 		if _, err := os.Stat(p); err != nil {
 			return false
 		}
@@ -392,27 +415,38 @@ func repoRoot() (string, error) {
 	}
 }
 
-// freePorts returns n distinct free loopback ports below Linux's ephemeral
-// range (32768+): a client reconnecting to a stopped carbon on an
-// ephemeral port can be connected to itself by the kernel.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	seen := map[int]bool{}
-	for tries := 0; len(ports) < n && tries < 500; tries++ {
-		p := 20000 + rand.IntN(12000)
-		if seen[p] {
-			continue
-		}
-		seen[p] = true
+// pickPorts picks free loopback ports below Linux's ephemeral range
+// (32768+; a client reconnecting to a stopped carbon on an ephemeral port
+// can be connected to itself by the kernel): carbon's plaintext, pickle and
+// carbonlink ports and graphite-web's. For a cluster, carbon is the relay
+// and the caches take carbon+10..12 and carbon+20..22 (scripts/graphite-up),
+// which must be free too.
+func pickPorts(cluster bool) (carbon, pickle, query, web int, err error) {
+	free := func(p int) bool {
 		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
 		if err != nil {
-			continue
+			return false
 		}
 		ln.Close()
-		ports = append(ports, p)
+		return true
 	}
-	if len(ports) < n {
-		return nil, errors.New("no free loopback ports in 20000-32000")
+	offsets := []int{0, 1, 2}
+	if cluster {
+		offsets = []int{0, 1, 2, 10, 11, 12, 20, 21, 22}
 	}
-	return ports, nil
+	for tries := 0; tries < 500; tries++ {
+		b := 20000 + rand.IntN(12000)
+		ok := true
+		for _, d := range offsets {
+			if !free(b + d) {
+				ok = false
+				break
+			}
+		}
+		w := 20000 + rand.IntN(12000)
+		if ok && (w < b || w > b+offsets[len(offsets)-1]) && free(w) {
+			return b, b + 1, b + 2, w, nil
+		}
+	}
+	return 0, 0, 0, 0, errors.New("no free loopback ports in 20000-32000")
 }

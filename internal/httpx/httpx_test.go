@@ -133,14 +133,13 @@ func TestRateHeadersPause(t *testing.T) {
 func TestReadBodySizesBufferFromContentLength(t *testing.T) {
 	body := strings.Repeat("x", 300_000)
 	for _, tc := range []struct {
-		name    string
-		length  int64
-		max     int64
-		wantErr bool
+		name   string
+		length int64
+		max    int64
 	}{
-		{"announced", int64(len(body)), 1 << 20, false},
-		{"unknown length", -1, 1 << 20, false},
-		{"over the cap", int64(len(body)), 1000, false},
+		{"announced", int64(len(body)), 1 << 20},
+		{"unknown length", -1, 1 << 20},
+		{"over the cap", int64(len(body)), 1000},
 	} {
 		resp := &http.Response{Body: io.NopCloser(strings.NewReader(body)), ContentLength: tc.length}
 		got, err := readBody(resp, tc.max)
