@@ -115,6 +115,60 @@ func TestSeasonalChannelCatchesShiftedDay(t *testing.T) {
 	}
 }
 
+func TestReturnToOldExtremeIsNotNews(t *testing.T) {
+	// A CPU series idles near 50 and saturates at 100 now and then. The
+	// first saturation is news; a later one is not, however far the
+	// remembered range has shrunk back toward the mean since.
+	d := New(DefaultParams())
+	vals := noisy(30000, 7)
+	var first, later float64
+	for i, v := range vals {
+		v -= 50
+		switch i {
+		case 2000:
+			v = 100
+		case 29000:
+			v = 100
+		}
+		s := d.Update(int64(i)*300, v)
+		switch i {
+		case 2000:
+			first = s
+		case 29000:
+			later = s
+		}
+	}
+	if first != 1 {
+		t.Errorf("first saturation scored %v, want 1 (out of range)", first)
+	}
+	if later >= DefaultThreshold {
+		t.Errorf("return to the level of the first saturation, 27000 points later, scored %v ≥ threshold %v", later, DefaultThreshold)
+	}
+}
+
+func TestDriftOutOfRangeIsReportedOnce(t *testing.T) {
+	// After a day and a half of noise in [99, 101] the series climbs 0.1
+	// per point for 100 points: every point is a new extreme, but it is
+	// one event.
+	d := New(DefaultParams())
+	vals := noisy(2000, 8)
+	i := 0
+	for ; i < len(vals); i++ {
+		d.Update(int64(i)*60, vals[i])
+	}
+	alarms, best := 0, 0.0
+	for k := 1; k <= 100; k++ {
+		s := d.Update(int64(i+k)*60, 101+0.1*float64(k))
+		best = math.Max(best, s)
+		if s >= DefaultThreshold {
+			alarms++
+		}
+	}
+	if best != 1 || alarms != 1 {
+		t.Errorf("drift out of range: %d points at or above the threshold (highest score %v), want exactly 1 scoring 1", alarms, best)
+	}
+}
+
 func TestSeasonBucket(t *testing.T) {
 	for _, c := range []struct {
 		when string
@@ -155,8 +209,8 @@ func TestBadValuesIgnored(t *testing.T) {
 
 func TestDetectorSizeIsBounded(t *testing.T) {
 	// The state is a fixed-size struct: no slices grow with the series.
-	// About 2 KB: 2080 bytes with the likelihood floors and the alarm
-	// counter of the quiet time.
+	// About 2 KB: 2104 bytes with the likelihood floors, the alarm counter
+	// of the quiet time and the all-time extremes.
 	if sz := unsafe.Sizeof(Detector{}); sz > 2112 {
 		t.Errorf("Detector is %d bytes, want ≤ 2112", sz)
 	}

@@ -98,7 +98,7 @@ func (s *Set) Load(r io.Reader) error {
 
 func (d *Detector) encode(e *encoder) {
 	e.i64(int64(d.n))
-	e.f64(d.min, d.max, d.last)
+	e.f64(d.min, d.max, d.last, d.top, d.bot)
 	e.i64(d.first)
 	for i := range d.levels {
 		e.f64(d.levels[i].mean, d.levels[i].vari, d.diffs[i].mean, d.diffs[i].vari)
@@ -119,7 +119,7 @@ func (d *Detector) encode(e *encoder) {
 
 func (d *Detector) decode(r *decoder) {
 	d.n = int(r.i64())
-	d.min, d.max, d.last = r.f64(), r.f64(), r.f64()
+	d.min, d.max, d.last, d.top, d.bot = r.f64(), r.f64(), r.f64(), r.f64(), r.f64()
 	d.first = r.i64()
 	for i := range d.levels {
 		d.levels[i].mean, d.levels[i].vari = r.f64(), r.f64()

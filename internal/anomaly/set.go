@@ -31,9 +31,10 @@ type SetOptions struct {
 }
 
 // DefaultThreshold is the default QuietLevel and the configuration's default
-// threshold. NAB's optimiser picks 0.5101 for DefaultParams on all three
-// profiles (it drops the weakest alarms just above 0.5); at 0.5 the NAB
-// scores are about 0.4–1.3 points lower (70.1 / 63.1 / 74.3).
+// threshold. NAB's optimiser picks 0.5046 for DefaultParams on all three
+// profiles (it drops the weakest alarms just above 0.5: 71.29 / 65.56 /
+// 75.11); at 0.5 the NAB scores are 0.2–0.7 points lower (70.96 / 64.85 /
+// 74.89).
 const DefaultThreshold = 0.5
 
 // series is a Set's state for one path.
