@@ -123,6 +123,19 @@ func collect(t *testing.T, ch <-chan schema.Point, n int, within time.Duration) 
 	return got
 }
 
+// waitStats returns f's counters once ok holds, or after 5 s. The feed
+// counts points after the write returns, which may be after the receiver
+// has read them.
+func waitStats(f *Feed, ok func(Stats) bool) Stats {
+	deadline := time.Now().Add(5 * time.Second)
+	s := f.Stats()
+	for !ok(s) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+		s = f.Stats()
+	}
+	return s
+}
+
 func startFeed(t *testing.T, o Options) *Feed {
 	t.Helper()
 	f, err := New(o, nil)
@@ -152,7 +165,7 @@ func TestPickleDeliversExactly(t *testing.T) {
 			t.Fatalf("point %d: got %+v, want %+v", i, recv[i], want[i])
 		}
 	}
-	if s := f.Stats(); s.Sent != 1234 || s.Dropped != 0 {
+	if s := waitStats(f, func(s Stats) bool { return s.Sent == 1234 }); s.Sent != 1234 || s.Dropped != 0 {
 		t.Errorf("stats %+v, want 1234 sent, none dropped", s)
 	}
 }
@@ -241,7 +254,7 @@ func TestUDPDeliversExactlyAndBoundsDatagrams(t *testing.T) {
 			t.Fatalf("point %d: got %+v, want %+v", i, got[i], want[i])
 		}
 	}
-	if s := f.Stats(); s.Oversize != 1 || s.Sent != 50 {
+	if s := waitStats(f, func(s Stats) bool { return s.Oversize == 1 && s.Sent == 50 }); s.Oversize != 1 || s.Sent != 50 {
 		t.Errorf("stats %+v, want 1 oversize and 50 sent", s)
 	}
 }
