@@ -56,11 +56,11 @@ func New(o *Options, env collectors.Env) (*Collector, error) {
 
 // build is New with extra client options (tests shorten the backoff).
 func build(o *Options, env collectors.Env, extra ...httpx.Option) (*Collector, error) {
-	tok, err := o.readToken(env)
+	tok, err := env.Secret("cloudflare", "token_file", o.TokenFile, o.TokenEnv)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkURL(o.APIURL); err != nil {
+	if err := collectors.CheckURL(o.APIURL); err != nil {
 		return nil, fmt.Errorf("cloudflare: api_url: %w", err)
 	}
 	logger := env.Logger // the app's logger names the collector already

@@ -2,8 +2,6 @@ package cloudflare
 
 import (
 	"fmt"
-	"net/url"
-	"os"
 	"strings"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
@@ -66,19 +64,17 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 	add := func(key, format string, args ...any) {
 		ps = append(ps, collectors.Problem{Key: "cloudflare." + key, Message: fmt.Sprintf(format, args...)})
 	}
-	if err := checkURL(o.APIURL); err != nil {
+	if err := collectors.CheckURL(o.APIURL); err != nil {
 		add("api_url", "%v", err)
 	}
 	switch {
 	case o.TokenFile != "":
-		if st, err := os.Stat(o.TokenFile); err != nil {
-			add("token_file", "cannot read token file %q: %v", o.TokenFile, pathErr(err))
-		} else if st.IsDir() {
-			add("token_file", "%q is a directory, not a token file", o.TokenFile)
+		if err := collectors.Readable(o.TokenFile); err != nil {
+			add("token_file", "%v", err)
 		}
 	case o.TokenEnv == "":
 		add("token_env", "set token_env (an environment variable name) or token_file")
-	case getenv(env)(o.TokenEnv) == "":
+	case env.Lookup(o.TokenEnv) == "":
 		add("token_env", "environment variable %s is not set", o.TokenEnv)
 	}
 	if len(o.Zones) == 0 && strings.TrimSpace(o.AccountID) == "" {
@@ -106,53 +102,4 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 		names[n] = i
 	}
 	return ps
-}
-
-func checkURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return fmt.Errorf("invalid URL %q: %v", s, err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("invalid URL %q: want http(s)://host[/path]", s)
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("invalid URL %q: no query or fragment allowed", s)
-	}
-	return nil
-}
-
-// pathErr drops the path os.PathError repeats, leaving the reason.
-func pathErr(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
-		return pe.Err
-	}
-	return err
-}
-
-func getenv(env collectors.Env) func(string) string {
-	if env.Getenv != nil {
-		return env.Getenv
-	}
-	return os.Getenv
-}
-
-// readToken returns the API token from the file or the environment.
-func (o *Options) readToken(env collectors.Env) (string, error) {
-	if o.TokenFile != "" {
-		b, err := os.ReadFile(o.TokenFile)
-		if err != nil {
-			return "", fmt.Errorf("cloudflare: read token_file %q: %w", o.TokenFile, pathErr(err))
-		}
-		t := strings.TrimSpace(string(b))
-		if t == "" {
-			return "", fmt.Errorf("cloudflare: token_file %q is empty", o.TokenFile)
-		}
-		return t, nil
-	}
-	t := strings.TrimSpace(getenv(env)(o.TokenEnv))
-	if t == "" {
-		return "", fmt.Errorf("cloudflare: environment variable %s is not set", o.TokenEnv)
-	}
-	return t, nil
 }

@@ -46,7 +46,7 @@ func New(o *Options, env collectors.Env) (*Collector, error) {
 	var secret string
 	lo := []func(*config.LoadOptions) error{config.WithRegion(o.Region)}
 	if o.AccessKeyID != "" {
-		s, err := o.secretKey(env)
+		s, err := env.Secret("cloudfront", "secret_key_file", o.SecretKeyFile, o.SecretKeyEnv)
 		if err != nil {
 			return nil, err
 		}

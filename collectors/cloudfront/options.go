@@ -2,8 +2,6 @@ package cloudfront
 
 import (
 	"fmt"
-	"net/url"
-	"os"
 	"strings"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
@@ -70,7 +68,7 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 		ps = append(ps, collectors.Problem{Key: "cloudfront." + key, Message: fmt.Sprintf(format, args...), Warning: warn})
 	}
 	if o.EndpointURL != "" {
-		if err := checkURL(o.EndpointURL); err != nil {
+		if err := collectors.CheckURL(o.EndpointURL); err != nil {
 			add(false, "endpoint_url", "%v", err)
 		}
 	}
@@ -83,14 +81,12 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 	if o.AccessKeyID != "" {
 		switch {
 		case o.SecretKeyFile != "":
-			if st, err := os.Stat(o.SecretKeyFile); err != nil {
-				add(false, "secret_key_file", "cannot read secret key file %q: %v", o.SecretKeyFile, pathErr(err))
-			} else if st.IsDir() {
-				add(false, "secret_key_file", "%q is a directory", o.SecretKeyFile)
+			if err := collectors.Readable(o.SecretKeyFile); err != nil {
+				add(false, "secret_key_file", "%v", err)
 			}
 		case o.SecretKeyEnv == "":
 			add(false, "secret_key_env", "access_key_id is set: set secret_key_env (an environment variable name) or secret_key_file")
-		case getenv(env)(o.SecretKeyEnv) == "":
+		case env.Lookup(o.SecretKeyEnv) == "":
 			add(false, "secret_key_env", "environment variable %s is not set", o.SecretKeyEnv)
 		}
 		if o.Profile != "" {
@@ -124,52 +120,4 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 		names[n] = i
 	}
 	return ps
-}
-
-func checkURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return fmt.Errorf("invalid URL %q: %v", s, err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("invalid URL %q: want http(s)://host[/path]", s)
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("invalid URL %q: no query or fragment allowed", s)
-	}
-	return nil
-}
-
-func pathErr(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
-		return pe.Err
-	}
-	return err
-}
-
-func getenv(env collectors.Env) func(string) string {
-	if env.Getenv != nil {
-		return env.Getenv
-	}
-	return os.Getenv
-}
-
-// secretKey returns the static secret access key.
-func (o *Options) secretKey(env collectors.Env) (string, error) {
-	if o.SecretKeyFile != "" {
-		b, err := os.ReadFile(o.SecretKeyFile)
-		if err != nil {
-			return "", fmt.Errorf("cloudfront: read secret_key_file %q: %w", o.SecretKeyFile, pathErr(err))
-		}
-		s := strings.TrimSpace(string(b))
-		if s == "" {
-			return "", fmt.Errorf("cloudfront: secret_key_file %q is empty", o.SecretKeyFile)
-		}
-		return s, nil
-	}
-	s := strings.TrimSpace(getenv(env)(o.SecretKeyEnv))
-	if s == "" {
-		return "", fmt.Errorf("cloudfront: environment variable %s is not set", o.SecretKeyEnv)
-	}
-	return s, nil
 }

@@ -63,9 +63,8 @@ func New(o *Options, env collectors.Env) (*Collector, error) {
 	if len(c.plats) == 0 {
 		return nil, errors.New("edgecast: no known platform configured")
 	}
-	getenv := lookup(env)
 	if o.OAuth != nil {
-		sec, err := secret("oauth.client_secret_file", o.OAuth.ClientSecretFile, o.OAuth.ClientSecretEnv, getenv)
+		sec, err := env.Secret("edgecast", "oauth.client_secret_file", o.OAuth.ClientSecretFile, o.OAuth.ClientSecretEnv)
 		if err != nil {
 			return nil, err
 		}
@@ -97,7 +96,7 @@ func New(o *Options, env collectors.Env) (*Collector, error) {
 			return "Bearer " + tok.AccessToken, nil
 		}
 	} else {
-		tok, err := secret("token_file", o.TokenFile, o.TokenEnv, getenv)
+		tok, err := env.Secret("edgecast", "token_file", o.TokenFile, o.TokenEnv)
 		if err != nil {
 			return nil, err
 		}

@@ -2,8 +2,6 @@ package edgecast
 
 import (
 	"fmt"
-	"net/url"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -83,7 +81,7 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 	}
 	ps = append(ps, collectors.Problem{Key: "edgecast", Warning: true,
 		Message: "EdgeCast/Edgio shut its platform down in January 2025: this collector is kept for archives and for successor endpoints that serve the same real-time statistics API (set api_url)"})
-	if err := checkURL(o.APIURL); err != nil {
+	if err := collectors.CheckURL(o.APIURL); err != nil {
 		add(false, "api_url", "%v", err)
 	}
 	if a := strings.TrimSpace(o.Account); a == "" {
@@ -91,13 +89,12 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 	} else if strings.ContainsAny(a, "/?#% \t") {
 		add(false, "account", "%q is not an account number", o.Account)
 	}
-	getenv := lookup(env)
 	if o.OAuth != nil {
 		if o.TokenFile != "" {
 			add(true, "token_file", "ignored: [edgecast.oauth] is configured")
 		}
 		if o.OAuth.TokenURL != "" {
-			if err := checkURL(o.OAuth.TokenURL); err != nil {
+			if err := collectors.CheckURL(o.OAuth.TokenURL); err != nil {
 				add(false, "oauth.token_url", "%v", err)
 			}
 		}
@@ -106,23 +103,23 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 		}
 		switch {
 		case o.OAuth.ClientSecretFile != "":
-			if err := readable(o.OAuth.ClientSecretFile); err != nil {
+			if err := collectors.Readable(o.OAuth.ClientSecretFile); err != nil {
 				add(false, "oauth.client_secret_file", "%v", err)
 			}
 		case o.OAuth.ClientSecretEnv == "":
 			add(false, "oauth.client_secret_env", "set client_secret_env (an environment variable name) or client_secret_file")
-		case getenv(o.OAuth.ClientSecretEnv) == "":
+		case env.Lookup(o.OAuth.ClientSecretEnv) == "":
 			add(false, "oauth.client_secret_env", "environment variable %s is not set", o.OAuth.ClientSecretEnv)
 		}
 	} else {
 		switch {
 		case o.TokenFile != "":
-			if err := readable(o.TokenFile); err != nil {
+			if err := collectors.Readable(o.TokenFile); err != nil {
 				add(false, "token_file", "%v", err)
 			}
 		case o.TokenEnv == "":
 			add(false, "token_env", "set token_env (an environment variable name), token_file or [edgecast.oauth]")
-		case getenv(o.TokenEnv) == "":
+		case env.Lookup(o.TokenEnv) == "":
 			add(false, "token_env", "environment variable %s is not set", o.TokenEnv)
 		}
 	}
@@ -151,61 +148,6 @@ func platformNames() []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-func checkURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q is not an http(s) URL", s)
-	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("%q: no credentials, query or fragment allowed", s)
-	}
-	return nil
-}
-
-func readable(path string) error {
-	st, err := os.Stat(path)
-	if err != nil {
-		if pe, ok := err.(*os.PathError); ok {
-			err = pe.Err
-		}
-		return fmt.Errorf("cannot read %s: %v", path, err)
-	}
-	if st.IsDir() {
-		return fmt.Errorf("%s is a directory", path)
-	}
-	return nil
-}
-
-func lookup(env collectors.Env) func(string) string {
-	if env.Getenv != nil {
-		return env.Getenv
-	}
-	return os.Getenv
-}
-
-// secret reads a credential from a file (first) or an environment variable.
-func secret(key, file, envName string, getenv func(string) string) (string, error) {
-	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			if pe, ok := err.(*os.PathError); ok {
-				err = pe.Err
-			}
-			return "", fmt.Errorf("edgecast: %s: cannot read %s: %w", key, file, err)
-		}
-		s := strings.TrimSpace(string(b))
-		if s == "" {
-			return "", fmt.Errorf("edgecast: %s: %s is empty", key, file)
-		}
-		return s, nil
-	}
-	s := strings.TrimSpace(getenv(envName))
-	if s == "" {
-		return "", fmt.Errorf("edgecast: environment variable %s is not set", envName)
-	}
-	return s, nil
 }
 
 // platform is one configured platform: its path id and its service name.

@@ -58,7 +58,7 @@ type service struct {
 
 // New builds the collector from validated options.
 func New(o *Options, env collectors.Env) (*Collector, error) {
-	tok, err := o.token(env)
+	tok, err := env.Secret("fastly", "token_file", o.TokenFile, o.TokenEnv)
 	if err != nil {
 		return nil, err
 	}

@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -425,24 +423,6 @@ func TestTokenNeverLeaks(t *testing.T) {
 // retry tests take milliseconds.
 func newFastRetryClient(c *Collector) *httpxClient {
 	return newHTTPClientForTest(c.logger)
-}
-
-// TestTokenFromFile reads token_file and never needs the environment.
-func TestTokenFromFile(t *testing.T) {
-	p := t.TempDir() + "/token"
-	if err := os.WriteFile(p, []byte(testToken+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	o := defaults()
-	o.TokenFile = p
-	tok, err := o.token(collectors.Env{Getenv: func(string) string { return "" }, Logger: slog.Default()})
-	if err != nil || tok != testToken {
-		t.Fatalf("%q %v", tok, err)
-	}
-	o.TokenFile = p + ".missing"
-	if _, err := o.token(collectors.Env{Getenv: func(string) string { return "" }}); err == nil {
-		t.Fatal("missing token file accepted")
-	}
 }
 
 // A configured service without a name takes the API's name; if the list

@@ -2,8 +2,6 @@ package fastly
 
 import (
 	"fmt"
-	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -90,18 +88,18 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 	var ps []collectors.Problem
 	bad := func(key, msg string) { ps = append(ps, collectors.Problem{Key: "fastly." + key, Message: msg}) }
 	for key, u := range map[string]string{"api_url": o.APIURL, "rt_url": o.RTURL} {
-		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
-			bad(key, fmt.Sprintf("%q is not an http(s) URL", u))
+		if err := collectors.CheckURL(u); err != nil {
+			bad(key, err.Error())
 		}
 	}
 	switch {
 	case o.TokenFile != "":
-		if _, err := os.Stat(o.TokenFile); err != nil {
-			bad("token_file", fmt.Sprintf("cannot read %s", o.TokenFile))
+		if err := collectors.Readable(o.TokenFile); err != nil {
+			bad("token_file", err.Error())
 		}
 	case o.TokenEnv == "":
 		bad("token_env", "set token_env (an environment variable name) or token_file")
-	case env.Getenv(o.TokenEnv) == "":
+	case env.Lookup(o.TokenEnv) == "":
 		bad("token_env", fmt.Sprintf("environment variable %s is not set", o.TokenEnv))
 	}
 	res := time.Duration(o.Resolution)
@@ -143,27 +141,4 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 		seen[s.ID] = true
 	}
 	return ps
-}
-
-// token reads the credential; it never appears in errors.
-func (o *Options) token(env collectors.Env) (string, error) {
-	if o.TokenFile != "" {
-		b, err := os.ReadFile(o.TokenFile)
-		if err != nil {
-			return "", fmt.Errorf("fastly: cannot read token_file %s", o.TokenFile)
-		}
-		return string(trimSpace(b)), nil
-	}
-	t := env.Getenv(o.TokenEnv)
-	if t == "" {
-		return "", fmt.Errorf("fastly: environment variable %s is not set", o.TokenEnv)
-	}
-	return t, nil
-}
-
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r' || b[len(b)-1] == ' ') {
-		b = b[:len(b)-1]
-	}
-	return b
 }

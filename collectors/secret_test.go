@@ -1,0 +1,103 @@
+package collectors
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestSecret(t *testing.T) {
+	const tok = "s3cr3t-value"
+	dir := t.TempDir()
+	file := filepath.Join(dir, "token")
+	if err := os.WriteFile(file, []byte("  "+tok+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := Env{Getenv: func(k string) string {
+		if k == "TOK" {
+			return tok + "\n"
+		}
+		return ""
+	}}
+	for _, c := range []struct {
+		name, file, envName string
+		want, wantErr       string
+	}{
+		{"file wins over the environment", file, "TOK", tok, ""},
+		{"environment, trimmed", "", "TOK", tok, ""},
+		{"missing file", filepath.Join(dir, "nope"), "TOK", "", "vendorx: token_file: cannot read " + filepath.Join(dir, "nope") + ": no such file or directory"},
+		{"empty file", empty, "", "", "vendorx: token_file: " + empty + " is empty"},
+		{"directory", dir, "", "", "vendorx: token_file: cannot read " + dir + ": is a directory"},
+		{"variable not set", "", "UNSET", "", "vendorx: environment variable UNSET is not set"},
+	} {
+		got, err := env.Secret("vendorx", "token_file", c.file, c.envName)
+		if got != c.want {
+			t.Errorf("%s: got %q, want %q", c.name, got, c.want)
+		}
+		switch {
+		case c.wantErr == "" && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.wantErr != "" && (err == nil || err.Error() != c.wantErr):
+			t.Errorf("%s: error %v, want %q", c.name, err, c.wantErr)
+		}
+		if err != nil && strings.Contains(err.Error(), tok) {
+			t.Errorf("%s: error shows the secret: %v", c.name, err)
+		}
+	}
+}
+
+func TestLookupFallsBackToOS(t *testing.T) {
+	t.Setenv("CDNMETRICS_TEST_LOOKUP", "x")
+	if v := (Env{}).Lookup("CDNMETRICS_TEST_LOOKUP"); v != "x" {
+		t.Errorf("Lookup without Getenv = %q, want the process environment's %q", v, "x")
+	}
+}
+
+func TestReadable(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f")
+	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := Readable(file); err != nil {
+		t.Errorf("readable file: %v", err)
+	}
+	if err := Readable(dir); err == nil || err.Error() != dir+" is a directory" {
+		t.Errorf("directory: %v", err)
+	}
+	if err := Readable(filepath.Join(dir, "nope")); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+func TestCheckURL(t *testing.T) {
+	for _, c := range []struct {
+		url, wantErr string
+	}{
+		{"https://api.example.net", ""},
+		{"http://127.0.0.1:8080/v1", ""},
+		{"ftp://api.example.net", `"ftp://api.example.net" is not an http(s)://host[/path] URL`},
+		{"https://", `"https:" is not an http(s)://host[/path] URL`},
+		{"api.example.net", `"api.example.net" is not an http(s)://host[/path] URL`},
+		{"https://api.example.net/?a=1", `"https://api.example.net/?a=1": no credentials, query or fragment allowed`},
+		{"https://api.example.net/#x", `"https://api.example.net/#x": no credentials, query or fragment allowed`},
+		// The password never shows in the error.
+		{"https://user:hunter2@api.example.net", `"https://user:xxxxx@api.example.net": no credentials, query or fragment allowed`},
+		{"ftp://user:hunter2@api.example.net", `"ftp://user:xxxxx@api.example.net" is not an http(s)://host[/path] URL`},
+		{"http://user:hunter2@[::1", "not a URL (cannot be parsed)"},
+	} {
+		err := CheckURL(c.url)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != c.wantErr {
+			t.Errorf("CheckURL(%q) = %q, want %q", c.url, got, c.wantErr)
+		}
+	}
+}
