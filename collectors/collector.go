@@ -215,6 +215,35 @@ type Factory struct {
 	Expect func(m *traffic.Model, w Window) []schema.Record
 }
 
+// Decoder returns a Factory.Decode that decodes a section over the options
+// defaults returns.
+func Decoder[O Options](defaults func() O) func(Section) (Options, error) {
+	return func(s Section) (Options, error) {
+		o := defaults()
+		if err := s.Decode(o); err != nil {
+			return nil, err
+		}
+		return o, nil
+	}
+}
+
+// Builder returns a Factory.New that hands build its own options type;
+// other options are an error naming the collector, not a panic.
+func Builder[O Options, C Collector](name string, build func(O, Env) (C, error)) func(Options, Env) (Collector, error) {
+	return func(o Options, env Env) (Collector, error) {
+		opts, ok := o.(O)
+		if !ok {
+			return nil, fmt.Errorf("%s: options of type %T", name, o)
+		}
+		c, err := build(opts, env)
+		if err != nil {
+			// Not c: a nil *T in a Collector would not be a nil Collector.
+			return nil, err
+		}
+		return c, nil
+	}
+}
+
 // SimSecret is the credential every stand-in accepts and SimConfig points
 // collectors at, through the environment variable SimSecretEnv. It is not a
 // secret: it only opens the simulator.

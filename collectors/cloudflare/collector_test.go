@@ -335,7 +335,12 @@ func simSetup(t testing.TB, m *traffic.Model, now time.Time) (*Collector, *httpt
 	if err != nil {
 		t.Fatalf("SimConfig section does not parse: %v\n%s", err, section)
 	}
-	opts, err := decode(collectors.NewSection(provider, &md, raw[provider]))
+	// Through the registered factory, as the program builds it.
+	factory, ok := collectors.Lookup(provider)
+	if !ok {
+		t.Fatalf("%s is not registered", provider)
+	}
+	opts, err := factory.Decode(collectors.NewSection(provider, &md, raw[provider]))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -280,7 +280,12 @@ func simSetup(t testing.TB, m *traffic.Model, now time.Time, secret string) (*Co
 	if err != nil {
 		t.Fatalf("SimConfig section: %v\n%s", err, section)
 	}
-	opts, err := decode(collectors.NewSection(provider, &md, raw[provider]))
+	// Through the registered factory, as the program builds it.
+	factory, ok := collectors.Lookup(provider)
+	if !ok {
+		t.Fatalf("%s is not registered", provider)
+	}
+	opts, err := factory.Decode(collectors.NewSection(provider, &md, raw[provider]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +305,7 @@ func simSetup(t testing.TB, m *traffic.Model, now time.Time, secret string) (*Co
 	if ps := opts.Validate(env); len(ps) > 0 {
 		t.Fatalf("SimConfig section invalid: %v", ps)
 	}
-	c, err := newCollector(opts, env)
+	c, err := factory.New(opts, env)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package cloudfront
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
@@ -10,29 +9,13 @@ import (
 func init() {
 	collectors.Register(collectors.Factory{
 		Name:      provider,
-		Decode:    decode,
-		New:       newCollector,
+		Decode:    collectors.Decoder(defaultOptions),
+		New:       collectors.Builder(provider, New),
 		Timing:    timing,
 		Simulate:  Simulate,
 		SimConfig: SimConfig,
 		Expect:    Expect,
 	})
-}
-
-func decode(s collectors.Section) (collectors.Options, error) {
-	o := defaultOptions()
-	if err := s.Decode(o); err != nil {
-		return nil, err
-	}
-	return o, nil
-}
-
-func newCollector(o collectors.Options, env collectors.Env) (collectors.Collector, error) {
-	opts, ok := o.(*Options)
-	if !ok {
-		return nil, fmt.Errorf("cloudfront: options of type %T", o)
-	}
-	return New(opts, env)
 }
 
 // timing: CloudWatch's CloudFront minutes arrive a few minutes late and the

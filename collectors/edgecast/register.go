@@ -1,28 +1,14 @@
 package edgecast
 
 import (
-	"fmt"
-
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 )
 
 func init() {
 	collectors.Register(collectors.Factory{
-		Name: provider,
-		Decode: func(s collectors.Section) (collectors.Options, error) {
-			o := defaults()
-			if err := s.Decode(o); err != nil {
-				return nil, err
-			}
-			return o, nil
-		},
-		New: func(o collectors.Options, env collectors.Env) (collectors.Collector, error) {
-			opts, ok := o.(*Options)
-			if !ok {
-				return nil, fmt.Errorf("edgecast: options of type %T", o)
-			}
-			return New(opts, env)
-		},
+		Name:      provider,
+		Decode:    collectors.Decoder(defaults),
+		New:       collectors.Builder(provider, New),
 		Timing:    timing,
 		Simulate:  Simulate,
 		SimConfig: SimConfig,

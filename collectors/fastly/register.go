@@ -8,14 +8,9 @@ import (
 
 func init() {
 	collectors.Register(collectors.Factory{
-		Name: "fastly",
-		Decode: func(s collectors.Section) (collectors.Options, error) {
-			o := defaults()
-			return o, s.Decode(o)
-		},
-		New: func(o collectors.Options, env collectors.Env) (collectors.Collector, error) {
-			return New(o.(*Options), env)
-		},
+		Name:   "fastly",
+		Decode: collectors.Decoder(defaults),
+		New:    collectors.Builder("fastly", New),
 		Timing: func(o collectors.Options) collectors.Timing {
 			fo := o.(*Options)
 			return collectors.Timing{
