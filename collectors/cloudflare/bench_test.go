@@ -36,7 +36,7 @@ func BenchmarkMapColos(b *testing.B) {
 func BenchmarkCollectSim(b *testing.B) {
 	m := traffic.Default(1)
 	now := time.Unix(1767225600+3600, 0)
-	c, _ := simSetup(b, m, now)
+	c := simSetup(b, m, now)
 	w := collectors.Window{Start: now.Add(-16 * time.Minute), End: now.Add(-5 * time.Minute)}
 	for b.Loop() {
 		if err := c.Collect(context.Background(), w, &recorder{}); err != nil {

@@ -16,9 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/BurntSushi/toml"
-
 	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
 	"github.com/cdnmetrics/cdnmetrics/internal/httpx"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
@@ -318,56 +317,22 @@ func TestDiscoveryFailure(t *testing.T) {
 
 // simSetup starts the stand-in under /cloudflare as the simulator mounts
 // it, and builds the collector from SimConfig's section.
-func simSetup(t testing.TB, m *traffic.Model, now time.Time) (*Collector, *httptest.Server) {
+func simSetup(t testing.TB, m *traffic.Model, now time.Time) *Collector {
 	t.Helper()
-	mux := http.NewServeMux()
-	Simulate(mux, collectors.SimEnv{Model: m, Now: func() time.Time { return now }, Secret: func(string) string { return collectors.SimSecret }})
-	root := http.NewServeMux()
-	root.Handle("/cloudflare/", http.StripPrefix("/cloudflare", mux))
-	srv := httptest.NewServer(root)
-	t.Cleanup(srv.Close)
-	section, err := SimConfig(srv.URL+"/cloudflare", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var raw map[string]toml.Primitive
-	md, err := toml.Decode(section, &raw)
-	if err != nil {
-		t.Fatalf("SimConfig section does not parse: %v\n%s", err, section)
-	}
-	// Through the registered factory, as the program builds it.
-	factory, ok := collectors.Lookup(provider)
-	if !ok {
-		t.Fatalf("%s is not registered", provider)
-	}
-	opts, err := factory.Decode(collectors.NewSection(provider, &md, raw[provider]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if und := md.Undecoded(); len(und) > 0 {
-		t.Fatalf("undecoded keys %v", und)
-	}
-	env := collectors.Env{Getenv: func(k string) string {
-		if k == collectors.SimSecretEnv {
-			return collectors.SimSecret
-		}
-		return ""
-	}}
-	if ps := opts.Validate(env); len(ps) > 0 {
-		t.Fatalf("SimConfig section invalid: %v", ps)
-	}
+	env := collectors.Env{Getenv: collectorstest.SimEnv(collectors.SimSecret)}
+	opts, _ := collectorstest.SimOptions(t, provider, collectors.SimEnv{Model: m, Now: func() time.Time { return now }, Secret: func(string) string { return collectors.SimSecret }}, env)
 	c, err := build(opts.(*Options), env, httpx.WithBackoff(time.Millisecond, 4*time.Millisecond), httpx.WithRate(1000, 1000))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c, srv
+	return c
 }
 
 func TestSimulateCollectEqualsExpect(t *testing.T) {
 	m := traffic.Default(7)
 	m.Incidents = []traffic.Incident{{Service: "api", Start: 1767225600 + 120, End: 1767225600 + 240, HitRatioDelta: -0.9}}
 	now := time.Unix(1767225600+3600, 0) // 2026-01-01T01:00:00Z
-	c, _ := simSetup(t, m, now)
+	c := simSetup(t, m, now)
 	w := collectors.Window{Start: time.Unix(1767225600, 0), End: time.Unix(1767225600+10*60, 0)}
 	rec := &recorder{}
 	if err := c.Collect(context.Background(), w, rec); err != nil {
@@ -389,7 +354,7 @@ func TestSimulateCollectEqualsExpect(t *testing.T) {
 func TestSimulateColoSplit(t *testing.T) {
 	m := traffic.Default(3)
 	now := time.Unix(1767225600+3600, 0)
-	c, _ := simSetup(t, m, now)
+	c := simSetup(t, m, now)
 	c.rowLimit = 60 // a minute has about 6 POPs × 3..6 rows < 60; 4 minutes do not fit
 	w := collectors.Window{Start: time.Unix(1767225600, 0), End: time.Unix(1767225600+4*60, 0)}
 	rec := &recorder{}
@@ -410,7 +375,7 @@ func TestSimulateColoSplit(t *testing.T) {
 func TestSimulateAuthAndLag(t *testing.T) {
 	m := traffic.Default(1)
 	now := time.Unix(1767225600+600, 0)
-	c, _ := simSetup(t, m, now)
+	c := simSetup(t, m, now)
 	// Data ends simLag (2 min) before now: a window over the last 5 minutes
 	// has 3 published minutes.
 	w := collectors.Window{Start: now.Add(-5 * time.Minute), End: now}
@@ -435,7 +400,7 @@ func TestSimulateAuthAndLag(t *testing.T) {
 func TestSimulateDiscovery(t *testing.T) {
 	m := traffic.Default(1)
 	now := time.Unix(1767225600+3600, 0)
-	c, _ := simSetup(t, m, now)
+	c := simSetup(t, m, now)
 	c.zones, c.account = nil, SimAccountID
 	w := collectors.Window{Start: time.Unix(1767225600, 0), End: time.Unix(1767225600+120, 0)}
 	rec := &recorder{}

@@ -15,13 +15,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/BurntSushi/toml"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/smithy-go/encoding/cbor"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
 )
@@ -265,46 +265,12 @@ func TestSDKCBORRoundTrip(t *testing.T) {
 // and builds the collector from SimConfig's section through the factory.
 func simSetup(t testing.TB, m *traffic.Model, now time.Time, secret string) (*Collector, *bytes.Buffer) {
 	t.Helper()
-	mux := http.NewServeMux()
-	Simulate(mux, collectors.SimEnv{Model: m, Now: func() time.Time { return now }, Secret: func(string) string { return collectors.SimSecret }})
-	root := http.NewServeMux()
-	root.Handle("/cloudfront/", http.StripPrefix("/cloudfront", mux))
-	srv := httptest.NewServer(root)
-	t.Cleanup(srv.Close)
-	section, err := SimConfig(srv.URL+"/cloudfront", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var raw map[string]toml.Primitive
-	md, err := toml.Decode(section, &raw)
-	if err != nil {
-		t.Fatalf("SimConfig section: %v\n%s", err, section)
-	}
-	// Through the registered factory, as the program builds it.
-	factory, ok := collectors.Lookup(provider)
-	if !ok {
-		t.Fatalf("%s is not registered", provider)
-	}
-	opts, err := factory.Decode(collectors.NewSection(provider, &md, raw[provider]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if und := md.Undecoded(); len(und) > 0 {
-		t.Fatalf("undecoded keys %v", und)
-	}
 	var logs bytes.Buffer
 	env := collectors.Env{
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Getenv: func(k string) string {
-			if k == collectors.SimSecretEnv {
-				return secret
-			}
-			return ""
-		},
+		Getenv: collectorstest.SimEnv(secret),
 	}
-	if ps := opts.Validate(env); len(ps) > 0 {
-		t.Fatalf("SimConfig section invalid: %v", ps)
-	}
+	opts, factory := collectorstest.SimOptions(t, provider, collectors.SimEnv{Model: m, Now: func() time.Time { return now }, Secret: func(string) string { return collectors.SimSecret }}, env)
 	c, err := factory.New(opts, env)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,63 @@
+// Package collectorstest helps collector tests run a collector against its
+// own stand-in the way the simulator and the program do.
+package collectorstest
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/cdnmetrics/cdnmetrics/collectors"
+)
+
+// SimOptions mounts provider's stand-in under /<provider> on a loopback
+// test server (as the simulator does), decodes the section its SimConfig
+// writes through the registered factory, checks that every key was known
+// and that the options validate with env, and returns them with the
+// factory. The provider's package must be imported (it registers itself).
+func SimOptions(t testing.TB, provider string, sim collectors.SimEnv, env collectors.Env) (collectors.Options, collectors.Factory) {
+	t.Helper()
+	factory, ok := collectors.Lookup(provider)
+	if !ok || factory.Simulate == nil || factory.SimConfig == nil {
+		t.Fatalf("%s is not registered with a stand-in", provider)
+	}
+	mux := http.NewServeMux()
+	factory.Simulate(mux, sim)
+	root := http.NewServeMux()
+	root.Handle("/"+provider+"/", http.StripPrefix("/"+provider, mux))
+	srv := httptest.NewServer(root)
+	t.Cleanup(srv.Close)
+	section, err := factory.SimConfig(srv.URL+"/"+provider, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw map[string]toml.Primitive
+	md, err := toml.Decode(section, &raw)
+	if err != nil {
+		t.Fatalf("SimConfig section does not parse: %v\n%s", err, section)
+	}
+	opts, err := factory.Decode(collectors.NewSection(provider, &md, raw[provider]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		t.Fatalf("undecoded keys %v", und)
+	}
+	if ps := opts.Validate(env); len(ps) > 0 {
+		t.Fatalf("SimConfig section invalid: %v", ps)
+	}
+	return opts, factory
+}
+
+// SimEnv returns the environment a collector configured by SimConfig
+// needs: SimSecretEnv holds secret, nothing else is set.
+func SimEnv(secret string) func(string) string {
+	return func(k string) string {
+		if k == collectors.SimSecretEnv {
+			return secret
+		}
+		return ""
+	}
+}
