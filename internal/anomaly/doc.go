@@ -19,16 +19,18 @@
 //     log-scaled score, so a series that is always noisy does not alarm all
 //     the time; the seasonal score is scaled by SeasonWeight and the larger
 //     of the two wins;
-//  3. post-processing: a value outside every value seen so far (widened by
-//     a tolerance proportional to the remembered range, which slowly shrinks
-//     back toward the long-term mean so one old outlier does not stretch the
-//     scale forever) scores 1 — during the series' first day only when it
-//     jumps out by at least the whole range (a range learnt in a few hours
-//     has not seen the daily cycle: on minute data the next daily extreme
-//     would otherwise alarm) — and after a score above QuietLevel the next
-//     Quiet points are damped (out-of-range jumps excepted; a step-by-step
-//     drift out of the range is one event), so one event is reported once;
-//     a series that alarms often gets a longer quiet time.
+//  3. post-processing: a value outside the remembered range (widened by a
+//     tolerance; the range slowly shrinks back toward the long-term mean so
+//     one old outlier does not hide later ones), unless it is back at an
+//     all-time extreme the series has visited Recur separate times (CPU
+//     saturating at 100 % again), scores 1 — during the series' first day
+//     only when it jumps out by at least the whole range (a range learnt in
+//     a few hours has not seen the daily cycle: on minute data the next
+//     daily extreme would otherwise alarm) — and after a score above
+//     QuietLevel the next Quiet points are damped (out-of-range jumps
+//     excepted; a step-by-step drift out of the range is one event), so one
+//     event is reported once; a series that alarms often gets a longer
+//     quiet time.
 //
 // One parameter set (DefaultParams) serves every series. The detector does
 // not know a series' range in advance; it learns for Warmup points and scores

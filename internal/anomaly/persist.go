@@ -98,7 +98,9 @@ func (s *Set) Load(r io.Reader) error {
 
 func (d *Detector) encode(e *encoder) {
 	e.i64(int64(d.n))
-	e.f64(d.min, d.max, d.last, d.top, d.bot)
+	e.f64(d.min, d.max, d.last)
+	d.hi.encode(e)
+	d.lo.encode(e)
 	e.i64(d.first)
 	for i := range d.levels {
 		e.f64(d.levels[i].mean, d.levels[i].vari, d.diffs[i].mean, d.diffs[i].vari)
@@ -119,7 +121,9 @@ func (d *Detector) encode(e *encoder) {
 
 func (d *Detector) decode(r *decoder) {
 	d.n = int(r.i64())
-	d.min, d.max, d.last, d.top, d.bot = r.f64(), r.f64(), r.f64(), r.f64(), r.f64()
+	d.min, d.max, d.last = r.f64(), r.f64(), r.f64()
+	d.hi.decode(r)
+	d.lo.decode(r)
 	d.first = r.i64()
 	for i := range d.levels {
 		d.levels[i].mean, d.levels[i].vari = r.f64(), r.f64()
@@ -140,6 +144,21 @@ func (d *Detector) decode(r *decoder) {
 	if d.n < 0 || d.quiet < 0 {
 		r.fail(errors.New("negative counter"))
 	}
+}
+
+func (x *extreme) encode(e *encoder) {
+	e.f64(x.v)
+	at := uint64(0)
+	if x.at {
+		at = 1
+	}
+	e.u64(uint64(x.visits)<<1 | at)
+}
+
+func (x *extreme) decode(r *decoder) {
+	x.v = r.f64()
+	u := r.u64()
+	x.visits, x.at = int32(min(u>>1, math.MaxInt32)), u&1 == 1
 }
 
 func (l *likelihood) encode(e *encoder) {
