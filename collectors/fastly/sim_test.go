@@ -107,7 +107,11 @@ func TestSimulatorDiscoveryAndVersionEvents(t *testing.T) {
 // emitted bucket equals the model's sums for its seconds, per POP and in
 // total, and no bucket is emitted twice unless it changed.
 func TestStreamAgainstSimulatorAddsUpToTheModel(t *testing.T) {
-	start := time.Date(2026, 11, 22, 12, 0, 3, 0, time.UTC)
+	// The first real-time answer is for second now−4 = 12:00:01, inside
+	// the bucket from 12:00:00: incomplete, which the collector must log.
+	// It stays so unless 9 model seconds (450 ms at 20×) pass before the
+	// first request (a start at 12:00:03 left 50 ms).
+	start := time.Date(2026, 11, 22, 12, 0, 5, 0, time.UTC)
 	clock := fastClock(start, 20)
 	var logs syncBuffer
 	c, m := newSim(t, clock, &logs, nil)

@@ -348,9 +348,12 @@ func TestFaultCarbonRestartedDuringRun(t *testing.T) {
 		t.Fatalf("points emitted %d != points found %d (%d missing); spool left: %d segments, ~%d lines; sink log:\n%s",
 			emitted, found, missing, segs, lines, grepLines(logs.String(), "graphite"))
 	}
-	// The restarts did what they were placed for.
-	if disc < 2 {
-		t.Errorf("%d disconnects noticed, want at least 2 (restarts 1 and 3 closed an open connection); sink log:\n%s",
+	// The restarts did what they were placed for. Restarts 1 and 3 are
+	// placed while a run holds a connection (usually 2 disconnects are
+	// noticed), but under load the run may finish its settle and close
+	// before SIGTERM lands: at least one must be noticed.
+	if disc < 1 {
+		t.Errorf("%d disconnects noticed, want at least 1 (restarts 1 and 3 were placed on an open connection); sink log:\n%s",
 			disc, grepLines(logs.String(), "graphite"))
 	}
 	if refused == 0 || spoolRuns+resent == 0 {

@@ -231,7 +231,7 @@ func TestRefusedUntilUp(t *testing.T) {
 	if err == nil {
 		t.Fatal("flush succeeded while carbon refused connections")
 	}
-	if st := s.Stats(); st.SendErrors == 0 || st.Connected {
+	if st := statsWhen(s, func(st Stats) bool { return st.SendErrors > 0 }); st.SendErrors == 0 || st.Connected {
 		t.Fatalf("stats = %+v, want send errors and not connected", st)
 	}
 	f.start()
@@ -437,6 +437,19 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	}
 }
 
+// statsWhen returns s's counters once cond holds, or after 10 s. The
+// sink counts a write after it returns, which may be after the fake has
+// read the lines: a test that waited for the lines waits here too.
+func statsWhen(s *TCPSink, cond func(Stats) bool) Stats {
+	deadline := time.Now().Add(10 * time.Second)
+	st := s.Stats()
+	for !cond(st) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+		st = s.Stats()
+	}
+	return st
+}
+
 func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
@@ -463,7 +476,7 @@ func TestUnreadDataResentWhenIdle(t *testing.T) {
 	f.dropConns() // closing with unread data: the lines are gone
 	f.unstall()   // new connections are read again
 	f.waitAll(w, 10*time.Second)
-	if st := s.Stats(); st.ResentPoints != 30 || st.SentPoints != 30 {
+	if st := statsWhen(s, func(st Stats) bool { return st.ResentPoints == 30 && st.SentPoints == 30 }); st.ResentPoints != 30 || st.SentPoints != 30 {
 		t.Fatalf("stats = %+v, want 30 sent and 30 resent", st)
 	}
 }
@@ -531,7 +544,9 @@ func TestCloseSpoolsUnsettledWrites(t *testing.T) {
 	if err := s.Send(ctxT(t, 5*time.Second), p); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	// Long enough to connect and write on a loaded machine, far shorter
+	// than the 10 s settle: the context ends while Close waits to settle.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := s.Close(ctx); err != nil {
 		t.Fatalf("close: %v", err)
@@ -550,10 +565,12 @@ func TestCloseWaitsForSettle(t *testing.T) {
 	const settle = 300 * time.Millisecond
 	s := newSink(t, f.addr, WithSpool(dir, 1<<20), WithClose(settle, time.Second))
 	p, w := points("t.settled", 20, 2, 5000)
+	// Before Send: the write may happen before Send returns, and settle
+	// counts from the write.
+	t0 := time.Now()
 	if err := s.Send(ctxT(t, 5*time.Second), p); err != nil {
 		t.Fatal(err)
 	}
-	t0 := time.Now()
 	if err := s.Close(ctxT(t, 5*time.Second)); err != nil {
 		t.Fatal(err)
 	}

@@ -415,6 +415,22 @@ func repoRoot() (string, error) {
 	}
 }
 
+// FreeAddr returns a loopback address ("127.0.0.1:port") nothing listens
+// on, below Linux's ephemeral range (32768+) like the ports pickPorts
+// picks: a test that hands it to a server to bind later, or dials it while
+// it is closed, cannot collide with a port the kernel is handing out to
+// clients, nor be connected to itself.
+func FreeAddr() (string, error) {
+	for tries := 0; tries < 500; tries++ {
+		addr := "127.0.0.1:" + strconv.Itoa(20000+rand.IntN(12000))
+		if ln, err := net.Listen("tcp", addr); err == nil {
+			ln.Close()
+			return addr, nil
+		}
+	}
+	return "", errors.New("no free loopback port in 20000-32000")
+}
+
 // pickPorts picks free loopback ports below Linux's ephemeral range
 // (32768+; a client reconnecting to a stopped carbon on an ephemeral port
 // can be connected to itself by the kernel): carbon's plaintext, pickle and

@@ -14,6 +14,7 @@ import (
 	ogórek "github.com/kisielk/og-rek"
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/cdnmetrics/cdnmetrics/internal/graphitetest"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
@@ -173,13 +174,12 @@ func TestPickleDeliversExactly(t *testing.T) {
 func TestPickleReconnects(t *testing.T) {
 	backoffMin, backoffMax = 10*time.Millisecond, 50*time.Millisecond
 	t.Cleanup(func() { backoffMin, backoffMax = 500*time.Millisecond, 30*time.Second })
-	// Reserve a port, then free it so the first dials are refused.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// A closed port below the ephemeral range, so the first dials are
+	// refused (an ephemeral one could be handed to the dialer itself).
+	addr, err := graphitetest.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	o := DefaultOptions()
 	o.PickleAddress = addr
 	f := startFeed(t, o)
@@ -192,7 +192,7 @@ func TestPickleReconnects(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	ln, err = net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Skipf("port %s taken meanwhile: %v", addr, err)
 	}
