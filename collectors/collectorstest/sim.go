@@ -3,8 +3,10 @@
 package collectorstest
 
 import (
+	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 
 	"github.com/BurntSushi/toml"
@@ -60,4 +62,24 @@ func SimEnv(secret string) func(string) string {
 		}
 		return ""
 	}
+}
+
+// SyncBuffer is a log sink safe for concurrent writers (a collector's
+// goroutines and the test reading it).
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns everything written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

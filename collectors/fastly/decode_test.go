@@ -24,16 +24,7 @@ func refValues(t *testing.T, m map[string]any) (v [numVFields]float64, present u
 // compareWithStdlib checks decodeRT against encoding/json on body.
 func compareWithStdlib(t *testing.T, body []byte) {
 	t.Helper()
-	var ref struct {
-		Data []struct {
-			Datacenter map[string]map[string]any `json:"datacenter"`
-			Aggregated map[string]any            `json:"aggregated"`
-			Recorded   int64                     `json:"recorded"`
-		} `json:"Data"`
-		Timestamp      int64  `json:"Timestamp"`
-		AggregateDelay int64  `json:"AggregateDelay"`
-		Error          string `json:"Error"`
-	}
+	var ref refRT
 	if err := json.Unmarshal(body, &ref); err != nil {
 		t.Fatalf("reference decode: %v", err)
 	}

@@ -50,6 +50,8 @@ func FuzzRTResponse(f *testing.F) {
 	})
 }
 
+// refRT is Fastly's real-time answer as encoding/json reads it: the
+// reference decodeRT is checked against.
 type refRT struct {
 	Data []struct {
 		Datacenter map[string]map[string]any `json:"datacenter"`

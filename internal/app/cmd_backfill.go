@@ -14,6 +14,7 @@ import (
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/scheduler"
 	"github.com/cdnmetrics/cdnmetrics/internal/state"
+	"github.com/cdnmetrics/cdnmetrics/internal/timespec"
 )
 
 func init() {
@@ -38,8 +39,8 @@ touched.`)
 		return code
 	}
 	now := time.Now()
-	f, err1 := parseTime(*from, now)
-	t, err2 := parseTime(*to, now)
+	f, err1 := timespec.Parse(*from, now)
+	t, err2 := timespec.Parse(*to, now)
 	if *from == "" || err1 != nil || err2 != nil || !t.After(f) {
 		fmt.Fprintf(stdio.Stderr, "backfill: need --from < --to (got %q, %q)\n", *from, *to)
 		return 2

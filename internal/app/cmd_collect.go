@@ -10,6 +10,7 @@ import (
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/config"
 	"github.com/cdnmetrics/cdnmetrics/internal/scheduler"
+	"github.com/cdnmetrics/cdnmetrics/internal/timespec"
 )
 
 func init() {
@@ -56,8 +57,8 @@ that window (RFC 3339 or Unix seconds) and leaves checkpoints alone.`)
 	var window *collectors.Window
 	if *from != "" {
 		now := time.Now()
-		f, err1 := parseTime(*from, now)
-		t, err2 := parseTime(*to, now)
+		f, err1 := timespec.Parse(*from, now)
+		t, err2 := timespec.Parse(*to, now)
 		if err1 != nil || err2 != nil || !t.After(f) {
 			fmt.Fprintf(stdio.Stderr, "collect: bad window --from %q --to %q: want from < to\n", *from, *to)
 			return 2

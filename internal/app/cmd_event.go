@@ -9,6 +9,7 @@ import (
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/events"
+	"github.com/cdnmetrics/cdnmetrics/internal/timespec"
 )
 
 func init() {
@@ -37,7 +38,7 @@ the exit status is then 1 and the output says so.`)
 	}
 	ev := events.Event{What: *what, Tags: strings.Fields(*tags), Data: *data, When: time.Now()}
 	if *when != "" {
-		t, err := parseTime(*when, time.Now())
+		t, err := timespec.Parse(*when, time.Now())
 		if err != nil {
 			fmt.Fprintf(stdio.Stderr, "event: --when: %v\n", err)
 			return 2

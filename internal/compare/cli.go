@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/internal/config"
+	"github.com/cdnmetrics/cdnmetrics/internal/timespec"
 )
 
 // Exit statuses of the compare command.
@@ -22,7 +23,7 @@ const (
 
 // Flags are the command-line settings of `cdnmetrics compare`.
 type Flags struct {
-	From, Until string // graphite-style times (see ParseTime)
+	From, Until string // graphite-style times (see timespec.Parse)
 	Baseline    string // overrides [compare] baseline when set
 	Service     string // one service; empty sums all
 	Format      string // table, markdown or json
@@ -51,11 +52,11 @@ func Execute(ctx context.Context, cfg *config.Config, f Flags, stdout, stderr io
 		now = f.Now
 	}
 	t := now()
-	from, err := ParseTime(f.From, t)
+	from, err := timespec.Parse(f.From, t)
 	if err != nil {
 		return fail("--from: %v", err)
 	}
-	until, err := ParseTime(f.Until, t)
+	until, err := timespec.Parse(f.Until, t)
 	if err != nil {
 		return fail("--until: %v", err)
 	}

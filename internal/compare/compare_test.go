@@ -420,34 +420,6 @@ func TestBucketSeconds(t *testing.T) {
 	}
 }
 
-func TestParseTime(t *testing.T) {
-	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	tests := map[string]time.Time{
-		"now":                  now,
-		"-7d":                  now.Add(-7 * 24 * time.Hour),
-		"-24h":                 now.Add(-24 * time.Hour),
-		"-30min":               now.Add(-30 * time.Minute),
-		"-30m":                 now.Add(-30 * time.Minute),
-		"now-1h":               now.Add(-time.Hour),
-		"-1h30min":             now.Add(-90 * time.Minute),
-		"-2w":                  now.Add(-14 * 24 * time.Hour),
-		"-1mon":                now.Add(-30 * 24 * time.Hour),
-		"1795381779":           time.Unix(1795381779, 0),
-		"2026-11-22T10:00:00Z": time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC),
-	}
-	for in, want := range tests {
-		got, err := ParseTime(in, now)
-		if err != nil || !got.Equal(want) {
-			t.Errorf("ParseTime(%q) = %v, %v; want %v", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", "-", "-7", "-7q", "yesterday", "-999999999y", "--1h"} {
-		if _, err := ParseTime(bad, now); err == nil {
-			t.Errorf("ParseTime(%q) accepted", bad)
-		}
-	}
-}
-
 // FuzzCompute feeds arbitrary render answers through the computation and
 // the JSON writer: no panic, and the JSON always encodes (no NaN or Inf).
 func FuzzCompute(f *testing.F) {

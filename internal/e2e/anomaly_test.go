@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -26,22 +24,11 @@ func anomalyRun(t *testing.T, g *graphitetest.Server, prefix string, end time.Ti
 	if incident != nil {
 		m.Incidents = []traffic.Incident{*incident}
 	}
-	srv, err := simulate.Start(simulate.Options{Model: m, Only: []string{"fastly"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
 	dir := t.TempDir()
-	text, err := srv.Config(simulate.Core{StateDir: filepath.Join(dir, "state"), GraphiteAddr: g.CarbonAddr, GraphiteWebURL: g.WebURL, Prefix: prefix}, filepath.Join(dir, "sim"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, text := startSim(t, simulate.Options{Model: m, Only: []string{"fastly"}}, dir, simulate.Core{GraphiteAddr: g.CarbonAddr, GraphiteWebURL: g.WebURL, Prefix: prefix})
 	text += "\n[filters.fastly]\nallow = [\"^www$\"]\naggregate_only = true\n"
 	text += fmt.Sprintf("\n[anomaly]\nenabled = true\nfilter = '^%s\\.fastly\\.www\\.all\\.hit_ratio$'\n", prefix)
-	cfg := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeConfig(t, dir, text)
 	var out, errb bytes.Buffer
 	getenv := simGetenv
 	// One collect over the six hours, or one per stretch between cuts (as

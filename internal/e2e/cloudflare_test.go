@@ -55,11 +55,7 @@ func TestCloudflareErrorIn200KeepsOtherZones(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := filepath.Join(dir, "config.toml")
-	text := fmt.Sprintf("state_dir = %q\n[graphite]\naddress = %q\nprefix = \"e2ecf\"\n", filepath.Join(dir, "state"), g.CarbonAddr) + section
-	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeConfig(t, dir, fmt.Sprintf("state_dir = %q\n[graphite]\naddress = %q\nprefix = \"e2ecf\"\n", filepath.Join(dir, "state"), g.CarbonAddr)+section)
 	end := time.Now().Add(-2 * time.Hour).Truncate(time.Hour)
 	w := collectors.Window{Start: end.Add(-20 * time.Minute), End: end}
 	var out, errb bytes.Buffer

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,20 +24,9 @@ import (
 func TestCollectEveryVendorThroughRealGraphite(t *testing.T) {
 	g := graphitetest.Start(t)
 	model := traffic.Default(7)
-	srv, err := simulate.Start(simulate.Options{Model: model})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
 	dir := t.TempDir()
-	text, err := srv.Config(simulate.Core{StateDir: filepath.Join(dir, "state"), GraphiteAddr: g.CarbonAddr, Prefix: "e2e"}, filepath.Join(dir, "sim"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	srv, text := startSim(t, simulate.Options{Model: model}, dir, simulate.Core{GraphiteAddr: g.CarbonAddr, Prefix: "e2e"})
+	cfgPath := writeConfig(t, dir, text)
 	// A window two hours back: past every vendor's lag, inside whisper's
 	// first archive (10 s for a day), aligned to every vendor's step.
 	end := time.Now().Add(-2 * time.Hour).Truncate(time.Hour)

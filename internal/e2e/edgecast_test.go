@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,20 +24,9 @@ import (
 func TestEdgeCastLiveThroughRealGraphite(t *testing.T) {
 	g := graphitetest.Start(t)
 	model := traffic.Default(9)
-	srv, err := simulate.Start(simulate.Options{Model: model, Only: []string{"edgecast"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
 	dir := t.TempDir()
-	text, err := srv.Config(simulate.Core{StateDir: filepath.Join(dir, "state"), GraphiteAddr: g.CarbonAddr, Prefix: "e2eec"}, filepath.Join(dir, "sim"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	_, text := startSim(t, simulate.Options{Model: model, Only: []string{"edgecast"}}, dir, simulate.Core{GraphiteAddr: g.CarbonAddr, Prefix: "e2eec"})
+	cfgPath := writeConfig(t, dir, text)
 	// Keep clear of a minute boundary: the stand-in answers for the last
 	// whole minute, which must be the window's last minute.
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Second() > 50; {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -54,12 +53,8 @@ func TestDeployEventsFromCLIAndHook(t *testing.T) {
 	g := graphitetest.Start(t)
 	dir := t.TempDir()
 	hookAddr := freePort(t)
-	cfgPath := filepath.Join(dir, "config.toml")
-	cfg := fmt.Sprintf("state_dir = %q\n[graphite]\naddress = %q\nprefix = \"e2e\"\nweb_url = %q\n[events]\ngraphite_web_urls = [%q]\n[hook]\nlisten = %q\nsecret_env = \"E2E_HOOK_SECRET\"\n",
-		filepath.Join(dir, "state"), g.CarbonAddr, g.WebURL, g.WebURL, hookAddr)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := writeConfig(t, dir, fmt.Sprintf("state_dir = %q\n[graphite]\naddress = %q\nprefix = \"e2e\"\nweb_url = %q\n[events]\ngraphite_web_urls = [%q]\n[hook]\nlisten = %q\nsecret_env = \"E2E_HOOK_SECRET\"\n",
+		filepath.Join(dir, "state"), g.CarbonAddr, g.WebURL, g.WebURL, hookAddr))
 	const secret = "e2e-hook-secret-value"
 	getenv := func(k string) string {
 		if k == "E2E_HOOK_SECRET" {

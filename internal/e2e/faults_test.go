@@ -63,30 +63,33 @@ func faultSim(t *testing.T, m *traffic.Model, wrap func(http.Handler) http.Handl
 	return ts
 }
 
-// faultConfig writes a config with only the Fastly collector, pointed at
-// the stand-in under simURL, listing the model's services and regions.
-// spoolMax 0 keeps the default spool (256 MiB).
+// faultConfig writes a config with only the Fastly collector (see
+// fastlyConfig). spoolMax 0 keeps the default spool (256 MiB).
 func faultConfig(t *testing.T, dir, simURL, carbon string, m *traffic.Model, spoolMax int64) string {
+	graphite := ""
+	if spoolMax > 0 {
+		graphite = fmt.Sprintf("spool_max_bytes = %d\n", spoolMax)
+	}
+	return fastlyConfig(t, dir, simURL, carbon, m, graphite, "")
+}
+
+// fastlyConfig writes dir/config.toml with only the Fastly collector,
+// pointed at the stand-in under simURL, listing the model's services and
+// regions; graphite and fastly are further lines of those sections.
+func fastlyConfig(t *testing.T, dir, simURL, carbon string, m *traffic.Model, graphite, fastly string) string {
 	t.Helper()
 	var b strings.Builder
-	fmt.Fprintf(&b, "state_dir = %q\n[graphite]\naddress = %q\nprefix = %q\n", filepath.Join(dir, "state"), carbon, faultPrefix)
-	if spoolMax > 0 {
-		fmt.Fprintf(&b, "spool_max_bytes = %d\n", spoolMax)
-	}
+	fmt.Fprintf(&b, "state_dir = %q\n[graphite]\naddress = %q\nprefix = %q\n%s", filepath.Join(dir, "state"), carbon, faultPrefix, graphite)
 	regions := make([]string, 0, len(m.Regions()))
 	for _, r := range m.Regions() {
 		regions = append(regions, strconv.Quote(r))
 	}
-	fmt.Fprintf(&b, "[fastly]\napi_url = %q\nrt_url = %q\ntoken_env = %q\ndelay = \"3m\"\nregions = [%s]\n",
-		simURL+"/fastly", simURL+"/fastly", collectors.SimSecretEnv, strings.Join(regions, ", "))
+	fmt.Fprintf(&b, "[fastly]\napi_url = %q\nrt_url = %q\ntoken_env = %q\ndelay = \"3m\"\n%sregions = [%s]\n",
+		simURL+"/fastly", simURL+"/fastly", collectors.SimSecretEnv, fastly, strings.Join(regions, ", "))
 	for _, s := range m.Services {
 		fmt.Fprintf(&b, "[[fastly.service]]\nid = %q\nname = %q\n", s.ID, s.Name)
 	}
-	path := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return writeConfig(t, dir, b.String())
 }
 
 // fastlyWant is what Fastly's Expect says graphite-web must render for

@@ -1,11 +1,43 @@
 package e2e
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
+	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
 )
+
+// writeConfig writes text to dir/config.toml and returns its path.
+func writeConfig(t *testing.T, dir, text string) string {
+	t.Helper()
+	path := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// startSim starts the simulator with o (closed when the test ends) and
+// returns it with the text of a config for every vendor it serves, built
+// from core with its state in dir/state (the simulator's files go to
+// dir/sim).
+func startSim(t *testing.T, o simulate.Options, dir string, core simulate.Core) (*simulate.Server, string) {
+	t.Helper()
+	srv, err := simulate.Start(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	core.StateDir = filepath.Join(dir, "state")
+	text, err := srv.Config(core, filepath.Join(dir, "sim"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, text
+}
 
 // simGetenv is the environment of an in-process cdnmetrics run against the
 // simulator: only the simulator's credential is set.

@@ -23,16 +23,8 @@ import (
 func TestOriginLogAndReconciliationThroughRealGraphite(t *testing.T) {
 	g := graphitetest.Start(t)
 	m := traffic.Default(5)
-	srv, err := simulate.Start(simulate.Options{Model: m, Only: []string{"fastly"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
 	dir := t.TempDir()
-	text, err := srv.Config(simulate.Core{StateDir: filepath.Join(dir, "state"), GraphiteAddr: g.CarbonAddr, Prefix: "e2eo"}, filepath.Join(dir, "sim"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, text := startSim(t, simulate.Options{Model: m, Only: []string{"fastly"}}, dir, simulate.Core{GraphiteAddr: g.CarbonAddr, Prefix: "e2eo"})
 	// Four minutes of origin log, two hours back. Fastly's origin sees
 	// 40, 41, 42 requests in minutes 0..2 (and minute 3 closes them);
 	// Akamai 3 a minute; requests without the header count as "direct".
@@ -63,10 +55,7 @@ func TestOriginLogAndReconciliationThroughRealGraphite(t *testing.T) {
 		t.Fatal(err)
 	}
 	text += fmt.Sprintf("\n[filters.fastly]\nallow = [\"^www$\"]\naggregate_only = true\n\n[originlog]\nservice = \"www\"\n[[originlog.file]]\npath = %q\n", logPath)
-	cfg := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeConfig(t, dir, text)
 	var out, errb bytes.Buffer
 	getenv := simGetenv
 	code := app.Main(context.Background(), []string{"collect", "--config", cfg, "--from", fmt.Sprint(t0.Unix()), "--to", fmt.Sprint(t0.Add(5 * time.Minute).Unix())},

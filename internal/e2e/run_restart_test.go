@@ -5,12 +5,10 @@ package e2e
 // the daemon emitted is readable from graphite-web afterwards.
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -21,6 +19,7 @@ import (
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
 	"github.com/cdnmetrics/cdnmetrics/collectors/fastly"
 	"github.com/cdnmetrics/cdnmetrics/internal/app"
 	"github.com/cdnmetrics/cdnmetrics/internal/graphitetest"
@@ -35,46 +34,11 @@ const (
 	rtGrace    = 2 * time.Second
 )
 
-// lockedBuffer is a bytes.Buffer safe for the daemon's goroutines to
-// write while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // daemonConfig is faultConfig for `run`: real-time buckets of res, a
 // short catch-up (lookback) and self-metrics every second.
 func daemonConfig(t *testing.T, dir, simURL, carbon string, m *traffic.Model, res time.Duration) string {
-	t.Helper()
-	var b strings.Builder
-	fmt.Fprintf(&b, "state_dir = %q\n[graphite]\naddress = %q\nprefix = %q\nself_metrics_interval = \"1s\"\n",
-		filepath.Join(dir, "state"), carbon, faultPrefix)
-	regions := make([]string, 0, len(m.Regions()))
-	for _, r := range m.Regions() {
-		regions = append(regions, strconv.Quote(r))
-	}
-	fmt.Fprintf(&b, "[fastly]\napi_url = %q\nrt_url = %q\ntoken_env = %q\ndelay = \"3m\"\nlookback = \"5m\"\nresolution = %q\nregions = [%s]\n",
-		simURL+"/fastly", simURL+"/fastly", collectors.SimSecretEnv, res.String(), strings.Join(regions, ", "))
-	for _, s := range m.Services {
-		fmt.Fprintf(&b, "[[fastly.service]]\nid = %q\nname = %q\n", s.ID, s.Name)
-	}
-	path := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return fastlyConfig(t, dir, simURL, carbon, m, "self_metrics_interval = \"1s\"\n",
+		fmt.Sprintf("lookback = \"5m\"\nresolution = %q\n", res.String()))
 }
 
 // rtWant adds to want the points of the real-time buckets of every
@@ -187,7 +151,7 @@ func TestFaultCarbonRestartedDuringDaemonRun(t *testing.T) {
 	dir := t.TempDir()
 	cfg := daemonConfig(t, dir, sim.URL, g.CarbonAddr, m, res)
 
-	var stdout, stderr lockedBuffer
+	var stdout, stderr collectorstest.SyncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	started := time.Now()

@@ -1,4 +1,7 @@
-package compare
+// Package timespec reads the times users type on the command line
+// (--from, --to, --until, --when): graphite-web's from/until forms, Unix
+// seconds and RFC 3339, so the same "-7d" means the same everywhere.
+package timespec
 
 import (
 	"fmt"
@@ -7,12 +10,12 @@ import (
 	"time"
 )
 
-// ParseTime reads a time the way graphite-web's from/until do, resolved
+// Parse reads a time the way graphite-web's from/until do, resolved
 // against now: "now", a relative offset ("-7d", "-24h", "-30min", "-90s",
 // "-2w", "-1mon" = 30 days, "-1y" = 365 days, also "now-1h"), Unix
 // seconds, or RFC 3339. "m" alone is taken as minutes (graphite rejects
-// it; everybody types it).
-func ParseTime(s string, now time.Time) (time.Time, error) {
+// it; everybody types it). An offset may also be a Go duration ("-1.5h").
+func Parse(s string, now time.Time) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return time.Time{}, fmt.Errorf("empty time")
@@ -44,8 +47,21 @@ func ParseTime(s string, now time.Time) (time.Time, error) {
 
 const maxOffset = 100 * 365 * 24 * time.Hour
 
-// parseOffset reads "7d", "30min", "1h30min" (graphite allows sums).
+// parseOffset reads "7d", "30min", "1h30min" (graphite allows sums), or
+// failing that a positive Go duration ("1.5h", what cdnmetrics' own flags
+// took before they shared this parser).
 func parseOffset(s string) (time.Duration, error) {
+	d, err := graphiteOffset(s)
+	if err != nil {
+		if gd, gerr := time.ParseDuration(s); gerr == nil && gd > 0 && gd <= maxOffset {
+			return gd, nil
+		}
+	}
+	return d, err
+}
+
+// graphiteOffset reads graphite-web's offset syntax.
+func graphiteOffset(s string) (time.Duration, error) {
 	if s == "" {
 		return 0, fmt.Errorf("missing offset")
 	}
