@@ -202,14 +202,6 @@ func (r *regexpSplitter) split(line []byte, s *spans) bool {
 	return true
 }
 
-// hasBytes reports whether the splitter yields a bytes field.
-func hasBytes(sp splitter) bool {
-	if r, ok := sp.(*regexpSplitter); ok {
-		return r.iBytes >= 0
-	}
-	return true
-}
-
 var (
 	errStatus = errors.New("bad status")
 	errBytes  = errors.New("bad byte count")

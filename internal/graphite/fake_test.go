@@ -164,13 +164,6 @@ func (f *fakeCarbon) unstall() {
 	f.mu.Unlock()
 }
 
-// has reports whether line was received at least once.
-func (f *fakeCarbon) has(line string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.lines[line] > 0
-}
-
 // missing returns how many of want were never received.
 func (f *fakeCarbon) missing(want []string) int {
 	f.mu.Lock()
