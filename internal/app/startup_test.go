@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -92,5 +93,25 @@ func TestTypeErrorIsTheOnlyError(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(errs), "\n")
 	if len(lines) != 2 || !strings.Contains(lines[0], "fakecdn.fail_at") || !strings.HasSuffix(lines[1], ": 1 error(s)") {
 		t.Fatalf("want exactly the type error of fakecdn.fail_at and a count of 1, got:\n%s", errs)
+	}
+}
+
+// A hook that cannot bind its port ends the daemon at start, naming the
+// address, instead of a daemon running without its hook.
+func TestRunFailsWhenHookPortIsTaken(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	addr := taken.Addr().String()
+	cfg := writeConfig(t, "127.0.0.1:1", fmt.Sprintf("[hook]\nlisten = %q\nsecret_env = \"FAKECDN_TOKEN\"\n", addr))
+	start := time.Now()
+	code, errs := runFor(t, 5*time.Second, "run", "--config", cfg)
+	if code == 0 || !strings.Contains(errs, "hook.listen") || !strings.Contains(errs, addr) {
+		t.Fatalf("run: exit %d, want non-zero and a message naming hook.listen %s:\n%s", code, addr, errs)
+	}
+	if time.Since(start) > 4*time.Second {
+		t.Fatalf("run took %v to refuse: it started before binding", time.Since(start))
 	}
 }
