@@ -25,6 +25,9 @@ type fakeOpts struct {
 	TokenEnv string `toml:"token_env"`
 	Sched    string `toml:"schedule"`
 	FailAt   int64  `toml:"fail_at"`
+	// RefuseNew makes New fail with this message: a refusal only building
+	// the collector finds.
+	RefuseNew string `toml:"refuse_new"`
 }
 
 func (o *fakeOpts) Validate(env collectors.Env) []collectors.Problem {
@@ -65,6 +68,9 @@ func init() {
 		},
 		New: func(o collectors.Options, env collectors.Env) (collectors.Collector, error) {
 			fo := o.(*fakeOpts)
+			if fo.RefuseNew != "" {
+				return nil, errors.New(fo.RefuseNew)
+			}
 			return &fakeCollector{o: fo, token: env.Getenv(fo.TokenEnv)}, nil
 		},
 		Timing: func(collectors.Options) collectors.Timing {

@@ -68,6 +68,9 @@ that window (RFC 3339 or Unix seconds) and leaves checkpoints alone.`)
 	if *shardFlag != "" {
 		cfg.Shard = *shardFlag
 	}
+	if startupRefused(stdio, cfg, "collect") {
+		return 2
+	}
 	rt, err := newRuntime(cfg, stdio, *dry)
 	if err != nil {
 		fmt.Fprintf(stdio.Stderr, "collect: %v\n", err)

@@ -52,6 +52,9 @@ sink before exit.`)
 	if *shardFlag != "" {
 		cfg.Shard = *shardFlag
 	}
+	if startupRefused(stdio, cfg, "run") {
+		return 2
+	}
 	rt, err := newRuntime(cfg, stdio, *dry)
 	if err != nil {
 		fmt.Fprintf(stdio.Stderr, "run: %v\n", err)

@@ -16,7 +16,9 @@ func runValidate(ctx context.Context, stdio IO, args []string) int {
 	fs := newFlags(stdio, "validate", `
 Loads the config and reports every problem with file, line where known, and
 key: unknown keys (typos are never ignored), bad values, bad cron specs,
-secret variables that are not set. Warnings are printed but do not fail.
+addresses run could not use, secret variables that are not set; then
+builds every collector as run does, without touching the network.
+Warnings are printed but do not fail.
 Exit status 2 when there is an error, 0 otherwise.`)
 	path := fs.String("config", "./config.toml", "config file")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -28,6 +30,10 @@ Exit status 2 when there is an error, 0 otherwise.`)
 	}
 	if len(probs.Errors()) > 0 {
 		fmt.Fprintf(stdio.Stderr, "%s: %d error(s)\n", *path, len(probs.Errors()))
+		return 2
+	}
+	// What run and collect check next, before they touch the network.
+	if startupRefused(stdio, cfg, *path) {
 		return 2
 	}
 	names := make([]string, 0, len(cfg.Collectors))

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"net"
 	"path/filepath"
 	"sync"
 	"time"
@@ -44,9 +45,22 @@ func (rt *program) setupEvents() error {
 	return nil
 }
 
-// startExtras starts the event delivery loop and the deploy hook.
+// startExtras starts the event delivery loop and the deploy hook. The
+// hook's address is bound first: a configured listener that cannot bind
+// is an error of the start, never a daemon quietly running without it.
 func (rt *program) startExtras(ctx context.Context) error {
+	var hookLn net.Listener
+	if rt.cfg.Hook.Listen != "" && !rt.dryRun {
+		l, err := net.Listen("tcp", rt.cfg.Hook.Listen)
+		if err != nil {
+			return fmt.Errorf("hook.listen: cannot listen on %s: %w", rt.cfg.Hook.Listen, err)
+		}
+		hookLn = l
+	}
 	if err := rt.setupEvents(); err != nil {
+		if hookLn != nil {
+			hookLn.Close()
+		}
 		return err
 	}
 	if p := rt.ext.poster; p != nil {
@@ -56,7 +70,7 @@ func (rt *program) startExtras(ctx context.Context) error {
 			_ = p.Run(ctx)
 		}()
 	}
-	if rt.cfg.Hook.Listen == "" || rt.dryRun {
+	if hookLn == nil {
 		return nil
 	}
 	post := func(ctx context.Context, ev collectors.Event) error {
@@ -68,16 +82,16 @@ func (rt *program) startExtras(ctx context.Context) error {
 	}
 	h, err := hook.New(rt.cfg.Hook, rt.stdio.Getenv, filepath.Join(rt.cfg.StateDir, "hook"), post, hook.WithLogger(rt.logger))
 	if err != nil {
+		hookLn.Close()
 		return fmt.Errorf("hook: %w", err)
 	}
 	rt.ext.wg.Add(1)
 	go func() {
 		defer rt.ext.wg.Done()
-		if err := hook.Serve(ctx, rt.cfg.Hook.Listen, h, rt.logger); err != nil {
+		if err := hook.ServeListener(ctx, hookLn, h, rt.logger); err != nil {
 			rt.logger.Error("deploy hook stopped", "listen", rt.cfg.Hook.Listen, "err", err)
 		}
 	}()
-	rt.logger.Info("deploy hook listening", "addr", rt.cfg.Hook.Listen, "path", "/hooks/deploy")
 	return nil
 }
 

@@ -84,16 +84,11 @@ func newRuntime(cfg *config.Config, stdio IO, dryRun bool) (*program, error) {
 	rt := &program{cfg: cfg, stdio: stdio, dryRun: dryRun, stats: map[string]*collectorStats{},
 		filters: map[string]shard.Filter{}, aggOnly: map[string]bool{}, recon: newReconciler()}
 	rt.logger = newLogger(stdio.Stderr, cfg.LogLevel)
-	var err error
-	if rt.shard, err = shard.ParseSpec(cfg.Shard); err != nil {
-		return nil, err
+	sel, probs := compileSelection(cfg)
+	if len(probs) > 0 {
+		return nil, probs
 	}
-	for name, f := range cfg.Filters {
-		if rt.filters[name], err = shard.Compile(f.Allow, f.Block); err != nil {
-			return nil, fmt.Errorf("filters.%s: %w", name, err)
-		}
-		rt.aggOnly[name] = f.AggregateOnly
-	}
+	rt.shard, rt.filters, rt.aggOnly = sel.shard, sel.filters, sel.aggOnly
 	if dryRun {
 		rt.sink = newWriterSink(stdio.Stdout)
 		return rt, nil

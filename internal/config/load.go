@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"regexp"
@@ -17,7 +16,6 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
-	"github.com/robfig/cron/v3"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/shard"
@@ -132,11 +130,19 @@ func Parse(file string, data []byte, getenv func(string) string) (*Config, Probl
 		names = append(names, k)
 	}
 	sort.Strings(names)
+	// A section whose decoding failed stops at the bad key: the keys after
+	// it are left undecoded but are not unknown.
+	failed := map[string]bool{}
+	decodeFailed := func(name string, err error) {
+		failed[name] = true
+		key, msg, line := decodeProblem(name, err, lines.keyLine(name))
+		add(line, key, msg, false)
+	}
 	for _, name := range names {
 		prim := raw[name]
 		if coreSections[name] {
 			if err := md.PrimitiveDecode(prim, cfg.coreField(name)); err != nil {
-				add(lines.keyLine(name), name, err.Error(), false)
+				decodeFailed(name, err)
 			}
 			continue
 		}
@@ -147,12 +153,15 @@ func Parse(file string, data []byte, getenv func(string) string) (*Config, Probl
 		}
 		opts, err := f.Decode(collectors.NewSection(name, &md, prim))
 		if err != nil {
-			add(lines.keyLine(name), name, err.Error(), false)
+			decodeFailed(name, err)
 			continue
 		}
 		cfg.Collectors = append(cfg.Collectors, Collector{Name: name, Factory: f, Options: opts})
 	}
 	for _, k := range md.Undecoded() {
+		if failed[k[0]] {
+			continue
+		}
 		if !coreSections[k[0]] {
 			if _, ok := collectors.Lookup(k[0]); !ok {
 				continue // already reported as an unknown section
@@ -169,17 +178,15 @@ func Parse(file string, data []byte, getenv func(string) string) (*Config, Probl
 	}
 
 	env := collectors.Env{Prefix: cfg.Graphite.Prefix, StateDir: cfg.StateDir, Getenv: getenv}
-	for _, p := range cfg.validate(getenv) {
+	for _, p := range append(cfg.validate(getenv), cfg.checkStartup()...) {
 		add(lines.keyLine(strings.Split(p.Key, ".")...), p.Key, p.Message, p.Warning)
 	}
 	for _, c := range cfg.Collectors {
 		for _, p := range c.Options.Validate(env) {
 			add(lines.keyLine(strings.Split(p.Key, ".")...), p.Key, p.Message, p.Warning)
 		}
-		if spec := c.Options.Schedule(); spec != "" {
-			if _, err := cron.ParseStandard(spec); err != nil {
-				add(lines.keyLine(c.Name, "schedule"), c.Name+".schedule", fmt.Sprintf("invalid cron spec %q: %v", spec, err), false)
-			}
+		if p := checkSchedule(c); p != nil {
+			add(lines.keyLine(c.Name, "schedule"), p.Key, p.Message, false)
 		}
 	}
 	sort.SliceStable(probs, func(i, j int) bool { return probs[i].Line < probs[j].Line })
@@ -249,9 +256,6 @@ func (c *Config) validate(getenv func(string) string) []collectors.Problem {
 	default:
 		bad("log_level", fmt.Sprintf("%q is not one of debug, info, warn, error", c.LogLevel))
 	}
-	if _, _, err := net.SplitHostPort(c.Graphite.Address); err != nil {
-		bad("graphite.address", fmt.Sprintf("%q is not host:port", c.Graphite.Address))
-	}
 	if c.Graphite.Prefix == "" {
 		bad("graphite.prefix", "must not be empty")
 	} else {
@@ -285,9 +289,6 @@ func (c *Config) validate(getenv func(string) string) []collectors.Problem {
 		bad("events.password_env", fmt.Sprintf("environment variable %s is not set", c.Events.PasswordEnv))
 	}
 	if c.Hook.Listen != "" {
-		if _, _, err := net.SplitHostPort(c.Hook.Listen); err != nil {
-			bad("hook.listen", fmt.Sprintf("%q is not host:port", c.Hook.Listen))
-		}
 		if c.Hook.SecretEnv == "" || getenv(c.Hook.SecretEnv) == "" {
 			bad("hook.secret_env", fmt.Sprintf("environment variable %q is not set; the hook never runs unauthenticated", c.Hook.SecretEnv))
 		}

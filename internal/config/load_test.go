@@ -115,7 +115,7 @@ func TestUnknownSectionAndTypeErrors(t *testing.T) {
 		t.Fatalf("probs = %v", probs)
 	}
 	_, probs = Parse("x.toml", []byte("[graphite]\nqueue_size = \"many\"\n"), env())
-	if len(probs.Errors()) != 1 || probs[0].Key != "graphite" {
+	if len(probs.Errors()) != 1 || probs[0].Key != "graphite.queue_size" || probs[0].Line != 2 {
 		t.Fatalf("probs = %v", probs)
 	}
 	_, probs = Parse("x.toml", []byte("state_dir = \n"), env())

@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"reflect"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -235,16 +234,9 @@ func New(addr string, opts ...Option) (*TCPSink, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	host, portS, err := net.SplitHostPort(addr)
+	host, port, err := ParseAddress(addr)
 	if err != nil {
-		return nil, fmt.Errorf("graphite: address %q: %w", addr, err)
-	}
-	port, err := strconv.Atoi(portS)
-	if err != nil || port <= 0 || port > 65535 {
-		return nil, fmt.Errorf("graphite: address %q: bad port", addr)
-	}
-	if host == "" {
-		host = "127.0.0.1"
+		return nil, fmt.Errorf("graphite: %w", err)
 	}
 	if strings.Contains(host, ":") {
 		host = "[" + host + "]" // the library joins host and port with Sprintf

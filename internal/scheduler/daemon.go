@@ -36,7 +36,7 @@ type Daemon struct {
 // NewDaemon returns a daemon; nothing runs before Start.
 func NewDaemon(logger *slog.Logger) *Daemon {
 	return &Daemon{
-		cron:     cron.New(cron.WithParser(cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor))),
+		cron:     cron.New(cron.WithParser(specParser)),
 		logger:   logger,
 		counters: map[string]*Counters{},
 	}
@@ -45,11 +45,15 @@ func NewDaemon(logger *slog.Logger) *Daemon {
 // Add schedules j. Its runs get ctx; a run that is still going when the
 // next is due makes that next run a logged, counted skip.
 func (d *Daemon) Add(ctx context.Context, j Job) error {
+	sched, err := ParseSchedule(j.Schedule)
+	if err != nil {
+		return err
+	}
 	c := &Counters{}
 	d.mu.Lock()
 	d.counters[j.Name] = c
 	d.mu.Unlock()
-	_, err := d.cron.AddFunc(j.Schedule, func() {
+	d.cron.Schedule(sched, cron.FuncJob(func() {
 		if ctx.Err() != nil {
 			return
 		}
@@ -68,8 +72,8 @@ func (d *Daemon) Add(ctx context.Context, j Job) error {
 		}()
 		c.Runs.Add(1)
 		j.Run(ctx)
-	})
-	return err
+	}))
+	return nil
 }
 
 // Counters returns the counters of job name.
