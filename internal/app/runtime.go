@@ -47,6 +47,7 @@ type program struct {
 	shard   shard.Spec
 	filters map[string]shard.Filter
 	aggOnly map[string]bool
+	values  valueChecks // impossible values out of every batch (values.go)
 
 	mu    sync.Mutex
 	stats map[string]*collectorStats
@@ -131,6 +132,7 @@ func (rt *program) emitter(name string) collectors.Emitter {
 	st := rt.statsFor(name)
 	aggOnly := rt.aggOnly[name]
 	return collectors.EmitterFunc(func(ctx context.Context, b collectors.Batch) error {
+		b = rt.values.check(name, b, rt.logger)
 		if aggOnly {
 			b.Records = onlyAll(b.Records)
 		}
@@ -264,6 +266,7 @@ func (rt *program) selfPoints(now time.Time) []schema.Point {
 			add("last_success", float64(ls))
 		}
 	}
+	pts = append(pts, rt.values.points(p, ts)...)
 	return pts
 }
 
