@@ -48,6 +48,7 @@ type program struct {
 	filters map[string]shard.Filter
 	aggOnly map[string]bool
 	values  valueChecks // impossible values out of every batch (values.go)
+	paths   *pathNamer  // service names in paths without clashes (paths.go)
 
 	mu    sync.Mutex
 	stats map[string]*collectorStats
@@ -94,6 +95,9 @@ func newRuntime(cfg *config.Config, stdio IO, dryRun bool) (*program, error) {
 			return nil, fmt.Errorf("filters.%s: %w", name, err)
 		}
 		rt.aggOnly[name] = f.AggregateOnly
+	}
+	if rt.paths, err = newPathNamer(cfg.StateDir, dryRun, rt.logger); err != nil {
+		return nil, err
 	}
 	if dryRun {
 		rt.sink = newWriterSink(stdio.Stdout)
@@ -187,6 +191,7 @@ func (rt *program) env(name string) collectors.Env {
 		Getenv:     rt.stdio.Getenv,
 		HTTPClient: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
 		Events:     rt.events,
+		Paths:      rt.paths,
 	}
 }
 
@@ -267,6 +272,7 @@ func (rt *program) selfPoints(now time.Time) []schema.Point {
 		}
 	}
 	pts = append(pts, rt.values.points(p, ts)...)
+	pts = append(pts, rt.paths.points(p, ts)...)
 	return pts
 }
 
