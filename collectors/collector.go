@@ -127,6 +127,9 @@ type Env struct {
 	// Events receives vendor configuration changes (e.g. a new active
 	// Fastly service version); nil when events are not configured.
 	Events EventPoster
+	// Paths names discovered services in paths without clashes (see
+	// PathNames); nil keeps names as they are.
+	Paths PathNamer
 }
 
 // Includes reports whether env includes the service; true when Include is nil.

@@ -85,6 +85,11 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 		}
 		seen[c.ID] = true
 	}
+	names := make([]string, len(o.CPCode))
+	for i, c := range o.CPCode {
+		names[i] = c.name()
+	}
+	ps = append(ps, collectors.NameClashes(names, func(i int) string { return fmt.Sprintf("akamai.cpcode[%d].name", i) })...)
 	if o.Delay < duration(15*time.Minute) {
 		bad("delay", "Akamai data lags about 15 minutes; a shorter delay reads incomplete intervals", true)
 	}

@@ -120,7 +120,7 @@ func (c *Collector) Collect(ctx context.Context, w collectors.Window, e collecto
 		rowsSeen += n
 		if len(recs) > 0 {
 			if eerr := e.Emit(ctx, collectors.Batch{Records: recs}); eerr != nil {
-				return errors.Join(append(errs, fmt.Errorf("cloudflare: emit zone %s: %w", z.label(), eerr))...)
+				return errors.Join(append(errs, fmt.Errorf("cloudflare: emit zone %s: %w", z.pathName(), eerr))...)
 			}
 		}
 		if err != nil {
@@ -139,7 +139,7 @@ func (c *Collector) Collect(ctx context.Context, w collectors.Window, e collecto
 // collectZone returns the zone's records over w, the number of rows the
 // vendor returned, and an error naming the zone for whatever failed.
 func (c *Collector) collectZone(ctx context.Context, z Zone, w collectors.Window) ([]schema.Record, int, error) {
-	name := z.label()
+	name := z.pathName()
 	zerr := func(err error) error { return &zoneError{zone: name, id: z.ID, err: err, token: c.token} }
 	a, err := c.query(ctx, z.ID, true, c.perColo, w.Start, w.End)
 	if err != nil {
@@ -306,6 +306,17 @@ func (c *Collector) zoneList(ctx context.Context) ([]Zone, error) {
 			return c.discovered, nil
 		}
 		return nil, err
+	}
+	// Zone names are unique in an account, but not once sanitised for
+	// paths: every discovered zone claims its path.
+	refs := make([]collectors.ServiceRef, len(zs))
+	for i, z := range zs {
+		refs[i] = collectors.ServiceRef{ID: z.ID, Name: z.label()}
+	}
+	for i, n := range c.env.PathNames(provider, refs) {
+		if n != zs[i].label() {
+			zs[i].path = n
+		}
 	}
 	c.discovered, c.discAt = zs, c.now()
 	return zs, nil

@@ -14,14 +14,25 @@ type Zone struct {
 	ID string `toml:"id"`
 	// Name is the service name in Graphite paths; by default, the ID.
 	Name string `toml:"name"`
+	// path, when set, replaces the name in paths: a discovered zone whose
+	// name gives another zone's path (see collectors.PathNamer).
+	path string
 }
 
-// label is the name used in paths and messages.
+// label is the name filters and --service match.
 func (z Zone) label() string {
 	if z.Name != "" {
 		return z.Name
 	}
 	return z.ID
+}
+
+// pathName is the name used in paths and messages.
+func (z Zone) pathName() string {
+	if z.path != "" {
+		return z.path
+	}
+	return z.label()
 }
 
 // Options is the [cloudflare] section.

@@ -176,14 +176,23 @@ func (c *Collector) resolve(ctx context.Context, force bool) ([]service, error) 
 	} else {
 		out = listed
 	}
+	// Every listed service claims its path, not only the included ones:
+	// shards then agree on who keeps a clashing name. Filters still see
+	// the name the user knows.
+	refs := make([]collectors.ServiceRef, len(out))
+	for i, s := range out {
+		refs[i] = collectors.ServiceRef{ID: s.id, Name: s.name}
+	}
+	pathNames := c.env.PathNames("fastly", refs)
 	kept := []service{}
-	for _, s := range out {
+	for i, s := range out {
 		if c.only != nil && !c.only[s.id] && !c.only[s.name] {
 			continue
 		}
 		if !c.env.Includes(s.id, s.name) {
 			continue
 		}
+		s.name = pathNames[i]
 		kept = append(kept, s)
 		c.noteVersion(ctx, s)
 	}

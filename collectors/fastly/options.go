@@ -140,5 +140,10 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 		}
 		seen[s.ID] = true
 	}
+	names := make([]string, len(o.Service))
+	for i, s := range o.Service {
+		names[i] = s.Name
+	}
+	ps = append(ps, collectors.NameClashes(names, func(i int) string { return fmt.Sprintf("fastly.service[%d].name", i) })...)
 	return ps
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
 // Name is the config section.
@@ -92,7 +93,8 @@ func (o *Options) Validate(collectors.Env) []collectors.Problem {
 		if t.ExpectStatus != 0 && (t.ExpectStatus < 100 || t.ExpectStatus > 599) {
 			add(false, k+".expect_status", "%d is not an HTTP status", t.ExpectStatus)
 		}
-		pk := [2]string{t.Provider, t.Service}
+		// Sanitised, as in paths: "www.prod" and "WWW prod" are one path.
+		pk := [2]string{schema.Sanitize(t.Provider), schema.Sanitize(t.Service)}
 		if j, dup := seen[pk]; dup {
 			add(true, k, "same provider and service as target[%d]: when both answer from the same POP their points overwrite each other", j)
 		} else {

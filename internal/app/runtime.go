@@ -47,6 +47,8 @@ type program struct {
 	shard   shard.Spec
 	filters map[string]shard.Filter
 	aggOnly map[string]bool
+	values  valueChecks // impossible values out of every batch (values.go)
+	paths   *pathNamer  // service names in paths without clashes (paths.go)
 
 	mu    sync.Mutex
 	stats map[string]*collectorStats
@@ -89,6 +91,10 @@ func newRuntime(cfg *config.Config, stdio IO, dryRun bool) (*program, error) {
 		return nil, probs
 	}
 	rt.shard, rt.filters, rt.aggOnly = sel.shard, sel.filters, sel.aggOnly
+	var err error
+	if rt.paths, err = newPathNamer(cfg.StateDir, dryRun, rt.logger); err != nil {
+		return nil, err
+	}
 	if dryRun {
 		rt.sink = newWriterSink(stdio.Stdout)
 		return rt, nil
@@ -126,6 +132,7 @@ func (rt *program) emitter(name string) collectors.Emitter {
 	st := rt.statsFor(name)
 	aggOnly := rt.aggOnly[name]
 	return collectors.EmitterFunc(func(ctx context.Context, b collectors.Batch) error {
+		b = rt.values.check(name, b, rt.logger)
 		if aggOnly {
 			b.Records = onlyAll(b.Records)
 		}
@@ -180,6 +187,7 @@ func (rt *program) env(name string) collectors.Env {
 		Getenv:     rt.stdio.Getenv,
 		HTTPClient: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
 		Events:     rt.events,
+		Paths:      rt.paths,
 	}
 }
 
@@ -259,6 +267,8 @@ func (rt *program) selfPoints(now time.Time) []schema.Point {
 			add("last_success", float64(ls))
 		}
 	}
+	pts = append(pts, rt.values.points(p, ts)...)
+	pts = append(pts, rt.paths.points(p, ts)...)
 	return pts
 }
 

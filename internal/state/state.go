@@ -1,5 +1,6 @@
 // Package state keeps what must survive a restart under state_dir: per
-// collector checkpoints (the end of the last completed window). Every write
+// collector checkpoints (the end of the last completed window) and which
+// service owns which Graphite path (paths.json, see Paths). Every write
 // is atomic: temp file, fsync, rename, fsync of the directory, so a crash
 // leaves either the old or the new checkpoint, never a torn one.
 package state

@@ -1,0 +1,73 @@
+package app
+
+import (
+	"log/slog"
+	"sync"
+
+	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/internal/schema"
+	"github.com/cdnmetrics/cdnmetrics/internal/state"
+)
+
+// pathNamer is the program's collectors.PathNamer: state.Paths decides and
+// remembers who owns a path; this adds one warning per clash per process
+// and the self-metric <prefix>.cdnmetrics.collector.<provider>.path_clashes
+// (services this process renamed with their id).
+type pathNamer struct {
+	paths  *state.Paths
+	logger *slog.Logger
+
+	mu      sync.Mutex
+	told    map[state.Clash]bool
+	clashes map[string]int64 // provider → clashing services seen
+	saveErr bool             // the paths file could not be written (said once)
+}
+
+func newPathNamer(stateDir string, dryRun bool, logger *slog.Logger) (*pathNamer, error) {
+	p, err := state.OpenPaths(stateDir, dryRun)
+	if err != nil && dryRun {
+		// A dry run may be run by someone who cannot read state_dir.
+		logger.Warn("service path owners not read; the dry run names clashing services afresh", "err", err)
+		p, err = state.OpenPaths("", true)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &pathNamer{paths: p, logger: logger, told: map[state.Clash]bool{}, clashes: map[string]int64{}}, nil
+}
+
+// PathNames implements collectors.PathNamer.
+func (n *pathNamer) PathNames(provider string, svcs []collectors.ServiceRef) []string {
+	ids, names := make([]string, len(svcs)), make([]string, len(svcs))
+	for i, s := range svcs {
+		ids[i], names[i] = s.ID, s.Name
+	}
+	out, clashes, err := n.paths.Assign(provider, ids, names)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, c := range clashes {
+		if n.told[c] {
+			continue
+		}
+		n.told[c] = true
+		n.clashes[provider]++
+		n.logger.Warn("service name clashes with another service's Graphite path; its points go under a path with its id instead",
+			"collector", provider, "service", c.Name, "id", c.ID, "path_node", c.Path, "owner_id", c.Owner)
+	}
+	if err != nil && !n.saveErr {
+		n.saveErr = true
+		n.logger.Error("who owns which service path was not saved; a restart may name clashing services differently", "err", err)
+	}
+	return out
+}
+
+// points are the path_clashes self-metrics at ts.
+func (n *pathNamer) points(prefix string, ts int64) []schema.Point {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var pts []schema.Point
+	for prov, c := range n.clashes {
+		pts = append(pts, schema.Point{Path: schema.Path(prefix, "cdnmetrics", "collector", prov, "path_clashes"), Value: float64(c), Time: ts})
+	}
+	return pts
+}
