@@ -114,6 +114,7 @@ func New(o *Options, env collectors.Env) (*Collector, error) {
 		httpx.WithBackoff(500*time.Millisecond, 5*time.Second),
 		httpx.WithMaxWait(20 * time.Second),
 		httpx.WithTimeout(15 * time.Second),
+		httpx.WithDeadline(o.RequestDeadline()),
 		httpx.WithMaxBody(1 << 20),
 	}
 	if env.HTTPClient != nil {
