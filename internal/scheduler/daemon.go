@@ -14,7 +14,10 @@ import (
 type Job struct {
 	Name     string
 	Schedule string
-	Run      func(ctx context.Context)
+	// Timeout bounds each run (see WithRunDeadline); 0 means until shortly
+	// before the next run is due (see untilNext).
+	Timeout time.Duration
+	Run     func(ctx context.Context)
 }
 
 // Counters are the daemon's per-job counts, read for self-metrics.
@@ -27,6 +30,7 @@ type Counters struct {
 // Daemon runs jobs on their cron schedules.
 type Daemon struct {
 	cron     *cron.Cron
+	parser   cron.Parser
 	logger   *slog.Logger
 	wg       sync.WaitGroup
 	mu       sync.Mutex
@@ -35,21 +39,28 @@ type Daemon struct {
 
 // NewDaemon returns a daemon; nothing runs before Start.
 func NewDaemon(logger *slog.Logger) *Daemon {
+	parser := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 	return &Daemon{
-		cron:     cron.New(cron.WithParser(cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor))),
+		cron:     cron.New(cron.WithParser(parser)),
+		parser:   parser,
 		logger:   logger,
 		counters: map[string]*Counters{},
 	}
 }
 
-// Add schedules j. Its runs get ctx; a run that is still going when the
-// next is due makes that next run a logged, counted skip.
+// Add schedules j. Each run gets ctx bounded by the run deadline (Timeout,
+// by default the schedule period); a run that is still going when the next
+// is due makes that next run a logged, counted skip.
 func (d *Daemon) Add(ctx context.Context, j Job) error {
+	sched, err := d.parser.Parse(j.Schedule)
+	if err != nil {
+		return err
+	}
 	c := &Counters{}
 	d.mu.Lock()
 	d.counters[j.Name] = c
 	d.mu.Unlock()
-	_, err := d.cron.AddFunc(j.Schedule, func() {
+	d.cron.Schedule(sched, cron.FuncJob(func() {
 		if ctx.Err() != nil {
 			return
 		}
@@ -67,9 +78,15 @@ func (d *Daemon) Add(ctx context.Context, j Job) error {
 			}
 		}()
 		c.Runs.Add(1)
-		j.Run(ctx)
-	})
-	return err
+		timeout := j.Timeout
+		if timeout <= 0 {
+			timeout = untilNext(sched, time.Now())
+		}
+		rctx, cancel := WithRunDeadline(ctx, timeout)
+		defer cancel()
+		j.Run(rctx)
+	}))
+	return nil
 }
 
 // Counters returns the counters of job name.
