@@ -51,6 +51,7 @@ func New(o *Options, env collectors.Env) (*Collector, error) {
 		httpx.WithLogger(logger),
 		httpx.WithRate(20.0/60, 2), // ~20 requests a minute per client
 		httpx.WithRateHeaders(rateHeaders),
+		httpx.WithDeadline(o.RequestDeadline()),
 		// Sign every attempt afresh: EdgeGrid signatures carry a timestamp and nonce.
 		httpx.WithPrepare(func(r *http.Request) error { signer.SignRequest(r); return nil }),
 	}

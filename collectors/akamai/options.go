@@ -23,6 +23,7 @@ type Options struct {
 	Overlap  duration `toml:"overlap"`
 	Lookback duration `toml:"lookback"`
 	CPCode   []CPCode `toml:"cpcode"`
+	collectors.Common
 }
 
 // CPCode is one [[akamai.cpcode]].
@@ -62,6 +63,7 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 	bad := func(key, msg string, warn bool) {
 		ps = append(ps, collectors.Problem{Key: "akamai." + key, Message: msg, Warning: warn})
 	}
+	ps = append(ps, o.CommonProblems("akamai")...)
 	if o.APIURL != "" {
 		if u, err := url.Parse(o.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("api_url", fmt.Sprintf("%q is not an http(s) URL", o.APIURL), false)

@@ -72,6 +72,7 @@ func build(o *Options, env collectors.Env, extra ...httpx.Option) (*Collector, e
 		// user; stay a little under it.
 		httpx.WithRate(0.9, 10),
 		httpx.WithLogger(logger),
+		httpx.WithDeadline(o.RequestDeadline()),
 	}
 	if env.HTTPClient != nil {
 		opts = append(opts, httpx.WithHTTPClient(env.HTTPClient))

@@ -53,6 +53,7 @@ type Options struct {
 	Zones []Zone `toml:"zone"`
 	// Cron is the schedule; by default, "@every 1m".
 	Cron string `toml:"schedule"`
+	collectors.Common
 }
 
 const defaultAPIURL = "https://api.cloudflare.com"
@@ -75,6 +76,7 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 	add := func(key, format string, args ...any) {
 		ps = append(ps, collectors.Problem{Key: "cloudflare." + key, Message: fmt.Sprintf(format, args...)})
 	}
+	ps = append(ps, o.CommonProblems("cloudflare")...)
 	if err := collectors.CheckURL(o.APIURL); err != nil {
 		add("api_url", "%v", err)
 	}

@@ -21,8 +21,6 @@ import (
 const (
 	// maxPages bounds NextToken paging per distribution and window.
 	maxPages = 100
-	// callTimeout bounds one GetMetricData call, SDK retries included.
-	callTimeout = 2 * time.Minute
 )
 
 // metricDataAPI is the part of the CloudWatch client the collector uses.
@@ -38,6 +36,9 @@ type Collector struct {
 	only   collectors.Selection // backfill --service
 	logger *slog.Logger
 	secret string // static secret key, scrubbed from errors; "" with the default chain
+	// callTimeout bounds one GetMetricData call, SDK retries included
+	// (request_timeout).
+	callTimeout time.Duration
 }
 
 // New builds a collector from validated options. Credentials are resolved
@@ -76,6 +77,8 @@ func New(o *Options, env collectors.Env) (*Collector, error) {
 		env:    env,
 		logger: logger,
 		secret: secret,
+
+		callTimeout: o.RequestDeadline(),
 	}, nil
 }
 
@@ -133,7 +136,11 @@ func (c *Collector) collectDist(ctx context.Context, d Distribution, w collector
 			problems = append(problems, fmt.Sprintf("still a NextToken after %d pages; the rest is left out", maxPages))
 			break
 		}
-		cctx, cancel := context.WithTimeout(ctx, callTimeout)
+		timeout := c.callTimeout
+		if timeout <= 0 {
+			timeout = collectors.DefaultRequestTimeout
+		}
+		cctx, cancel := context.WithTimeout(ctx, timeout)
 		out, err := c.api.GetMetricData(cctx, in)
 		cancel()
 		if err != nil {

@@ -50,6 +50,9 @@ type Options struct {
 	Distributions []Distribution `toml:"distribution"`
 	// Cron is the schedule; by default, "@every 1m".
 	Cron string `toml:"schedule"`
+	// Common holds request_timeout: it bounds one GetMetricData call, the
+	// SDK's own retries included.
+	collectors.Common
 }
 
 const defaultRegion = "us-east-1"
@@ -67,6 +70,7 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 	add := func(warn bool, key, format string, args ...any) {
 		ps = append(ps, collectors.Problem{Key: "cloudfront." + key, Message: fmt.Sprintf(format, args...), Warning: warn})
 	}
+	ps = append(ps, o.CommonProblems("cloudfront")...)
 	if o.EndpointURL != "" {
 		if err := collectors.CheckURL(o.EndpointURL); err != nil {
 			add(false, "endpoint_url", "%v", err)

@@ -77,10 +77,12 @@ func New(o *Options, env collectors.Env) (*Collector, error) {
 			// Edgio's identity service takes the credentials as form fields.
 			AuthStyle: oauth2.AuthStyleInParams,
 		}
-		hc := &http.Client{Timeout: 30 * time.Second}
+		// The token request is a vendor request too: request_timeout bounds
+		// it, body included (http.Client.Timeout).
+		hc := &http.Client{Timeout: o.RequestDeadline()}
 		if env.HTTPClient != nil {
 			cp := *env.HTTPClient
-			cp.Timeout = 30 * time.Second
+			cp.Timeout = o.RequestDeadline()
 			hc = &cp
 		}
 		// The token source caches the token until shortly before it
@@ -114,6 +116,7 @@ func New(o *Options, env collectors.Env) (*Collector, error) {
 		httpx.WithBackoff(500*time.Millisecond, 5*time.Second),
 		httpx.WithMaxWait(20 * time.Second),
 		httpx.WithTimeout(15 * time.Second),
+		httpx.WithDeadline(o.RequestDeadline()),
 		httpx.WithMaxBody(1 << 20),
 	}
 	if env.HTTPClient != nil {

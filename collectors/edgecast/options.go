@@ -45,6 +45,7 @@ type Options struct {
 	// Cron is the schedule; by default, "@every 1m". Every run reads one
 	// snapshot, so run once a minute.
 	Cron string `toml:"schedule"`
+	collectors.Common
 }
 
 // OAuth is [edgecast.oauth]: client credentials for a bearer token.
@@ -81,6 +82,7 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 	}
 	ps = append(ps, collectors.Problem{Key: "edgecast", Warning: true,
 		Message: "EdgeCast/Edgio shut its platform down in January 2025: this collector is kept for archives and for successor endpoints that serve the same real-time statistics API (set api_url)"})
+	ps = append(ps, o.CommonProblems("edgecast")...)
 	if err := collectors.CheckURL(o.APIURL); err != nil {
 		add(false, "api_url", "%v", err)
 	}

@@ -26,6 +26,10 @@ const (
 	publishLag = 15 * time.Minute
 	// maxPages bounds service-list paging.
 	maxPages = 1000
+	// rtLongPoll bounds one real-time attempt: rt.fastly.com holds the
+	// request open until it has a new second to return, so an attempt may
+	// legitimately last that long before the answer's bytes flow.
+	rtLongPoll = 40 * time.Second
 )
 
 // Collector is the Fastly collector: Collect reads the historical stats
@@ -75,11 +79,14 @@ func New(o *Options, env collectors.Env) (*Collector, error) {
 		now: time.Now, sleep: sleepCtx, refresh: refreshEvery, idle: time.Second,
 		versions: map[string]int{}, apiNames: map[string]string{},
 	}
-	c.http = httpx.New("fastly", append(hopts, httpx.WithRate(10, 20))...)
+	c.http = httpx.New("fastly", append(hopts, httpx.WithRate(10, 20), httpx.WithDeadline(o.RequestDeadline()))...)
 	// The real-time API long-polls and is polled every second per service:
 	// its own client, a timeout above the long poll, one retry (the stream
-	// loop does its own backoff), and a budget of its own.
-	c.rt = httpx.New("fastly", append(hopts, httpx.WithTimeout(40*time.Second), httpx.WithRetries(1), httpx.WithMaxBody(32<<20))...)
+	// loop does its own backoff), and a budget of its own. Its deadline is
+	// one long poll plus request_timeout: a request that is held open and
+	// then trickles is cut, a quiet service's long poll is not.
+	c.rt = httpx.New("fastly", append(hopts, httpx.WithTimeout(rtLongPoll), httpx.WithRetries(1), httpx.WithMaxBody(32<<20),
+		httpx.WithDeadline(rtLongPoll+o.RequestDeadline()))...)
 	return c, nil
 }
 

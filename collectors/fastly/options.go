@@ -39,6 +39,9 @@ type Options struct {
 	Concurrency int `toml:"concurrency"`
 	// Service lists the services to collect; empty means discover them.
 	Service []Service `toml:"service"`
+	// Common holds request_timeout; real-time requests get the long poll
+	// on top of it (see New).
+	collectors.Common
 }
 
 // Service is one [[fastly.service]]: its id, and the name used in paths
@@ -87,6 +90,7 @@ func (o *Options) Schedule() string { return o.Sched }
 func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 	var ps []collectors.Problem
 	bad := func(key, msg string) { ps = append(ps, collectors.Problem{Key: "fastly." + key, Message: msg}) }
+	ps = append(ps, o.CommonProblems("fastly")...)
 	for key, u := range map[string]string{"api_url": o.APIURL, "rt_url": o.RTURL} {
 		if err := collectors.CheckURL(u); err != nil {
 			bad(key, err.Error())

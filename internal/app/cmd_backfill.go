@@ -13,7 +13,6 @@ import (
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/scheduler"
-	"github.com/cdnmetrics/cdnmetrics/internal/state"
 	"github.com/cdnmetrics/cdnmetrics/internal/timespec"
 )
 
@@ -25,8 +24,11 @@ func runBackfill(ctx context.Context, stdio IO, args []string) int {
 	fs := newFlags(stdio, "backfill", `
 Collects [--from, --to) from the vendors' historical APIs in chunks (each
 collector's maximum window), within each vendor's request budget. Progress
-is saved after every chunk under state_dir/backfill, so running the same
-command again continues where it stopped. Shows a progress bar on a
+is saved after every chunk under state_dir/backfill, keyed on the arguments
+as typed, so running the same command again continues where it stopped:
+relative times (-1d, now) are resolved on the first run and kept. Run again
+after it finished, or after 24 hours without progress, a command with
+relative times starts a new backfill from now. Shows a progress bar on a
 terminal and plain log lines otherwise. Checkpoints of collect/run are not
 touched.`)
 	path := fs.String("config", "./config.toml", "config file")
@@ -38,7 +40,7 @@ touched.`)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	now := time.Now()
+	now := backfillNow()
 	f, err1 := timespec.Parse(*from, now)
 	t, err2 := timespec.Parse(*to, now)
 	if *from == "" || err1 != nil || err2 != nil || !t.After(f) {
@@ -63,8 +65,8 @@ touched.`)
 		fmt.Fprintf(stdio.Stderr, "backfill: %v\n", err)
 		return 2
 	}
-	progress, err := state.OpenDir(filepath.Join(cfg.StateDir, "backfill"))
-	if err != nil {
+	progress := backfillResume{dir: filepath.Join(cfg.StateDir, "backfill")}
+	if err := os.MkdirAll(progress.dir, 0o750); err != nil {
 		fmt.Fprintf(stdio.Stderr, "backfill: %v\n", err)
 		return 1
 	}
@@ -85,20 +87,44 @@ touched.`)
 		if step <= 0 {
 			step = time.Minute
 		}
-		w := collectors.Window{Start: f.Truncate(step), End: t.Truncate(step)}
-		id := fmt.Sprintf("%s_%s_%d_%d", b.cfg.Name, *service, w.Start.Unix(), w.End.Unix())
-		if cp, ok, err := progress.Get(id); err == nil && ok && cp.End.After(w.Start) {
-			rt.logger.Info("resuming backfill", "collector", b.cfg.Name, "done_until", cp.End.UTC().Format(time.RFC3339))
-			w.Start = cp.End
+		args := backfillArgs{Collector: b.cfg.Name, From: strings.TrimSpace(*from), To: strings.TrimSpace(*to), Service: *service, Shard: cfg.Shard}
+		fresh := collectors.Window{Start: f.Truncate(step), End: t.Truncate(step)}
+		rec, resumed, note := progress.plan(args, fresh, now)
+		switch {
+		case resumed:
+			rt.logger.Info("resuming backfill", "collector", b.cfg.Name, "window", rec.window().String(),
+				"resolved_at", rec.Created.UTC().Format(time.RFC3339), "done_until", rec.Done.UTC().Format(time.RFC3339))
+		case note != "":
+			rt.logger.Warn(note, "collector", b.cfg.Name)
 		}
-		if !w.End.After(w.Start) {
+		if rec.complete() {
 			fmt.Fprintf(stdio.Stdout, "backfill: %s already complete for this window\n", b.cfg.Name)
 			continue
 		}
+		// Saved before the first chunk: a backfill killed during it still
+		// resumes over the window its arguments resolved to now.
+		if err := progress.save(rec); err != nil {
+			fmt.Fprintf(stdio.Stderr, "backfill: %s: progress: %v\n", b.cfg.Name, err)
+			failed++
+			continue
+		}
+		w := collectors.Window{Start: rec.Done, End: rec.End}
+		bar := backfillProgress(stdio, rt, b.cfg.Name, len(scheduler.Chunk(w, b.timing.MaxWindow, step)))
+		var saveErr error
 		r := *b.runner
-		r.Name, r.Store = id, progress
-		r.Progress = backfillProgress(stdio, rt, b.cfg.Name, len(scheduler.Chunk(w, b.timing.MaxWindow, step)))
-		res := r.RunWindow(ctx, w, true)
+		r.Store = nil // backfill keeps its own progress; checkpoints of collect/run stay
+		r.Progress = func(done, total int, cw collectors.Window) {
+			rec.Done, rec.Updated = cw.End, backfillNow()
+			if err := progress.save(rec); err != nil && saveErr == nil {
+				saveErr = err
+				rt.logger.Error("backfill progress not saved; a rerun repeats the chunks since the last save", "collector", b.cfg.Name, "err", err)
+			}
+			bar(done, total, cw)
+		}
+		res := r.RunWindow(ctx, w, false)
+		if res.Err == nil && saveErr != nil {
+			res.Err = fmt.Errorf("progress: %w", saveErr)
+		}
 		rt.record(b.cfg.Name, res)
 		if res.Err != nil {
 			failed++

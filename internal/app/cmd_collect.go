@@ -23,7 +23,8 @@ Runs every configured collector (or --collector NAME) once over the window
 since its last completed interval (the look-back when there is none, capped
 at max_catchup), flushes the sink, prints a one-line summary and exits
 non-zero if any collector failed. With --from and --to it collects exactly
-that window (RFC 3339 or Unix seconds) and leaves checkpoints alone.`)
+that window (RFC 3339 or Unix seconds) and leaves checkpoints alone. The run
+ends at run_timeout (default 10m): a collector still running then FAILED.`)
 	path := fs.String("config", "./config.toml", "config file")
 	only := fs.String("collector", "", "run only this collector")
 	from := fs.String("from", "", "start of an explicit window (RFC 3339 or Unix seconds)")
@@ -94,6 +95,11 @@ that window (RFC 3339 or Unix seconds) and leaves checkpoints alone.`)
 	}
 	start := time.Now()
 	results := make([]scheduler.Result, len(bs))
+	// One deadline for the run (run_timeout, by default 10 minutes): a
+	// vendor that answers slowly fails its collector, it never holds cron's
+	// next run. The sink is flushed afterwards with ctx, not runCtx.
+	runCtx, cancelRun := scheduler.WithRunDeadline(ctx, cfg.RunDeadline(scheduler.DefaultOneShotTimeout))
+	defer cancelRun()
 	var wg sync.WaitGroup
 	for i, b := range bs {
 		wg.Add(1)
@@ -102,9 +108,9 @@ that window (RFC 3339 or Unix seconds) and leaves checkpoints alone.`)
 			defer wg.Done()
 			if window != nil {
 				w := collectors.Window{Start: window.Start.Truncate(b.timing.Step), End: window.End}
-				results[i] = b.runner.RunWindow(ctx, w, false)
+				results[i] = b.runner.RunWindow(runCtx, w, false)
 			} else {
-				results[i] = b.runner.RunOnce(ctx)
+				results[i] = b.runner.RunOnce(runCtx)
 			}
 			rt.record(b.cfg.Name, results[i])
 		}()

@@ -21,9 +21,11 @@ func runEvent(ctx context.Context, stdio IO, args []string) int {
 Posts an event to every graphite-web in [events] graphite_web_urls (POST
 /events/) and writes <prefix>.events.<what>.<tag> = 1 at its time, so both
 drawAsInfinite(events('deploy')) and drawAsInfinite(<prefix>.events.deploy.<tag>)
-draw its line. An event graphite-web does not accept now is kept queued
-under state_dir/events and posted by the daemon (or the next event);
-the exit status is then 1 and the output says so.`)
+draw its line. An event graphite-web cannot take now (unreachable, 5xx)
+is kept queued under state_dir/events and posted by the daemon (or the
+next event); one it rejects as invalid (400, 413, 422) is moved to the
+queue's rejected/ directory and never retried. Either way the exit status
+is 1 and the output says which of the two happened.`)
 	path := fs.String("config", "./config.toml", "config file")
 	what := fs.String("what", "deploy", "what happened")
 	tags := fs.String("tags", "deploy", "space-separated tags")
@@ -72,8 +74,10 @@ the exit status is then 1 and the output says so.`)
 			code = 1
 		} else {
 			fmt.Fprintln(stdio.Stdout, strings.TrimSpace(res.String()))
+			for _, line := range undelivered(res) {
+				fmt.Fprintln(stdio.Stderr, line)
+			}
 			if !res.Delivered() {
-				fmt.Fprintln(stdio.Stderr, "event: kept queued; the daemon (or the next `cdnmetrics event`) posts it when graphite-web answers")
 				code = 1
 			}
 		}
@@ -83,4 +87,22 @@ the exit status is then 1 and the output says so.`)
 		code = 1
 	}
 	return code
+}
+
+// undelivered says what becomes of the events graphite-web did not take:
+// queued ones are posted later, rejected ones never are. Each outcome gets
+// its own line, and only when it happened.
+func undelivered(res events.Result) []string {
+	var lines []string
+	if n := res.Pending(); n > 0 {
+		lines = append(lines, fmt.Sprintf("event: %d event(s) kept queued; the daemon (or the next `cdnmetrics event`) posts them when graphite-web answers", n))
+	}
+	rejected := 0
+	for _, u := range res.URLs {
+		rejected += u.Rejected
+	}
+	if rejected > 0 {
+		lines = append(lines, fmt.Sprintf("event: %d event(s) rejected by graphite-web and not retried (kept under rejected/ in the queue for inspection): correct the event and post it again", rejected))
+	}
+	return lines
 }

@@ -22,8 +22,9 @@ func runDaemon(ctx context.Context, stdio IO, args []string) int {
 Runs as a daemon: schedules every configured collector on its cron
 expression ("@every 1m" or 5-field specs); streaming collectors (Fastly
 real-time) follow their stream instead, after catching up from their
-checkpoint. A run still going when the next is due is skipped, logged and
-counted. SIGINT/SIGTERM stop new runs, wait for running ones and flush the
+checkpoint. Each run ends at run_timeout (default: when its next run is
+due) and is then a failed run, logged and counted. A run still going when
+the next is due is skipped, logged and counted. SIGINT/SIGTERM stop new runs, wait for running ones and flush the
 sink before exit.`)
 	path := fs.String("config", "./config.toml", "config file")
 	dry := fs.Bool("dry-run", false, "print Graphite plaintext lines to stdout instead of sending them")
@@ -87,7 +88,8 @@ sink before exit.`)
 			}()
 			continue
 		}
-		err := d.Add(ctx, scheduler.Job{Name: b.cfg.Name, Schedule: b.cfg.Options.Schedule(), Run: func(ctx context.Context) {
+		// Each run ends by run_timeout, by default when the next is due.
+		err := d.Add(ctx, scheduler.Job{Name: b.cfg.Name, Schedule: b.cfg.Options.Schedule(), Timeout: cfg.RunDeadline(0), Run: func(ctx context.Context) {
 			res := b.runner.RunOnce(ctx)
 			rt.record(b.cfg.Name, res)
 			if res.Err != nil && !errors.Is(res.Err, context.Canceled) {
@@ -141,7 +143,9 @@ loop:
 // windowed API, then follows the stream until ctx ends, saving progress as
 // buckets are flushed.
 func (rt *program) stream(ctx context.Context, b *built, s collectors.Streamer) {
-	res := b.runner.RunOnce(ctx)
+	cctx, cancel := scheduler.WithRunDeadline(ctx, rt.cfg.RunDeadline(scheduler.DefaultOneShotTimeout))
+	res := b.runner.RunOnce(cctx)
+	cancel()
 	rt.record(b.cfg.Name, res)
 	if res.Err != nil && ctx.Err() == nil {
 		rt.logger.Error("catch-up before streaming failed", "collector", b.cfg.Name, "err", res.Err)

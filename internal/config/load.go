@@ -89,7 +89,7 @@ func (ps Problems) Warnings() Problems {
 }
 
 var coreSections = map[string]bool{
-	"state_dir": true, "log_level": true, "max_catchup": true, "shard": true, "filters": true, "anomaly": true, "skyline": true, "graphite": true, "events": true, "hook": true, "compare": true,
+	"state_dir": true, "log_level": true, "max_catchup": true, "run_timeout": true, "shard": true, "filters": true, "anomaly": true, "skyline": true, "graphite": true, "events": true, "hook": true, "compare": true,
 }
 
 // Load reads and decodes the file at path. It returns the config and every
@@ -202,6 +202,8 @@ func (c *Config) coreField(name string) any {
 		return &c.LogLevel
 	case "max_catchup":
 		return &c.MaxCatchup
+	case "run_timeout":
+		return &c.RunTimeout
 	case "shard":
 		return &c.Shard
 	case "filters":
@@ -251,6 +253,7 @@ func (c *Config) validate(getenv func(string) string) []collectors.Problem {
 	if c.MaxCatchup <= 0 {
 		bad("max_catchup", "must be positive")
 	}
+	ps = append(ps, c.validateRunTimeout()...)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

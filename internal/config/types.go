@@ -18,6 +18,9 @@ type Config struct {
 	// MaxCatchup bounds how far back one collect run fills a gap after
 	// downtime; older gaps are reported and left to backfill.
 	MaxCatchup Duration `toml:"max_catchup"`
+	// RunTimeout bounds one collector run; 0 (unset) means its schedule
+	// period in the daemon and 10 minutes for one `collect` (RunDeadline).
+	RunTimeout Duration `toml:"run_timeout"`
 	// Shard is "i/n": this instance collects the services whose stable
 	// hash falls on shard i of n (the --shard flag overrides it).
 	Shard    string   `toml:"shard"`

@@ -1,5 +1,5 @@
-// Package httpx is the one HTTP client every collector uses: per-attempt
-// timeouts, retries with exponential backoff and full jitter on 5xx,
+// Package httpx is the one HTTP client every collector uses: an overall
+// deadline per request, per-attempt timeouts, retries with exponential backoff and full jitter on 5xx,
 // timeouts and connection resets, 429 and Retry-After honoured, vendor
 // rate-limit headers read, a per-vendor request budget, capped response
 // bodies and errors that name the vendor, endpoint and status but never a
@@ -35,6 +35,7 @@ type Client struct {
 	maxDelay    time.Duration
 	maxWait     time.Duration
 	timeout     time.Duration
+	deadline    time.Duration
 	maxBody     int64
 	logger      *slog.Logger
 	rateHeaders func(http.Header, time.Time) (wait time.Duration, ok bool)
@@ -72,6 +73,27 @@ func WithMaxWait(d time.Duration) Option { return func(c *Client) { c.maxWait = 
 // WithTimeout sets the per-attempt timeout. By default, 30s.
 func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
 
+// DefaultDeadline is the overall deadline of one request when WithDeadline
+// is not given (or given 0).
+const DefaultDeadline = 60 * time.Second
+
+// WithDeadline bounds one request as a whole: every attempt, every backoff
+// and every wait the vendor asks for (Retry-After), from the first attempt
+// to the last byte read. A vendor that trickles its answer, or fails slowly
+// again and again, costs at most d; a retry that could only start after d
+// is not made. Waiting for the client's own budget (WithRate) and the pause
+// after a vendor reports its budget spent (WithRateHeaders) hold the next
+// request, not this one, and are not counted. By default (or d <= 0),
+// DefaultDeadline.
+func WithDeadline(d time.Duration) Option {
+	return func(c *Client) {
+		if d <= 0 {
+			d = DefaultDeadline
+		}
+		c.deadline = d
+	}
+}
+
 // WithMaxBody caps the response body read. By default, 64 MiB.
 func WithMaxBody(n int64) Option { return func(c *Client) { c.maxBody = n } }
 
@@ -103,6 +125,7 @@ func New(vendor string, opts ...Option) *Client {
 		maxDelay:   30 * time.Second,
 		maxWait:    5 * time.Minute,
 		timeout:    30 * time.Second,
+		deadline:   DefaultDeadline,
 		maxBody:    64 << 20,
 		logger:     slog.Default(),
 		now:        time.Now,
@@ -174,6 +197,10 @@ func (e *Error) Unwrap() error { return e.Err }
 // ErrBodyTooLarge is returned when a response exceeds the body cap.
 var ErrBodyTooLarge = errors.New("response body over size limit")
 
+// ErrDeadline is wrapped by the error of a request that did not complete
+// within its overall deadline (see WithDeadline).
+var ErrDeadline = errors.New("request deadline reached")
+
 // Do sends r, retrying as documented on the package.
 func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 	if r.Method == "" {
@@ -183,19 +210,33 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 		r.Endpoint = r.Method + " " + pathOf(r.URL)
 	}
 	var last *Error
+	// The deadline starts with the first attempt, after the client's own
+	// budget let it go: time spent queueing behind our own rate limit is
+	// not the vendor's.
+	var deadline time.Time
+	actx := ctx
 	for attempt := 0; ; attempt++ {
 		if c.limiter != nil {
 			if err := c.limiter.Wait(ctx); err != nil {
 				return nil, &Error{Vendor: c.vendor, Endpoint: r.Endpoint, Err: err, Attempts: attempt}
 			}
 		}
-		resp, err := c.once(ctx, r)
+		if deadline.IsZero() {
+			deadline = c.now().Add(c.deadline)
+			var cancel context.CancelFunc
+			actx, cancel = context.WithTimeout(ctx, c.deadline)
+			defer cancel()
+		}
+		resp, err := c.once(actx, r)
 		var wait time.Duration
 		retry := false
 		switch {
 		case err != nil:
 			last = &Error{Vendor: c.vendor, Endpoint: r.Endpoint, Err: redact(err), Attempts: attempt + 1}
-			retry = ctx.Err() == nil && retryable(err)
+			if actx.Err() != nil && ctx.Err() == nil {
+				last.Err = c.deadlineErr(last.Err)
+			}
+			retry = actx.Err() == nil && retryable(err)
 		case okStatus(resp.Status, r.OK):
 			if c.rateHeaders != nil {
 				if w, ok := c.rateHeaders(resp.Header, c.now()); ok && w > 0 {
@@ -232,12 +273,26 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 			last.Err = fmt.Errorf("vendor asked to wait %v, more than the %v allowed", wait.Round(time.Second), c.maxWait)
 			return nil, last
 		}
+		if c.now().Add(wait).After(deadline) {
+			// Sleeping into the deadline would only delay the same failure.
+			last.Err = c.deadlineErr(fmt.Errorf("next attempt due in %v, after it", wait.Round(time.Millisecond)))
+			return nil, last
+		}
 		c.logger.Warn("retrying vendor request", "vendor", c.vendor, "endpoint", r.Endpoint, "status", last.Status, "attempt", attempt+1, "wait", wait.Round(time.Millisecond), "err", last.Err)
-		if err := c.sleep(ctx, wait); err != nil {
+		if err := c.sleep(actx, wait); err != nil {
 			last.Err = err
+			if ctx.Err() == nil {
+				last.Err = c.deadlineErr(err)
+			}
 			return nil, last
 		}
 	}
+}
+
+// deadlineErr says that err ended the request because its overall
+// deadline passed; errors.Is finds both ErrDeadline and err's own cause.
+func (c *Client) deadlineErr(err error) error {
+	return fmt.Errorf("%w (%v over all attempts): %w", ErrDeadline, c.deadline, err)
 }
 
 func (c *Client) once(ctx context.Context, r Request) (*Response, error) {

@@ -14,7 +14,10 @@ import (
 type Job struct {
 	Name     string
 	Schedule string
-	Run      func(ctx context.Context)
+	// Timeout bounds each run (see WithRunDeadline); 0 means until shortly
+	// before the next run is due (see untilNext).
+	Timeout time.Duration
+	Run     func(ctx context.Context)
 }
 
 // Counters are the daemon's per-job counts, read for self-metrics.
@@ -42,8 +45,9 @@ func NewDaemon(logger *slog.Logger) *Daemon {
 	}
 }
 
-// Add schedules j. Its runs get ctx; a run that is still going when the
-// next is due makes that next run a logged, counted skip.
+// Add schedules j. Each run gets ctx bounded by the run deadline (Timeout,
+// by default the schedule period); a run that is still going when the next
+// is due makes that next run a logged, counted skip.
 func (d *Daemon) Add(ctx context.Context, j Job) error {
 	sched, err := ParseSchedule(j.Schedule)
 	if err != nil {
@@ -71,7 +75,13 @@ func (d *Daemon) Add(ctx context.Context, j Job) error {
 			}
 		}()
 		c.Runs.Add(1)
-		j.Run(ctx)
+		timeout := j.Timeout
+		if timeout <= 0 {
+			timeout = untilNext(sched, time.Now())
+		}
+		rctx, cancel := WithRunDeadline(ctx, timeout)
+		defer cancel()
+		j.Run(rctx)
 	}))
 	return nil
 }

@@ -61,6 +61,7 @@ func (r *Runner) RunOnce(ctx context.Context) Result {
 	res := r.run(ctx, plan.Windows, true)
 	res.Skipped = plan.Skipped
 	res.Duration = r.now().Sub(start)
+	res.Err = runDeadline(ctx, res)
 	return res
 }
 
@@ -71,6 +72,7 @@ func (r *Runner) RunWindow(ctx context.Context, w collectors.Window, advance boo
 	start := r.now()
 	res := r.run(ctx, Chunk(w, r.Timing.MaxWindow, r.Timing.Step), advance)
 	res.Duration = r.now().Sub(start)
+	res.Err = runDeadline(ctx, res)
 	return res
 }
 
