@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -31,8 +32,23 @@ func bigRecords(recs, lines int) (payloads [][]byte) {
 	return payloads
 }
 
-// logRecorder keeps the JSON lines a logger writes.
-type logRecorder struct{ bytes.Buffer }
+// logRecorder keeps the JSON lines a logger writes (from any goroutine).
+type logRecorder struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logRecorder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logRecorder) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
 
 func (l *logRecorder) logger() *slog.Logger { return slog.New(slog.NewJSONHandler(l, nil)) }
 
@@ -149,6 +165,13 @@ func checkLost(t *testing.T, sp *spool, got, want []string, corrupt uint64, logs
 	if !sp.empty() || sp.points != 0 {
 		t.Errorf("after replay: empty %v, points %d", sp.empty(), sp.points)
 	}
+	checkSkipLogged(t, logs, path, offsets...)
+}
+
+// checkSkipLogged asserts one skip was logged per damaged stretch, with
+// the file and the offset of its first record.
+func checkSkipLogged(t *testing.T, logs *logRecorder, path string, offsets ...int) {
+	t.Helper()
 	evs := logs.events(t, skippedMsg)
 	if len(evs) != len(offsets) {
 		t.Fatalf("%d %q log lines, want %d:\n%s", len(evs), skippedMsg, len(offsets), logs.String())
