@@ -32,14 +32,17 @@ import (
 // A record that fails its checks is skipped, not the rest of the segment:
 // the reader resynchronises on the next offset where a whole record
 // validates. Version 2 makes that exact and cheap: the marker holds 0xFF and
-// 0xFE, bytes that never occur in Graphite's text lines, so only a real
-// header can match it, and a match must also pass the header CRC and the
-// payload CRC (a false resync needs both 32-bit checks to pass by chance);
+// 0xFE, bytes that valid UTF-8 never has, so in practice only a real header
+// matches it, and a match must also pass the header CRC and the payload CRC
+// (a false resync needs both 32-bit checks to pass by chance, about 2^-64);
 // the points-before field gives the exact count of points lost in between
 // even when the damaged header's own counts cannot be trusted. Version 1
 // has no marker, so its reader tries every offset whose length is in range
-// (text never is: its 4th byte would have to be 0 or 1) and estimates the
-// lost points from the newlines in the skipped bytes.
+// and whose payload CRC matches (about 2^-32 by chance). Line bytes are
+// never in range (the length's 4th byte would have to be 0 or 1, and
+// checkPoint refuses control bytes), so candidates are few: the headers
+// and the damaged bytes. Its lost points are estimated from the newlines
+// in the skipped bytes.
 //
 // A tail that stops inside a record (a crash during the write, which never
 // returned the batch as durable) is cut as before and not counted; a damaged
