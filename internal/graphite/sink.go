@@ -51,6 +51,7 @@ type Stats struct {
 	SpoolPoints        int64  // waiting in the spool now
 	SpoolBytes         int64  // size of the spool now
 	SpoolDroppedPoints uint64 // lost because the spool was full (oldest segment dropped) or unreadable
+	SpoolCorruptPoints uint64 // lost in damaged spool records that the replay skipped
 	LostPoints         uint64 // given up at Close (no spool and carbon away)
 	QueuePoints        int    // waiting in the memory queue now
 	Connected          bool   // a carbon connection is open
@@ -78,6 +79,7 @@ func (st Stats) SelfPoints(prefix string, now time.Time) []schema.Point {
 		{"spool_points", float64(st.SpoolPoints)},
 		{"spool_bytes", float64(st.SpoolBytes)},
 		{"spool_dropped_points", float64(st.SpoolDroppedPoints)},
+		{"spool_corrupt_points", float64(st.SpoolCorruptPoints)},
 		{"lost_points", float64(st.LostPoints)},
 		{"queue_points", float64(st.QueuePoints)},
 		{"connected", conn},
@@ -198,6 +200,7 @@ type TCPSink struct {
 
 	sent, resent, sendErrs, reconnects, invalid atomic.Uint64
 	spooled, replayed, spoolDropped, lost       atomic.Uint64
+	spoolCorrupt                                atomic.Uint64
 	spoolPoints, spoolBytes                     atomic.Int64
 	connected                                   atomic.Bool
 
@@ -345,8 +348,8 @@ func (s *TCPSink) Stats() Stats {
 		Reconnects: s.reconnects.Load(), DroppedInvalid: s.invalid.Load(),
 		SpooledPoints: s.spooled.Load(), ReplayedPoints: s.replayed.Load(),
 		SpoolPoints: s.spoolPoints.Load(), SpoolBytes: s.spoolBytes.Load(),
-		SpoolDroppedPoints: s.spoolDropped.Load(), LostPoints: s.lost.Load(),
-		QueuePoints: s.q.length(), Connected: s.connected.Load(),
+		SpoolDroppedPoints: s.spoolDropped.Load(), SpoolCorruptPoints: s.spoolCorrupt.Load(),
+		LostPoints: s.lost.Load(), QueuePoints: s.q.length(), Connected: s.connected.Load(),
 	}
 }
 
@@ -787,6 +790,7 @@ func (s *TCPSink) syncSpoolStats() {
 	s.spoolPoints.Store(s.spool.points)
 	s.spoolBytes.Store(s.spool.total)
 	s.spoolDropped.Store(s.spool.dropped)
+	s.spoolCorrupt.Store(s.spool.corrupt)
 }
 
 // shutdown runs when the owner exits: what is not delivered goes to the
