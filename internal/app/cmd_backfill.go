@@ -54,6 +54,9 @@ touched.`)
 	if *shardFlag != "" {
 		cfg.Shard = *shardFlag
 	}
+	if startupRefused(stdio, cfg, "backfill") {
+		return 2
+	}
 	rt, err := newRuntime(cfg, stdio, false)
 	if err != nil {
 		fmt.Fprintf(stdio.Stderr, "backfill: %v\n", err)
