@@ -17,6 +17,7 @@ import (
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/config"
+	"github.com/cdnmetrics/cdnmetrics/internal/redact"
 )
 
 // Path is where the hook is served.
@@ -71,6 +72,7 @@ func New(cfg config.Hook, getenv func(string) string, dir string, cb Callback, o
 	if cb == nil {
 		return nil, errors.New("hook: no callback")
 	}
+	redact.AddSecret(secret)
 	h := &Handler{
 		secret:    []byte(secret),
 		secretSum: sha256.Sum256([]byte(secret)),

@@ -98,7 +98,12 @@ func String(s string, extra ...string) string {
 		return s
 	}
 	for _, v := range extra {
-		for _, part := range append([]string{v}, strings.Fields(v)...) {
+		// The value given is a credential whatever its length; its
+		// words ("Bearer", a scheme) only when long enough to be one.
+		if v = strings.TrimSpace(v); v != "" {
+			s = strings.ReplaceAll(s, v, Mask)
+		}
+		for _, part := range strings.Fields(v) {
 			if len(part) >= minSecret {
 				s = strings.ReplaceAll(s, part, Mask)
 			}
