@@ -174,6 +174,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id     string
 		ignore string
 	)
+	if err := checkEventName(ghEvent); err != nil {
+		log.Warn("hook request rejected: malformed", "err", err)
+		reply(w, http.StatusBadRequest, "bad request: "+err.Error())
+		return
+	}
 	if ghEvent != "" {
 		ev, ignore, err = fromGitHub(ghEvent, body, h.now())
 		if d := r.Header.Get("X-GitHub-Delivery"); d != "" {
@@ -281,6 +286,21 @@ func (h *Handler) checkSignature(sig string, body []byte) string {
 		return "signature does not match the body"
 	}
 	return ""
+}
+
+// checkEventName refuses an X-GitHub-Event that is not an event name
+// (GitHub's are lower case words joined by _): it is quoted in answers
+// and logs.
+func checkEventName(name string) error {
+	if len(name) > 64 {
+		return errors.New("X-GitHub-Event longer than 64 bytes")
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return errors.New("X-GitHub-Event is not an event name")
+		}
+	}
+	return nil
 }
 
 // checkID refuses delivery ids that could break the id file.
