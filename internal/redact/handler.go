@@ -3,6 +3,7 @@ package redact
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 )
 
@@ -73,4 +74,28 @@ func attr(a slog.Attr) slog.Attr {
 	default:
 		return slog.Attr{Key: a.Key, Value: v}
 	}
+}
+
+// Writer returns w with every write passed through String: for a stream
+// of diagnostics (stderr) whose writers each print whole lines. A
+// credential split across two writes is not recognised.
+func Writer(w io.Writer) io.Writer {
+	if _, ok := w.(*writer); ok {
+		return w
+	}
+	return &writer{w: w}
+}
+
+type writer struct{ w io.Writer }
+
+func (w *writer) Write(p []byte) (int, error) {
+	s := string(p)
+	r := String(s)
+	if r == s {
+		return w.w.Write(p)
+	}
+	if _, err := io.WriteString(w.w, r); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

@@ -100,3 +100,16 @@ func TestHandlerRedactsEveryAttribute(t *testing.T) {
 		t.Errorf("non-string attribute lost: %s", out)
 	}
 }
+
+func TestWriter(t *testing.T) {
+	var buf bytes.Buffer
+	w := Writer(&buf)
+	in := "collect: fastly FAILED (HTTP 400: \"Fastly-Key: leaked-6-abcdef\")\n"
+	n, err := w.Write([]byte(in))
+	if err != nil || n != len(in) {
+		t.Fatalf("Write = %d, %v; want %d, nil", n, err, len(in))
+	}
+	if want := "collect: fastly FAILED (HTTP 400: \"Fastly-Key: [redacted]\")\n"; buf.String() != want {
+		t.Errorf("wrote %q, want %q", buf.String(), want)
+	}
+}
