@@ -125,9 +125,21 @@ func String(s string, extra ...string) string {
 		if strings.Contains(sub[2]+sub[3], Mask[:len(Mask)-1]) || schemeOnly.MatchString(sub[3]) {
 			return m // already done by authScheme ("Authorization: Basic [redacted]")
 		}
+		if !strings.ContainsAny(sub[2], `="'[`) && !credentialLike(sub[3]) {
+			// "name: word" is as often prose ("token: inline secrets are
+			// not accepted") as a header; a bare word after a colon is
+			// taken for a credential only when it looks like one.
+			return m
+		}
 		return sub[1] + sub[2] + Mask
 	})
 	return s
+}
+
+// credentialLike reports a value that has a digit or is long: tokens and
+// keys are, words of a sentence rarely.
+func credentialLike(v string) bool {
+	return len(v) >= 16 || strings.ContainsAny(v, "0123456789")
 }
 
 // Bytes is String for a body.

@@ -34,6 +34,9 @@ func TestStringRemovesCredentials(t *testing.T) {
 		// Ordinary text stays as it is.
 		{"HTTP 400: Bad Request: invalid tags; tokens: 5", "", "HTTP 400: Bad Request: invalid tags; tokens: 5"},
 		{"wrong bearer token", "", "wrong bearer token"},
+		{"testcdn.token: inline secrets are not accepted", "", "testcdn.token: inline secrets are not accepted"},
+		{"X-Auth-Token: abcdefghijklmnopq", "abcdefghijklmnopq", "X-Auth-Token: [redacted]"},
+		{`{"password": "short"}`, "short", `{"password": "[redacted]"}`},
 		{"fastly: token_file: cannot read /etc/x: permission denied", "", "fastly: token_file: cannot read /etc/x: permission denied"},
 	} {
 		got := String(c.in)
