@@ -4,9 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
+	"runtime"
 	"strings"
+
+	"github.com/cdnmetrics/cdnmetrics/internal/redact"
 )
 
 // Lookup returns the environment variable name through env.Getenv, or
@@ -33,13 +37,58 @@ func (env Env) Secret(vendor, fileKey, file, envName string) (string, error) {
 		if s == "" {
 			return "", fmt.Errorf("%s: %s: %s is empty", vendor, fileKey, file)
 		}
+		env.WarnSecretFile(vendor+"."+fileKey, file)
+		redact.AddSecret(s)
 		return s, nil
 	}
 	s := strings.TrimSpace(env.Lookup(envName))
 	if s == "" {
 		return "", fmt.Errorf("%s: environment variable %s is not set", vendor, envName)
 	}
+	redact.AddSecret(s)
 	return s, nil
+}
+
+// SecretFileWarning returns why the file at path, which holds a
+// credential, is exposed: readable or writable by its group or by others
+// (a key anyone on the host can read, or replace). It returns "" when only
+// its owner has access, and when path cannot be examined (the read that
+// follows reports that). This one rule serves every secret file: token
+// files, client secret files, .edgerc.
+func SecretFileWarning(path string) string {
+	if runtime.GOOS == "windows" {
+		return "" // permission bits do not describe access there
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.IsDir() {
+		return ""
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Sprintf("%s holds a secret and is accessible to others (mode %v): chmod 600 %s", path, perm, path)
+	}
+	return ""
+}
+
+// CheckSecretFile is the check `validate` runs on every secret file: err
+// when this process cannot read it, else a warning (SecretFileWarning)
+// when others can.
+func CheckSecretFile(path string) (warning string, err error) {
+	if err := Readable(path); err != nil {
+		return "", err
+	}
+	return SecretFileWarning(path), nil
+}
+
+// WarnSecretFile logs, once per start, the SecretFileWarning of the
+// secret file path configured under key (e.g. "fastly.token_file").
+func (env Env) WarnSecretFile(key, path string) {
+	if w := SecretFileWarning(path); w != "" {
+		log := env.Logger
+		if log == nil {
+			log = slog.Default()
+		}
+		log.Warn("secret file readable by others", "key", key, "warning", w)
+	}
 }
 
 // Readable checks, for `validate`, that path names a file this process can

@@ -38,6 +38,7 @@ func New(o *Options, env collectors.Env) (*Collector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("akamai: %v", err)
 	}
+	env.WarnSecretFile("akamai.edgerc", expand(o.Edgerc))
 	base := "https://" + cred.Host
 	if o.APIURL != "" {
 		base = strings.TrimRight(o.APIURL, "/")

@@ -10,6 +10,7 @@ import (
 	"github.com/akamai/AkamaiOPEN-edgegrid-golang/v13/pkg/edgegrid"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/internal/redact"
 )
 
 // Options is the [akamai] section.
@@ -71,8 +72,8 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 	}
 	if _, err := o.credentials(); err != nil {
 		bad("edgerc", err.Error(), false)
-	} else if fi, err := os.Stat(expand(o.Edgerc)); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		bad("edgerc", fmt.Sprintf("%s holds a client secret and is readable by others (mode %v): chmod 600", o.Edgerc, fi.Mode().Perm()), true)
+	} else if warn := collectors.SecretFileWarning(expand(o.Edgerc)); warn != "" {
+		bad("edgerc", warn, true)
 	}
 	if len(o.CPCode) == 0 {
 		bad("cpcode", "list at least one [[akamai.cpcode]] (id, name)", false)
@@ -106,6 +107,9 @@ func (o *Options) credentials() (*edgegrid.Config, error) {
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("section [%s] of %s: %v", o.Section, o.Edgerc, err)
+	}
+	for _, v := range []string{cfg.ClientToken, cfg.ClientSecret, cfg.AccessToken} {
+		redact.AddSecret(v)
 	}
 	return cfg, nil
 }

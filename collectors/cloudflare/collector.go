@@ -14,6 +14,7 @@ import (
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/httpx"
+	"github.com/cdnmetrics/cdnmetrics/internal/redact"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
@@ -159,7 +160,7 @@ func (c *Collector) collectZone(ctx context.Context, z Zone, w collectors.Window
 		default:
 			totalsErr, colosErr = true, true
 		}
-		errs = append(errs, zerr(fmt.Errorf("POST %s: error at %s: %s", graphqlPath, orDash(ge.where()), ge.Message)))
+		errs = append(errs, zerr(fmt.Errorf("POST %s: error at %s: %s", graphqlPath, orDash(ge.where()), redact.String(ge.Message))))
 	}
 	if !totalsErr && a.hasTotals {
 		if len(a.totals) >= c.rowLimit {
@@ -206,7 +207,7 @@ func (c *Collector) colosSplit(ctx context.Context, zoneID string, start, end ti
 		a, err := c.query(ctx, zoneID, false, true, span[0], span[1])
 		if err == nil && len(a.errs) > 0 {
 			ge := a.errs[0]
-			err = fmt.Errorf("POST %s: error at %s: %s", graphqlPath, orDash(ge.where()), ge.Message)
+			err = fmt.Errorf("POST %s: error at %s: %s", graphqlPath, orDash(ge.where()), redact.String(ge.Message))
 		}
 		if err != nil {
 			errs = append(errs, err)

@@ -82,8 +82,10 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 	}
 	switch {
 	case o.TokenFile != "":
-		if err := collectors.Readable(o.TokenFile); err != nil {
+		if warn, err := collectors.CheckSecretFile(o.TokenFile); err != nil {
 			add("token_file", "%v", err)
+		} else if warn != "" {
+			ps = append(ps, collectors.Problem{Key: "cloudflare.token_file", Message: warn, Warning: true})
 		}
 	case o.TokenEnv == "":
 		add("token_env", "set token_env (an environment variable name) or token_file")

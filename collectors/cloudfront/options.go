@@ -85,8 +85,10 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 	if o.AccessKeyID != "" {
 		switch {
 		case o.SecretKeyFile != "":
-			if err := collectors.Readable(o.SecretKeyFile); err != nil {
+			if warn, err := collectors.CheckSecretFile(o.SecretKeyFile); err != nil {
 				add(false, "secret_key_file", "%v", err)
+			} else if warn != "" {
+				add(true, "secret_key_file", "%s", warn)
 			}
 		case o.SecretKeyEnv == "":
 			add(false, "secret_key_env", "access_key_id is set: set secret_key_env (an environment variable name) or secret_key_file")

@@ -105,8 +105,10 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 		}
 		switch {
 		case o.OAuth.ClientSecretFile != "":
-			if err := collectors.Readable(o.OAuth.ClientSecretFile); err != nil {
+			if warn, err := collectors.CheckSecretFile(o.OAuth.ClientSecretFile); err != nil {
 				add(false, "oauth.client_secret_file", "%v", err)
+			} else if warn != "" {
+				add(true, "oauth.client_secret_file", "%s", warn)
 			}
 		case o.OAuth.ClientSecretEnv == "":
 			add(false, "oauth.client_secret_env", "set client_secret_env (an environment variable name) or client_secret_file")
@@ -116,8 +118,10 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 	} else {
 		switch {
 		case o.TokenFile != "":
-			if err := collectors.Readable(o.TokenFile); err != nil {
+			if warn, err := collectors.CheckSecretFile(o.TokenFile); err != nil {
 				add(false, "token_file", "%v", err)
+			} else if warn != "" {
+				add(true, "token_file", "%s", warn)
 			}
 		case o.TokenEnv == "":
 			add(false, "token_env", "set token_env (an environment variable name), token_file or [edgecast.oauth]")

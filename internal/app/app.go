@@ -11,6 +11,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/cdnmetrics/cdnmetrics/internal/redact"
 )
 
 // Version is set at build time with -ldflags "-X ...app.Version=v1.2.3".
@@ -41,6 +43,8 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 	if stdio.Getenv == nil {
 		stdio.Getenv = os.Getenv
 	}
+	// Diagnostics quote errors, and errors may quote what a server sent.
+	stdio.Stderr = redact.Writer(stdio.Stderr)
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stdio.Stderr)
 		if len(args) == 0 {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/config"
+	"github.com/cdnmetrics/cdnmetrics/internal/redact"
 	"github.com/cdnmetrics/cdnmetrics/internal/scheduler"
 	"github.com/cdnmetrics/cdnmetrics/internal/timespec"
 )
@@ -156,4 +157,5 @@ ends at run_timeout (default 10m): a collector still running then FAILED.`)
 	return 0
 }
 
-func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
+// oneLine is err for the summary, credentials redacted (it goes to stdout).
+func oneLine(err error) string { return redact.String(strings.ReplaceAll(err.Error(), "\n", "; ")) }

@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/cdnmetrics/cdnmetrics/internal/redact"
 )
 
 func init() {
@@ -61,13 +63,13 @@ the hit ratio of every provider's services at location all.`)
 	req, _ := http.NewRequestWithContext(rctx, http.MethodGet, strings.TrimRight(cfg.Graphite.WebURL, "/")+"/render?"+q.Encode(), nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		fmt.Fprintf(stdio.Stderr, "graph: %v\n", err)
+		fmt.Fprintf(stdio.Stderr, "graph: %v\n", redact.Error(err))
 		return 1
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
 	if resp.StatusCode != 200 || !strings.HasPrefix(string(body), "\x89PNG") {
-		fmt.Fprintf(stdio.Stderr, "graph: graphite-web answered HTTP %d: %.200s\n", resp.StatusCode, body)
+		fmt.Fprintf(stdio.Stderr, "graph: graphite-web answered HTTP %d: %.200s\n", resp.StatusCode, redact.Bytes(body))
 		return 1
 	}
 	if err := os.WriteFile(*out, body, 0o644); err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/internal/config"
+	"github.com/cdnmetrics/cdnmetrics/internal/redact"
 	"github.com/cdnmetrics/cdnmetrics/internal/timespec"
 )
 
@@ -72,7 +73,7 @@ func Execute(ctx context.Context, cfg *config.Config, f Flags, stdout, stderr io
 		if errors.Is(err, ErrUsage) {
 			return fail("%s", strings.TrimPrefix(err.Error(), ErrUsage.Error()+": "))
 		}
-		return fail("%v", redact(err, cfg.Graphite.WebURL))
+		return fail("%v", redactMsg(err, cfg.Graphite.WebURL))
 	}
 	switch f.Format {
 	case "json":
@@ -88,7 +89,7 @@ func Execute(ctx context.Context, cfg *config.Config, f Flags, stdout, stderr io
 	if f.PNG != "" {
 		img, err := PNG(ctx, o, r)
 		if err != nil {
-			return fail("--png: %v", redact(err, cfg.Graphite.WebURL))
+			return fail("--png: %v", redactMsg(err, cfg.Graphite.WebURL))
 		}
 		if err := os.WriteFile(f.PNG, img, 0o644); err != nil {
 			return fail("--png: %v", err)
@@ -101,14 +102,13 @@ func Execute(ctx context.Context, cfg *config.Config, f Flags, stdout, stderr io
 	return ExitOK
 }
 
-// redact keeps a password in web_url out of messages (config validation
-// rejects one, but a message must never be the place it leaks).
-func redact(err error, webURL string) string {
-	msg := err.Error()
+// redactMsg keeps a password in web_url out of messages (config
+// validation rejects one, but a message must never be the place it leaks),
+// with everything else redact.String removes.
+func redactMsg(err error, webURL string) string {
+	var pass string
 	if u, perr := url.Parse(webURL); perr == nil && u.User != nil {
-		if p, ok := u.User.Password(); ok && p != "" {
-			msg = strings.ReplaceAll(msg, p, "xxxxx")
-		}
+		pass, _ = u.User.Password()
 	}
-	return msg
+	return redact.String(err.Error(), pass)
 }

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cdnmetrics/cdnmetrics/internal/redact"
 )
 
 // maxBody bounds one graphite-web answer; a render of a long window over
@@ -109,12 +111,15 @@ func jsonNumber(raw json.RawMessage) (float64, error) {
 	return v, nil
 }
 
+// snippet quotes the start of an answer from graphite-web in an error,
+// credentials redacted first (a page may echo the request's headers).
 func snippet(b []byte) string {
 	const n = 120
-	if len(b) > n {
-		return string(b[:n]) + "…"
+	s := redact.Bytes(b)
+	if len(s) > n {
+		return s[:n] + "…"
 	}
-	return string(b)
+	return s
 }
 
 // client talks to one graphite-web.
@@ -126,7 +131,7 @@ type client struct {
 func newClient(webURL string, hc *http.Client) (*client, error) {
 	u, err := url.Parse(strings.TrimRight(webURL, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("graphite web_url %q is not an http(s) URL", webURL)
+		return nil, fmt.Errorf("graphite web_url %q is not an http(s) URL", redact.String(webURL))
 	}
 	if hc == nil {
 		hc = &http.Client{Timeout: 2 * time.Minute}
@@ -145,7 +150,7 @@ func (c *client) get(ctx context.Context, path string, q url.Values) ([]byte, st
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, "", fmt.Errorf("graphite-web %s: %w", path, err)
+		return nil, "", redact.Error(fmt.Errorf("graphite-web %s: %w", path, err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
@@ -164,7 +169,7 @@ func (c *client) get(ctx context.Context, path string, q url.Values) ([]byte, st
 // errorText shortens a graphite-web error page (Django's HTML debug page
 // or a plain traceback) to something that fits on one line.
 func errorText(body []byte) string {
-	s := strings.Join(strings.Fields(string(body)), " ")
+	s := strings.Join(strings.Fields(redact.Bytes(body)), " ")
 	if i := strings.Index(s, "<title>"); i >= 0 {
 		if j := strings.Index(s[i:], "</title>"); j > 0 {
 			return s[i+7 : i+j]

@@ -299,6 +299,7 @@ func (c *Config) validate(getenv func(string) string) []collectors.Problem {
 	if c.Hook.MaxBodyBytes <= 0 {
 		bad("hook.max_body_bytes", "must be positive")
 	}
+	ps = append(ps, c.Hook.limitProblems()...)
 	return ps
 }
 

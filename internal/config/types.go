@@ -85,6 +85,16 @@ type Hook struct {
 	SecretEnv string `toml:"secret_env"`
 	// MaxBodyBytes bounds a hook request body.
 	MaxBodyBytes int64 `toml:"max_body_bytes"`
+	// MaxConnections bounds the connections open at once; more wait
+	// in the kernel's backlog until one closes.
+	MaxConnections int `toml:"max_connections"`
+	// MaxInflightBodies bounds the request bodies read at once before
+	// their sender is authenticated (signed requests); more get 503.
+	MaxInflightBodies int `toml:"max_inflight_bodies"`
+	// DedupeWindow is how long a delivery without an id is remembered by
+	// its content, so that the same body posted again is ignored; 0
+	// turns this off.
+	DedupeWindow Duration `toml:"dedupe_window"`
 }
 
 // Anomaly is the [anomaly] section: the built-in detector.
@@ -130,7 +140,7 @@ func Default() Config {
 		Events:  Events{Tags: []string{"cdnmetrics"}},
 		Anomaly: Anomaly{Filter: `\.(hit_ratio|error_ratio|origin_offload)$`, Threshold: 0.5, Repeat: Duration(time.Hour)},
 		Skyline: skyline.DefaultOptions(),
-		Hook:    Hook{SecretEnv: "CDNMETRICS_HOOK_SECRET", MaxBodyBytes: 1 << 20},
+		Hook:    Hook{SecretEnv: "CDNMETRICS_HOOK_SECRET", MaxBodyBytes: 1 << 20, MaxConnections: 64, MaxInflightBodies: 8, DedupeWindow: Duration(10 * time.Minute)},
 		Compare: Compare{
 			Baseline:               "fastly",
 			TTFBMaxIncreasePct:     5,

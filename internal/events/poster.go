@@ -24,6 +24,7 @@ import (
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/config"
+	"github.com/cdnmetrics/cdnmetrics/internal/redact"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 	"github.com/cdnmetrics/cdnmetrics/internal/state"
 )
@@ -130,6 +131,9 @@ func New(cfg config.Events, dir string, getenv func(string) string, opts ...Opti
 		if p.password == "" {
 			return nil, fmt.Errorf("events: environment variable %s (events.password_env) is not set", cfg.PasswordEnv)
 		}
+		// A graphite-web that echoes the request (a 400 page listing
+		// the headers) must not get the password into a log line.
+		redact.AddBasicAuth(cfg.Username, p.password)
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("events: queue directory: %w", err)
@@ -571,7 +575,7 @@ func (p *Poster) post(ctx context.Context, t *target, body []byte) error {
 	}
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("events: post to %s: %w", t.name, err)
+		return redact.Error(fmt.Errorf("events: post to %s: %w", t.name, err))
 	}
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
@@ -580,9 +584,9 @@ func (p *Poster) post(ctx context.Context, t *target, body []byte) error {
 	case c >= 200 && c < 300:
 		return nil
 	case c == http.StatusBadRequest || c == http.StatusRequestEntityTooLarge || c == http.StatusUnprocessableEntity:
-		return &permanentError{fmt.Sprintf("events: %s answered %s: %s", t.endpoint, resp.Status, oneLine(snippet))}
+		return &permanentError{fmt.Sprintf("events: %s answered %s: %s", t.endpoint, resp.Status, oneLine(redact.Bytes(snippet, req.Header.Get("Authorization"))))}
 	case c >= 300 && c < 400:
-		return fmt.Errorf("events: %s answered %s (redirect to %q); configure the final URL", t.endpoint, resp.Status, resp.Header.Get("Location"))
+		return fmt.Errorf("events: %s answered %s (redirect to %q); configure the final URL", t.endpoint, resp.Status, redact.String(resp.Header.Get("Location"), req.Header.Get("Authorization")))
 	case c == http.StatusUnauthorized || c == http.StatusForbidden:
 		return fmt.Errorf("events: %s answered %s; check events.username and events.password_env", t.endpoint, resp.Status)
 	default:
@@ -590,9 +594,10 @@ func (p *Poster) post(ctx context.Context, t *target, body []byte) error {
 	}
 }
 
-// oneLine shortens a response body for an error message.
-func oneLine(b []byte) string {
-	s := strings.Join(strings.Fields(string(b)), " ")
+// oneLine shortens a response body, already redacted (before it is cut,
+// so that no credential is cut short of recognition), for an error message.
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > 200 {
 		s = s[:200] + "…"
 	}

@@ -1,11 +1,24 @@
 package hook
 
 import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
+
+	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/internal/config"
 )
 
 // FuzzGeneric feeds arbitrary bodies to the generic parser: it must never
@@ -60,4 +73,89 @@ func checkEvent(t *testing.T, what string, tags []string, data string) {
 			t.Fatalf("bad tag %q", tag)
 		}
 	}
+}
+
+// FuzzHandler feeds arbitrary credentials, GitHub headers and bodies
+// through the whole authenticated handler. It must never panic, never
+// call back for a request that does not prove the secret (judged here
+// independently: a right bearer token or a right HMAC, and nothing wrong
+// presented), answer every request with one line, never show the secret,
+// and answer within 3 s (a bound for a loaded machine; a parse takes
+// microseconds).
+func FuzzHandler(f *testing.F) {
+	body := []byte(`{"what":"deploy","tags":"a b","id":"x"}`)
+	gh, _ := os.ReadFile(filepath.Join("testdata", "github-deployment.json"))
+	for _, s := range []struct {
+		auth, sig, event, delivery string
+		body                       []byte
+	}{
+		{"Bearer " + secret, "", "", "", body},
+		{"", sign(body, secret), "", "", body},
+		{"", sign(gh, secret), "deployment", "d-1", gh},
+		{"Bearer wrong", "", "", "", body},
+		{"Bearer " + secret, sign(body, "other"), "", "", body},
+		{"Basic " + secret, "", "", "", body},
+		{"", "sha256=", "", "", nil},
+		{"", strings.ToUpper(sign(body, secret)), "push", "", body},
+		{"Bearer  " + secret + " ", "", "ping", "", []byte(`{}`)},
+	} {
+		f.Add(s.auth, s.sig, s.event, s.delivery, s.body)
+	}
+	dir := f.TempDir()
+	var calls int
+	h, err := New(config.Hook{SecretEnv: "S", MaxBodyBytes: 4096, DedupeWindow: config.Duration(10 * time.Minute)},
+		func(string) string { return secret }, dir,
+		func(context.Context, collectors.Event) error { calls++; return nil },
+		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))), WithClock(func() time.Time { return now }))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, auth, sig, event, delivery string, body []byte) {
+		req := httptest.NewRequest(http.MethodPost, Path, bytes.NewReader(body))
+		for k, v := range map[string]string{"Authorization": auth, "X-Hub-Signature-256": sig, "X-GitHub-Event": event, "X-GitHub-Delivery": delivery} {
+			if v != "" {
+				req.Header.Set(k, v)
+			}
+		}
+		before := calls
+		w := httptest.NewRecorder()
+		start := time.Now()
+		h.ServeHTTP(w, req)
+		if d := time.Since(start); d > 3*time.Second {
+			t.Fatalf("answer took %v", d)
+		}
+		out := w.Body.String()
+		if strings.Contains(out, secret) || strings.Count(strings.TrimSuffix(out, "\n"), "\n") != 0 {
+			t.Fatalf("answer %q shows the secret or is not one line", out)
+		}
+		if !proves(auth, sig, body) {
+			if calls != before || w.Code < 400 {
+				t.Fatalf("unauthenticated request (auth %q sig %q) answered %d, callbacks %d", auth, sig, w.Code, calls-before)
+			}
+		}
+		if calls != before && w.Code != http.StatusAccepted {
+			t.Fatalf("callback called but answer %d", w.Code)
+		}
+	})
+}
+
+// proves is the fuzzer's own judgement of authentication, written apart
+// from the handler's: every credential presented is right and there is one.
+func proves(auth, sig string, body []byte) bool {
+	presented := false
+	if tok, ok := strings.CutPrefix(auth, "Bearer "); ok {
+		if strings.TrimSpace(tok) != secret {
+			return false
+		}
+		presented = true
+	}
+	if sig != "" {
+		m := hmac.New(sha256.New, []byte(secret))
+		m.Write(body)
+		if !strings.EqualFold(sig, "sha256="+hex.EncodeToString(m.Sum(nil))) || !strings.HasPrefix(sig, "sha256=") {
+			return false
+		}
+		presented = true
+	}
+	return presented
 }

@@ -17,6 +17,8 @@ import (
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/config"
+	"github.com/cdnmetrics/cdnmetrics/internal/listen"
+	"github.com/cdnmetrics/cdnmetrics/internal/redact"
 )
 
 // Path is where the hook is served.
@@ -51,7 +53,10 @@ type Handler struct {
 	secretSum [sha256.Size]byte
 	maxBody   int64
 	maxSeen   int
+	maxConns  int
+	gate      *listen.Gate // bodies read before authentication
 	seen      *seenSet
+	recent    *recentSet // nil when dedupe_window is 0
 	cb        Callback
 	log       *slog.Logger
 	now       func() time.Time
@@ -71,11 +76,14 @@ func New(cfg config.Hook, getenv func(string) string, dir string, cb Callback, o
 	if cb == nil {
 		return nil, errors.New("hook: no callback")
 	}
+	redact.AddSecret(secret)
 	h := &Handler{
 		secret:    []byte(secret),
 		secretSum: sha256.Sum256([]byte(secret)),
 		maxBody:   cfg.MaxBodyBytes,
 		maxSeen:   DefaultMaxDeliveries,
+		maxConns:  cfg.MaxConnections,
+		gate:      listen.NewGate(cfg.MaxInflightBodies),
 		cb:        cb,
 		log:       slog.Default(),
 		now:       time.Now,
@@ -92,6 +100,11 @@ func New(cfg config.Hook, getenv func(string) string, dir string, cb Callback, o
 		return nil, err
 	}
 	h.seen = seen
+	if cfg.DedupeWindow > 0 {
+		if h.recent, err = openRecent(dir, time.Duration(cfg.DedupeWindow), h.maxSeen, h.now()); err != nil {
+			return nil, err
+		}
+	}
 	return h, nil
 }
 
@@ -106,13 +119,35 @@ func reply(w http.ResponseWriter, code int, msg string) {
 
 // ServeHTTP handles one delivery. Nothing reaches the callback unless the
 // request is a POST, within the size limit, authenticated, well formed and
-// not a replay.
+// not a replay. A bearer token is checked before the body is read; a
+// request without one is refused unread unless it is signed, and signed
+// bodies are read at most max_inflight_bodies at once (more get 503 with
+// Retry-After), since only the body proves them.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	log := h.log.With("remote", r.RemoteAddr)
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		reply(w, http.StatusMethodNotAllowed, "method not allowed: use POST")
 		return
+	}
+	bearer, why := h.checkBearer(r)
+	sig := r.Header.Get("X-Hub-Signature-256")
+	if why == "" && !bearer && sig == "" {
+		why = "send Authorization: Bearer <secret> or X-Hub-Signature-256: sha256=<hmac of body>"
+	}
+	if why != "" {
+		h.refuse(w, log, why)
+		return
+	}
+	leave := func() {}
+	if !bearer {
+		var ok bool
+		if leave, ok = h.gate.Enter(); !ok {
+			log.Warn("hook request refused: too many unauthenticated bodies in flight", "max_inflight_bodies", h.gate.Cap())
+			listen.Busy(w, "busy: too many requests being authenticated; retry later")
+			return
+		}
+		defer leave()
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
 	if err != nil {
@@ -125,11 +160,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusBadRequest, "cannot read request body")
 		return
 	}
-	if why := h.authenticate(r, body); why != "" {
-		log.Warn("hook request rejected: unauthenticated", "reason", why)
-		reply(w, http.StatusUnauthorized, "unauthorized: "+why)
-		return
+	if sig != "" {
+		if why := h.checkSignature(sig, body); why != "" {
+			h.refuse(w, log, why)
+			return
+		}
 	}
+	leave() // authenticated: the body no longer counts against the gate
 
 	ghEvent := r.Header.Get("X-GitHub-Event")
 	var (
@@ -137,6 +174,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id     string
 		ignore string
 	)
+	if err := checkEventName(ghEvent); err != nil {
+		log.Warn("hook request rejected: malformed", "err", err)
+		reply(w, http.StatusBadRequest, "bad request: "+err.Error())
+		return
+	}
 	if ghEvent != "" {
 		ev, ignore, err = fromGitHub(ghEvent, body, h.now())
 		if d := r.Header.Get("X-GitHub-Delivery"); d != "" {
@@ -166,9 +208,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusOK, "ignored: delivery "+strings.SplitN(id, ":", 2)[1]+" was already received")
 		return
 	}
+	// Without an id, the content is the identity: the same body again
+	// within dedupe_window is the same deploy posted twice.
+	content := ""
+	if id == "" && h.recent != nil {
+		content = contentKey(ghEvent, body)
+		if !h.recent.begin(content, h.now()) {
+			log.Info("hook delivery repeated; ignored", "content", content[:16], "dedupe_window", h.recent.window)
+			reply(w, http.StatusOK, fmt.Sprintf("ignored: the same body was received less than %s ago", h.recent.window))
+			return
+		}
+	}
 	if err := h.cb(r.Context(), ev); err != nil {
 		if id != "" {
 			h.seen.abort(id)
+		}
+		if content != "" {
+			h.recent.abort(content)
 		}
 		log.Error("hook event not recorded", "what", ev.What, "delivery", id, "err", err)
 		reply(w, http.StatusInternalServerError, "event not recorded; retry the delivery")
@@ -181,41 +237,70 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			log.Error("hook delivery id not persisted", "delivery", id, "err", err)
 		}
 	}
+	if content != "" {
+		if err := h.recent.commit(content, h.now()); err != nil {
+			log.Error("hook delivery content not persisted", "content", content[:16], "err", err)
+		}
+	}
 	log.Info("hook event accepted", "what", ev.What, "tags", ev.Tags, "when", ev.When.UTC().Format(time.RFC3339), "delivery", id, "github_event", ghEvent)
 	reply(w, http.StatusAccepted, fmt.Sprintf("accepted: %s event at %s, tags %s",
 		ev.What, ev.When.UTC().Format(time.RFC3339), strings.Join(ev.Tags, ",")))
 }
 
-// authenticate returns "" when every credential presented is valid and at
-// least one was presented, else why not (never echoing a credential).
-func (h *Handler) authenticate(r *http.Request, body []byte) string {
-	presented := false
-	if sig := r.Header.Get("X-Hub-Signature-256"); sig != "" {
-		presented = true
-		hexSig, ok := strings.CutPrefix(sig, "sha256=")
-		got, err := hex.DecodeString(hexSig)
-		if !ok || err != nil {
-			return "X-Hub-Signature-256 is not sha256=<hex>"
-		}
-		mac := hmac.New(sha256.New, h.secret)
-		mac.Write(body)
-		if !hmac.Equal(got, mac.Sum(nil)) {
-			return "signature does not match the body"
-		}
+// refuse answers 401 and closes the connection, so that an unread body is
+// not drained first.
+func (h *Handler) refuse(w http.ResponseWriter, log *slog.Logger, why string) {
+	log.Warn("hook request rejected: unauthenticated", "reason", why)
+	w.Header().Set("Connection", "close")
+	reply(w, http.StatusUnauthorized, "unauthorized: "+why)
+}
+
+// checkBearer checks a bearer token, which needs no body: ok when one was
+// presented and is right, why (never echoing it) when one was presented
+// and is wrong. A non-Bearer Authorization (a proxy's basic auth) is not
+// ours.
+func (h *Handler) checkBearer(r *http.Request) (ok bool, why string) {
+	tok, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !found {
+		return false, ""
 	}
-	// A non-Bearer Authorization (a proxy's basic auth) is not ours.
-	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		presented = true
-		// Hash first so the comparison does not leak the length.
-		sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-		if subtle.ConstantTimeCompare(sum[:], h.secretSum[:]) != 1 {
-			return "wrong bearer token"
-		}
+	// Hash first so the comparison does not leak the length.
+	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+	if subtle.ConstantTimeCompare(sum[:], h.secretSum[:]) != 1 {
+		return false, "wrong bearer token"
 	}
-	if !presented {
-		return "send Authorization: Bearer <secret> or X-Hub-Signature-256: sha256=<hmac of body>"
+	return true, ""
+}
+
+// checkSignature checks X-Hub-Signature-256 against body; "" when it
+// matches, else why not.
+func (h *Handler) checkSignature(sig string, body []byte) string {
+	hexSig, ok := strings.CutPrefix(sig, "sha256=")
+	got, err := hex.DecodeString(hexSig)
+	if !ok || err != nil {
+		return "X-Hub-Signature-256 is not sha256=<hex>"
+	}
+	mac := hmac.New(sha256.New, h.secret)
+	mac.Write(body)
+	if !hmac.Equal(got, mac.Sum(nil)) {
+		return "signature does not match the body"
 	}
 	return ""
+}
+
+// checkEventName refuses an X-GitHub-Event that is not an event name
+// (GitHub's are lower case words joined by _): it is quoted in answers
+// and logs.
+func checkEventName(name string) error {
+	if len(name) > 64 {
+		return errors.New("X-GitHub-Event longer than 64 bytes")
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return errors.New("X-GitHub-Event is not an event name")
+		}
+	}
+	return nil
 }
 
 // checkID refuses delivery ids that could break the id file.
@@ -233,15 +318,18 @@ func checkID(id string) error {
 
 // Serve serves h at Path on addr until ctx is done, then shuts down,
 // letting requests in flight finish for up to 10 s. Other paths answer 404.
+// A failure to bind is returned at once.
 func Serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger) error {
-	l, err := net.Listen("tcp", addr)
+	l, err := listen.Open(addr, maxConns(h))
 	if err != nil {
 		return fmt.Errorf("hook: listen %s: %w", addr, err)
 	}
 	return ServeListener(ctx, l, h, log)
 }
 
-// ServeListener is Serve on an open listener (tests use port 0).
+// ServeListener is Serve on an open listener (tests use port 0). The
+// listener's connections are capped at max_connections (see
+// listen.LimitListener) whoever opened it.
 func ServeListener(ctx context.Context, l net.Listener, h http.Handler, log *slog.Logger) error {
 	if log == nil {
 		log = slog.Default()
@@ -251,30 +339,17 @@ func ServeListener(ctx context.Context, l net.Listener, h http.Handler, log *slo
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusNotFound, "not found: the deploy hook is POST "+Path)
 	})
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		// The callback may wait for graphite-web (bounded by the events
-		// timeout) before answering.
-		WriteTimeout:   60 * time.Second,
-		IdleTimeout:    2 * time.Minute,
-		MaxHeaderBytes: 64 << 10,
-		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
 	log.Info("deploy hook listening", "addr", l.Addr().String(), "path", Path)
-	select {
-	case err := <-errc:
-		return fmt.Errorf("hook: serve: %w", err)
-	case <-ctx.Done():
+	if err := listen.Serve(ctx, l, listen.NewServer(mux, log), maxConns(h)); err != nil {
+		return fmt.Errorf("hook: %w", err)
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("hook: shutdown: %w", err)
-	}
-	<-errc
 	return nil
+}
+
+// maxConns is the hook's max_connections; the default for another handler.
+func maxConns(h http.Handler) int {
+	if hh, ok := h.(*Handler); ok {
+		return hh.maxConns
+	}
+	return listen.DefaultMaxConnections
 }

@@ -145,6 +145,7 @@ func TestRejectionsChangeNothing(t *testing.T) {
 		{"ids differ", "POST", []byte(`{"id":"a","delivery_id":"b"}`), map[string]string{"Authorization": "Bearer " + secret}, 400, "differ"},
 		{"github deployment without sha", "POST", []byte(`{"deployment":{}}`), map[string]string{"Authorization": "Bearer " + secret, "X-GitHub-Event": "deployment"}, 400, "deployment.sha"},
 		{"github not JSON", "POST", []byte(`<xml/>`), map[string]string{"Authorization": "Bearer " + secret, "X-GitHub-Event": "push"}, 400, "invalid JSON"},
+		{"github event not a name", "POST", []byte(`1`), map[string]string{"Authorization": "Bearer " + secret, "X-GitHub-Event": "push\nforged: line"}, 400, "not an event name"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/cdnmetrics/cdnmetrics/internal/redact"
 )
 
 // Client sends requests to one vendor.
@@ -158,6 +160,9 @@ type Response struct {
 	Status int
 	Header http.Header
 	Body   []byte
+	// sent is the request's headers as sent, after WithPrepare (which
+	// may add credentials, e.g. an EdgeGrid signature).
+	sent http.Header
 }
 
 // Error is a failed call. Its message names vendor, endpoint and status and
@@ -232,7 +237,7 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 		retry := false
 		switch {
 		case err != nil:
-			last = &Error{Vendor: c.vendor, Endpoint: r.Endpoint, Err: redact(err), Attempts: attempt + 1}
+			last = &Error{Vendor: c.vendor, Endpoint: r.Endpoint, Err: redactErr(err), Attempts: attempt + 1}
 			if actx.Err() != nil && ctx.Err() == nil {
 				last.Err = c.deadlineErr(last.Err)
 			}
@@ -247,8 +252,11 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 			}
 			return resp, nil
 		default:
-			last = &Error{Vendor: c.vendor, Endpoint: r.Endpoint, Status: resp.Status, Body: redactSecrets(snippet(resp.Body), r.Header),
-				Raw: []byte(redactSecrets(string(resp.Body[:min(len(resp.Body), 16<<10)]), r.Header)), Attempts: attempt + 1}
+			// Redact before cutting, so that no credential is cut short
+			// of recognition.
+			raw := redactSecrets(string(resp.Body[:min(len(resp.Body), 16<<10)]), resp.sent)
+			last = &Error{Vendor: c.vendor, Endpoint: r.Endpoint, Status: resp.Status, Body: snippet([]byte(raw)),
+				Raw: []byte(raw), Attempts: attempt + 1}
 			switch {
 			case resp.Status == http.StatusTooManyRequests:
 				retry = true
@@ -326,7 +334,7 @@ func (c *Client) once(ctx context.Context, r Request) (*Response, error) {
 	if int64(len(data)) > c.maxBody {
 		return nil, fmt.Errorf("%w (%d bytes)", ErrBodyTooLarge, c.maxBody)
 	}
-	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: data, sent: req.Header}, nil
 }
 
 func (c *Client) backoff(attempt int) time.Duration {
@@ -403,35 +411,32 @@ func pathOf(u string) string {
 	return u
 }
 
-// redact drops the URL (and with it any query string) from url.Error, so a
-// transport error never carries more than the endpoint name already says.
-func redact(err error) error {
+// redactErr drops the URL (and with it any query string) from url.Error, so a
+// transport error never carries more than the endpoint name already says,
+// and redacts what is left (a proxy's message may quote credentials).
+func redactErr(err error) error {
 	var ue interface{ Unwrap() error }
 	if errors.As(err, &ue) {
 		if inner := ue.Unwrap(); inner != nil && strings.HasPrefix(fmt.Sprintf("%T", err), "*url.Error") {
-			return inner
+			return redact.Error(inner)
 		}
 	}
-	return err
+	return redact.Error(err)
 }
 
-// redactSecrets removes credential header values from s: a vendor or a
-// proxy that echoes the request must not put the token into an error.
+// redactSecrets removes credentials from s (a vendor's answer): the
+// values of the credential headers sent (a vendor or a proxy that echoes
+// the request must not put the token into an error) and whatever
+// redact.String recognises.
 func redactSecrets(s string, h http.Header) string {
+	var sent []string
 	for name, vs := range h {
 		n := strings.ToLower(name)
-		if !strings.Contains(n, "auth") && !strings.Contains(n, "key") && !strings.Contains(n, "token") && !strings.Contains(n, "secret") {
-			continue
-		}
-		for _, v := range vs {
-			for _, part := range append([]string{v}, strings.Fields(v)...) {
-				if len(part) >= 6 {
-					s = strings.ReplaceAll(s, part, "[redacted]")
-				}
-			}
+		if strings.Contains(n, "auth") || strings.Contains(n, "key") || strings.Contains(n, "token") || strings.Contains(n, "secret") || strings.Contains(n, "cookie") {
+			sent = append(sent, vs...)
 		}
 	}
-	return s
+	return redact.String(s, sent...)
 }
 
 func snippet(b []byte) string {

@@ -3,6 +3,7 @@ package httpx
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -152,6 +153,36 @@ func TestReadBodySizesBufferFromContentLength(t *testing.T) {
 		}
 		if tc.name == "announced" && cap(got) != len(body)+1 {
 			t.Fatalf("buffer cap %d, want %d (one allocation of the announced size)", cap(got), len(body)+1)
+		}
+	}
+}
+
+// TestErrorRedactsSignedAndCutCredentials: credentials added while the
+// request is prepared (EdgeGrid signing) and credentials the 200-byte
+// quote would cut in two are removed from the error as well.
+func TestErrorRedactsSignedAndCutCredentials(t *testing.T) {
+	const clientToken, accessToken = "akab-client-0123456789", "akab-access-9876543210"
+	const fastlyKey = "fk-abcdefghijklmnopqrstuvwxyz"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(400)
+		// The key straddles the 200-byte quote: a prefix of it would be
+		// left after cutting.
+		fmt.Fprintf(w, "%s Fastly-Key=%s\n", strings.Repeat("x", 180), r.Header.Get("Fastly-Key"))
+		fmt.Fprintf(w, "Authorization=%s\n", r.Header.Get("Authorization"))
+	}))
+	defer srv.Close()
+	c := fastClient(WithPrepare(func(r *http.Request) error {
+		r.Header.Set("Authorization", "EG1-HMAC-SHA256 client_token="+clientToken+";access_token="+accessToken+";timestamp=20260101T00:00:00+0000;nonce=n;signature=sig")
+		return nil
+	}))
+	_, err := c.Do(context.Background(), Request{URL: srv.URL + "/x", Header: http.Header{"Fastly-Key": {fastlyKey}}})
+	var he *Error
+	if !errors.As(err, &he) || he.Status != 400 {
+		t.Fatalf("want an HTTP 400 error, got %v", err)
+	}
+	for _, leak := range []string{clientToken, accessToken, fastlyKey[:6]} {
+		if strings.Contains(err.Error(), leak) || strings.Contains(string(he.Raw), leak) {
+			t.Errorf("error holds %q: %v\nraw: %s", leak, err, he.Raw)
 		}
 	}
 }
