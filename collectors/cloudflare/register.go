@@ -28,5 +28,9 @@ func timing(collectors.Options) collectors.Timing {
 		Overlap:   10 * time.Minute,
 		Lookback:  time.Hour,
 		MaxWindow: time.Hour,
+		// GraphQL Analytics: how far back a dataset reads is per dataset
+		// and plan (settings node notOlderThan); 31 days is the longest
+		// Cloudflare documents for the adaptive datasets.
+		Retention: 31 * 24 * time.Hour,
 	}
 }

@@ -3,6 +3,7 @@ package fastly
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -86,6 +87,7 @@ func (c *Collector) Stream(ctx context.Context, e collectors.Emitter) error {
 // Timestamp Fastly returned.
 func (c *Collector) subscribe(ctx context.Context, s service, e collectors.Emitter) {
 	agg := newAggregator(s.name, time.Duration(c.o.Resolution))
+	agg.ours = c.env.Clock
 	var frame rtFrame
 	base := strings.TrimRight(c.o.RTURL, "/") + "/v1/channel/" + url.PathEscape(s.id) + "/ts/"
 	ts := int64(0)
@@ -125,12 +127,20 @@ func (c *Collector) subscribe(ctx context.Context, s service, e collectors.Emitt
 			c.sleep(ctx, c.idle)
 			continue
 		}
-		if frame.hasTimestamp && frame.timestamp > 0 {
+		res := agg.add(&frame)
+		switch {
+		case res.futureTimestamp != 0:
+			// Asking from a Timestamp in the future would return nothing
+			// until then: ask from our clock, Fastly's best estimate.
+			ts = c.env.Clock.Time().Unix()
+		case frame.hasTimestamp && frame.timestamp > 0:
 			ts = frame.timestamp
 		}
-		res := agg.add(&frame)
 		noData := len(frame.records) == 0
 		frame.release() // before Emit, which may block on a full queue
+		if res.future > 0 || res.futureTimestamp != 0 {
+			c.rejectFuture(log, res)
+		}
 		if len(res.skipped) > 0 {
 			// One line per response, however many seconds or POPs were bad.
 			log.Warn("fastly real-time data skipped", "count", len(res.skipped), "first", res.skipped[0])
@@ -170,4 +180,22 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+}
+
+// rejectFuture logs (one line per response) and counts what a real-time
+// answer stamped ahead of our clock: seconds left out, a Timestamp ignored.
+func (c *Collector) rejectFuture(log *slog.Logger, res addResult) {
+	n := res.future
+	args := []any{"seconds", res.future}
+	if res.future > 0 {
+		args = append(args, "newest_recorded", time.Unix(res.newestFuture, 0).UTC().Format(time.RFC3339))
+	}
+	if res.futureTimestamp != 0 {
+		n++
+		args = append(args, "timestamp", time.Unix(res.futureTimestamp, 0).UTC().Format(time.RFC3339))
+	}
+	now := c.env.Clock.Time()
+	args = append(args, "now", now.UTC().Format(time.RFC3339), "tolerance", c.env.Clock.Limit(now).Sub(now))
+	log.Warn("fastly real-time times ahead of our clock rejected", args...)
+	c.env.Clock.Count(collectors.RejectedFuture, n)
 }

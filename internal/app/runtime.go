@@ -50,6 +50,8 @@ type program struct {
 
 	mu    sync.Mutex
 	stats map[string]*collectorStats
+
+	clockGuard clockGuard // vendor times beyond our clock (clockguard.go)
 }
 
 type collectorStats struct {
@@ -131,6 +133,7 @@ func (rt *program) emitter(name string) collectors.Emitter {
 	st := rt.statsFor(name)
 	aggOnly := rt.aggOnly[name]
 	return collectors.EmitterFunc(func(ctx context.Context, b collectors.Batch) error {
+		b = rt.trust(name, b)
 		if aggOnly {
 			b.Records = onlyAll(b.Records)
 		}
@@ -185,6 +188,7 @@ func (rt *program) env(name string) collectors.Env {
 		Getenv:     rt.stdio.Getenv,
 		HTTPClient: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
 		Events:     rt.events,
+		Clock:      rt.clock(name),
 	}
 }
 
@@ -202,6 +206,9 @@ func (rt *program) build(only string) ([]*built, error) {
 	for _, cc := range rt.cfg.Collectors {
 		if only != "" && cc.Name != only {
 			continue
+		}
+		if cc.Factory.Timing != nil {
+			rt.clockGuard.setRetention(cc.Name, cc.Factory.Timing(cc.Options).Retention)
 		}
 		env := rt.env(cc.Name)
 		if err := os.MkdirAll(env.StateDir, 0o750); err != nil && !rt.dryRun {
@@ -238,6 +245,7 @@ func (rt *program) maxCatchup() time.Duration { return rt.cfg.MaxCatchup.D() }
 // record notes a run's outcome for self-metrics.
 func (rt *program) record(name string, res scheduler.Result) {
 	st := rt.statsFor(name)
+	rt.noteCheckpointReset(name, res)
 	st.lastRunSecs.Store(res.Duration.Milliseconds())
 	if res.Err != nil {
 		st.failures.Add(1)
@@ -264,7 +272,7 @@ func (rt *program) selfPoints(now time.Time) []schema.Point {
 			add("last_success", float64(ls))
 		}
 	}
-	return pts
+	return append(pts, rt.clockSelfPoints(ts)...)
 }
 
 // close flushes and closes the sink.

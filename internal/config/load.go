@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 	"github.com/robfig/cron/v3"
@@ -91,7 +92,7 @@ func (ps Problems) Warnings() Problems {
 }
 
 var coreSections = map[string]bool{
-	"state_dir": true, "log_level": true, "max_catchup": true, "shard": true, "filters": true, "anomaly": true, "skyline": true, "graphite": true, "events": true, "hook": true, "compare": true,
+	"state_dir": true, "log_level": true, "max_catchup": true, "clock_skew_tolerance": true, "shard": true, "filters": true, "anomaly": true, "skyline": true, "graphite": true, "events": true, "hook": true, "compare": true,
 }
 
 // Load reads and decodes the file at path. It returns the config and every
@@ -195,6 +196,8 @@ func (c *Config) coreField(name string) any {
 		return &c.LogLevel
 	case "max_catchup":
 		return &c.MaxCatchup
+	case "clock_skew_tolerance":
+		return &c.ClockSkewTolerance
 	case "shard":
 		return &c.Shard
 	case "filters":
@@ -243,6 +246,9 @@ func (c *Config) validate(getenv func(string) string) []collectors.Problem {
 	}
 	if c.MaxCatchup <= 0 {
 		bad("max_catchup", "must be positive")
+	}
+	if t := c.ClockSkewTolerance.D(); t < time.Second || t > 24*time.Hour {
+		bad("clock_skew_tolerance", fmt.Sprintf("%s: must be between 1s and 24h", t))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
