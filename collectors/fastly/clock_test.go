@@ -99,3 +99,59 @@ func TestStreamDoesNotFollowATimestampAheadOfOurClock(t *testing.T) {
 		t.Errorf("%d warnings, want 1 for the answer:\n%s", n, logs.String())
 	}
 }
+
+// A clock that stays off stays off for every answer: each is counted, but
+// the warning is logged at most once a minute, the next one saying how
+// many answers it covers.
+func TestStreamRateLimitsTheFutureWarning(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		calls int
+		now   = ourNow
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		if calls == 4 {
+			now = now.Add(61 * time.Second)
+		}
+		mu.Unlock()
+		fmt.Fprint(w, `{"Data":[{"aggregated":{"requests":9},"recorded":4102444800}],"Timestamp":4102444830,"AggregateDelay":9}`)
+	}))
+	defer srv.Close()
+	var logs syncBuffer
+	c, _ := newSim(t, time.Now, &logs, nil)
+	c.o.RTURL = srv.URL + "/"
+	c.rt = newHTTPClientForTest(c.logger)
+	counted := 0
+	c.env.Clock = collectors.Clock{
+		Now:    func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
+		Reject: func(_ string, n int) { counted += n },
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c.sleep = func(context.Context, time.Duration) {}
+	e := collectors.EmitterFunc(func(context.Context, collectors.Batch) error { return nil })
+	go func() {
+		for {
+			mu.Lock()
+			n := calls
+			mu.Unlock()
+			if n >= 5 {
+				cancel()
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	c.subscribe(ctx, service{id: "SVC", name: "www"}, e)
+	mu.Lock()
+	n := calls
+	mu.Unlock()
+	if counted != 2*n && counted != 2*(n-1) { // the last answer may be cut by the cancel
+		t.Errorf("counted %d rejections over %d answers, want 2 per answer", counted, n)
+	}
+	lines := strings.Count(logs.String(), "times ahead of our clock rejected")
+	if lines != 2 || !strings.Contains(logs.String(), "since_last_warning_answers=2") {
+		t.Errorf("%d warnings over %d answers, want 2 (at once, then after the minute, covering the 2 quiet answers):\n%s", lines, n, logs.String())
+	}
+}

@@ -22,6 +22,9 @@ const (
 	authBackoff = 2 * time.Minute
 	minBackoff  = time.Second
 	maxBackoff  = time.Minute
+	// futureWarnEvery rate-limits the warning about times ahead of our
+	// clock: a vendor (or our) clock that is off stays so for every answer.
+	futureWarnEvery = time.Minute
 )
 
 // Stream implements collectors.Streamer: one subscriber goroutine per
@@ -93,6 +96,7 @@ func (c *Collector) subscribe(ctx context.Context, s service, e collectors.Emitt
 	ts := int64(0)
 	backoff := minBackoff
 	refused := false // a 401/403 was logged; stay quiet until it heals
+	var future futureWarn
 	log := c.logger.With("service", s.name)
 	for ctx.Err() == nil {
 		resp, err := c.rt.Do(ctx, httpx.Request{URL: base + strconv.FormatInt(ts, 10), Header: c.header(), Endpoint: "GET /v1/channel/{id}/ts"})
@@ -139,7 +143,7 @@ func (c *Collector) subscribe(ctx context.Context, s service, e collectors.Emitt
 		noData := len(frame.records) == 0
 		frame.release() // before Emit, which may block on a full queue
 		if res.future > 0 || res.futureTimestamp != 0 {
-			c.rejectFuture(log, res)
+			c.rejectFuture(log, res, &future)
 		}
 		if len(res.skipped) > 0 {
 			// One line per response, however many seconds or POPs were bad.
@@ -182,20 +186,40 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	}
 }
 
-// rejectFuture logs (one line per response) and counts what a real-time
-// answer stamped ahead of our clock: seconds left out, a Timestamp ignored.
-func (c *Collector) rejectFuture(log *slog.Logger, res addResult) {
+// futureWarn rate-limits one subscriber's warnings about times ahead of
+// our clock; the answers it kept quiet about are counted in the next one.
+type futureWarn struct {
+	last            time.Time
+	quietAnswers    int
+	quietRejections int
+}
+
+// rejectFuture counts what a real-time answer stamped ahead of our clock
+// (seconds left out, a Timestamp ignored) and logs it: the first answer at
+// once, then at most one line per futureWarnEvery.
+func (c *Collector) rejectFuture(log *slog.Logger, res addResult, fw *futureWarn) {
 	n := res.future
+	if res.futureTimestamp != 0 {
+		n++
+	}
+	c.env.Clock.Count(collectors.RejectedFuture, n)
+	now := c.env.Clock.Time()
+	if !fw.last.IsZero() && now.Sub(fw.last) < futureWarnEvery {
+		fw.quietAnswers++
+		fw.quietRejections += n
+		return
+	}
 	args := []any{"seconds", res.future}
 	if res.future > 0 {
 		args = append(args, "newest_recorded", time.Unix(res.newestFuture, 0).UTC().Format(time.RFC3339))
 	}
 	if res.futureTimestamp != 0 {
-		n++
 		args = append(args, "timestamp", time.Unix(res.futureTimestamp, 0).UTC().Format(time.RFC3339))
 	}
-	now := c.env.Clock.Time()
 	args = append(args, "now", now.UTC().Format(time.RFC3339), "tolerance", c.env.Clock.Limit(now).Sub(now))
+	if fw.quietAnswers > 0 {
+		args = append(args, "since_last_warning_answers", fw.quietAnswers, "since_last_warning_rejected", fw.quietRejections)
+	}
 	log.Warn("fastly real-time times ahead of our clock rejected", args...)
-	c.env.Clock.Count(collectors.RejectedFuture, n)
+	*fw = futureWarn{last: now}
 }
