@@ -15,8 +15,8 @@ func init() {
 			ao := o.(*Options)
 			return collectors.Timing{Step: 5 * time.Minute, Delay: time.Duration(ao.Delay), Overlap: time.Duration(ao.Overlap),
 				Lookback: time.Duration(ao.Lookback), MaxWindow: 6 * time.Hour,
-				// Reporting API v2 traffic reports keep 5-minute data for
-				// about 92 days.
+				// Reporting API v2 delivery/traffic/current: "Data
+				// available for: 92 days".
 				Retention: 92 * 24 * time.Hour}
 		},
 		Simulate:  simulate,
