@@ -101,14 +101,17 @@ func (s Selection) Has(id, name string) bool { return s == nil || s[id] || s[nam
 
 // Timing is a collector's view of its vendor's time: the step of its data,
 // how late the data is final (Delay), how far each run re-reads the past to
-// pick up revisions (Overlap), how far the first run looks back, and the
-// longest window one Collect call may be given (MaxWindow, 0 = no limit).
+// pick up revisions (Overlap), how far the first run looks back, the
+// longest window one Collect call may be given (MaxWindow, 0 = no limit),
+// and how far back the vendor keeps data at that step (Retention, 0 = no
+// limit): older times from the vendor are rejected (see Clock).
 type Timing struct {
 	Step      time.Duration
 	Delay     time.Duration
 	Overlap   time.Duration
 	Lookback  time.Duration
 	MaxWindow time.Duration
+	Retention time.Duration
 }
 
 // Env is what a collector gets from the program when it is built.
@@ -130,6 +133,9 @@ type Env struct {
 	// Paths names discovered services in paths without clashes (see
 	// PathNames); nil keeps names as they are.
 	Paths PathNamer
+	// Clock judges vendor times against ours (see Clock); the zero Clock
+	// uses the default tolerance.
+	Clock Clock
 }
 
 // Includes reports whether env includes the service; true when Include is nil.

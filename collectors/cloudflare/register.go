@@ -28,5 +28,11 @@ func timing(collectors.Options) collectors.Timing {
 		Overlap:   10 * time.Minute,
 		Lookback:  time.Hour,
 		MaxWindow: time.Hour,
+		// GraphQL Analytics: how far back a dataset reads depends on the
+		// dataset and the plan (settings node notOlderThan; 2678400 s = 31
+		// days in Cloudflare's own examples). The plan is not known here, so
+		// the bound is generous: no plan's real rows are rejected, a row
+		// stamped months back (or in 1970) is.
+		Retention: 92 * 24 * time.Hour,
 	}
 }

@@ -28,5 +28,8 @@ func timing(collectors.Options) collectors.Timing {
 		Overlap:   10 * time.Minute,
 		Lookback:  time.Hour,
 		MaxWindow: 6 * time.Hour,
+		// CloudWatch keeps 60-second data points for 15 days
+		// (GetMetricData); older ones exist only at 5 minutes or 1 hour.
+		Retention: 15 * 24 * time.Hour,
 	}
 }

@@ -1,6 +1,8 @@
 package edgecast
 
 import (
+	"time"
+
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 )
 
@@ -24,5 +26,7 @@ func init() {
 // (the API cannot answer for the past), and the first run reads only the
 // current minute.
 func timing(collectors.Options) collectors.Timing {
-	return collectors.Timing{Step: step, Delay: 0, Overlap: 0, Lookback: step, MaxWindow: 0}
+	// A real-time API has no history: nothing it answers can be older than
+	// the collector asks for (stale); an hour leaves room for slow runs.
+	return collectors.Timing{Step: step, Delay: 0, Overlap: 0, Lookback: step, MaxWindow: 0, Retention: time.Hour}
 }

@@ -41,8 +41,13 @@
 //     second) and is not emitted. Memory is the open buckets and those few
 //     emitted ones, however long the stream runs. "No data available" comes
 //     as HTTP 200 with an Error text and no Data: not an error, the
-//     Timestamp is kept. 401/403 are logged once and retried every 2 min;
-//     other failures back off exponentially (1 s to 1 min) with jitter.
+//     Timestamp is kept. No Fastly time is trusted beyond our own clock:
+//     a second recorded more than clock_skew_tolerance (5 min) ahead of it
+//     is left out, and such a Timestamp neither moves Fastly's clock nor is
+//     passed back (the next poll asks from our clock); both are logged once
+//     per answer and counted in rejected_future. 401/403 are logged once
+//     and retried every 2 min; other failures back off exponentially (1 s
+//     to 1 min) with jitter.
 //
 // The real-time decoder (decode.go) is a single pass over the bytes that
 // reads only the mapped fields and allocates nothing in steady state

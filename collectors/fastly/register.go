@@ -21,6 +21,10 @@ func init() {
 				// 6 h of minutes is 360 rows (~1.5 MB) per request: long
 				// backfills are chunked rather than asked for at once.
 				MaxWindow: 6 * time.Hour,
+				// Fastly: "You cannot retrieve minutely historical
+				// statistics data older than 35 days" (Historical Stats
+				// API). Real-time seconds are newer than any of it.
+				Retention: 35 * 24 * time.Hour,
 			}
 		},
 		Simulate:  simulate,

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
@@ -52,12 +53,13 @@ type aggregator struct {
 	service string
 	res     int64
 	keep    int
-	buckets []*bucket // sorted by start
-	free    []*bucket // recycled, so steady state allocates no maps
-	clock   int64     // newest vendor Timestamp: Fastly's clock, not ours
-	delay   int64     // last AggregateDelay Fastly gave, clamped
-	first   int64     // start of the first bucket of this subscription; 0 before
-	floor   int64     // seconds before floor belong to buckets already dropped
+	buckets []*bucket        // sorted by start
+	free    []*bucket        // recycled, so steady state allocates no maps
+	clock   int64            // newest vendor Timestamp: Fastly's clock, not ours
+	ours    collectors.Clock // our clock: vendor times beyond it are rejected
+	delay   int64            // last AggregateDelay Fastly gave, clamped
+	first   int64            // start of the first bucket of this subscription; 0 before
+	floor   int64            // seconds before floor belong to buckets already dropped
 	names   map[string]string
 }
 
@@ -72,6 +74,13 @@ type addResult struct {
 	recs    []schema.Record // whole buckets to (re-)emit
 	skipped []string        // seconds or POP entries left out, with the reason
 	partial []int64         // closed partial buckets not emitted (starts)
+	// future counts the seconds recorded ahead of our clock (+ tolerance),
+	// left out; newestFuture is the latest of them.
+	future       int
+	newestFuture int64
+	// futureTimestamp is the response Timestamp when it was ahead of our
+	// clock and therefore ignored (0 otherwise).
+	futureTimestamp int64
 }
 
 // add folds one decoded response in. A bucket is due once Fastly's clock
@@ -79,8 +88,15 @@ type addResult struct {
 // AggregateDelay + grace; a due bucket is emitted whole, and emitted again
 // whole whenever a late second changes it, so the sink overwrites with the
 // corrected total and never sees a partial sum.
+//
+// No vendor time is trusted beyond our clock: a second recorded more than
+// the tolerance ahead of it is left out (it would open a bucket that never
+// closes, or make every later bucket look older than the subscription's
+// first), and such a Timestamp does not move Fastly's clock (it would make
+// every bucket due at once).
 func (a *aggregator) add(f *rtFrame) addResult {
 	var out addResult
+	limit := a.ours.Limit(a.ours.Time()).Unix()
 	for i := range f.records {
 		r := &f.records[i]
 		switch {
@@ -92,6 +108,11 @@ func (a *aggregator) add(f *rtFrame) addResult {
 			continue
 		case r.hasAgg && r.agg.bad != "":
 			out.skipped = append(out.skipped, fmt.Sprintf("second %d: aggregated %s", r.recorded, r.agg.bad))
+			continue
+		}
+		if r.recorded > limit {
+			out.future++
+			out.newestFuture = max(out.newestFuture, r.recorded)
 			continue
 		}
 		start := r.recorded - r.recorded%a.res
@@ -137,7 +158,9 @@ func (a *aggregator) add(f *rtFrame) addResult {
 			b.dirty = true
 		}
 	}
-	if f.hasTimestamp && f.timestamp > a.clock {
+	if f.hasTimestamp && f.timestamp > limit {
+		out.futureTimestamp = f.timestamp
+	} else if f.hasTimestamp && f.timestamp > a.clock {
 		a.clock = f.timestamp
 	}
 	if f.hasDelay {

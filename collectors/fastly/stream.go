@@ -3,6 +3,7 @@ package fastly
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -21,6 +22,9 @@ const (
 	authBackoff = 2 * time.Minute
 	minBackoff  = time.Second
 	maxBackoff  = time.Minute
+	// futureWarnEvery rate-limits the warning about times ahead of our
+	// clock: a vendor (or our) clock that is off stays so for every answer.
+	futureWarnEvery = time.Minute
 )
 
 // Stream implements collectors.Streamer: one subscriber goroutine per
@@ -86,11 +90,13 @@ func (c *Collector) Stream(ctx context.Context, e collectors.Emitter) error {
 // Timestamp Fastly returned.
 func (c *Collector) subscribe(ctx context.Context, s service, e collectors.Emitter) {
 	agg := newAggregator(s.name, time.Duration(c.o.Resolution))
+	agg.ours = c.env.Clock
 	var frame rtFrame
 	base := strings.TrimRight(c.o.RTURL, "/") + "/v1/channel/" + url.PathEscape(s.id) + "/ts/"
 	ts := int64(0)
 	backoff := minBackoff
 	refused := false // a 401/403 was logged; stay quiet until it heals
+	var future futureWarn
 	log := c.logger.With("service", s.name)
 	for ctx.Err() == nil {
 		resp, err := c.rt.Do(ctx, httpx.Request{URL: base + strconv.FormatInt(ts, 10), Header: c.header(), Endpoint: "GET /v1/channel/{id}/ts"})
@@ -125,12 +131,20 @@ func (c *Collector) subscribe(ctx context.Context, s service, e collectors.Emitt
 			c.sleep(ctx, c.idle)
 			continue
 		}
-		if frame.hasTimestamp && frame.timestamp > 0 {
+		res := agg.add(&frame)
+		switch {
+		case res.futureTimestamp != 0:
+			// Asking from a Timestamp in the future would return nothing
+			// until then: ask from our clock, Fastly's best estimate.
+			ts = c.env.Clock.Time().Unix()
+		case frame.hasTimestamp && frame.timestamp > 0:
 			ts = frame.timestamp
 		}
-		res := agg.add(&frame)
 		noData := len(frame.records) == 0
 		frame.release() // before Emit, which may block on a full queue
+		if res.future > 0 || res.futureTimestamp != 0 {
+			c.rejectFuture(log, res, &future)
+		}
 		if len(res.skipped) > 0 {
 			// One line per response, however many seconds or POPs were bad.
 			log.Warn("fastly real-time data skipped", "count", len(res.skipped), "first", res.skipped[0])
@@ -170,4 +184,42 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+}
+
+// futureWarn rate-limits one subscriber's warnings about times ahead of
+// our clock; the answers it kept quiet about are counted in the next one.
+type futureWarn struct {
+	last            time.Time
+	quietAnswers    int
+	quietRejections int
+}
+
+// rejectFuture counts what a real-time answer stamped ahead of our clock
+// (seconds left out, a Timestamp ignored) and logs it: the first answer at
+// once, then at most one line per futureWarnEvery.
+func (c *Collector) rejectFuture(log *slog.Logger, res addResult, fw *futureWarn) {
+	n := res.future
+	if res.futureTimestamp != 0 {
+		n++
+	}
+	c.env.Clock.Count(collectors.RejectedFuture, n)
+	now := c.env.Clock.Time()
+	if !fw.last.IsZero() && now.Sub(fw.last) < futureWarnEvery {
+		fw.quietAnswers++
+		fw.quietRejections += n
+		return
+	}
+	args := []any{"seconds", res.future}
+	if res.future > 0 {
+		args = append(args, "newest_recorded", time.Unix(res.newestFuture, 0).UTC().Format(time.RFC3339))
+	}
+	if res.futureTimestamp != 0 {
+		args = append(args, "timestamp", time.Unix(res.futureTimestamp, 0).UTC().Format(time.RFC3339))
+	}
+	args = append(args, "now", now.UTC().Format(time.RFC3339), "tolerance", c.env.Clock.Limit(now).Sub(now))
+	if fw.quietAnswers > 0 {
+		args = append(args, "since_last_warning_answers", fw.quietAnswers, "since_last_warning_rejected", fw.quietRejections)
+	}
+	log.Warn("fastly real-time times ahead of our clock rejected", args...)
+	*fw = futureWarn{last: now}
 }

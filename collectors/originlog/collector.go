@@ -44,6 +44,7 @@ type Collector struct {
 	beaconLit []byte // literal every beacon match contains: a cheap pre-check
 	allowed   map[string]bool
 	now       func() time.Time
+	clock     collectors.Clock // lines stamped beyond our clock are rejected and counted
 
 	mu      sync.Mutex // one run at a time
 	mem     *state
@@ -77,6 +78,7 @@ func New(o *Options, env collectors.Env) (*Collector, error) {
 		step:    int64(o.Step / time.Second),
 		hold:    o.Hold,
 		now:     time.Now,
+		clock:   env.Clock,
 		held:    map[string]*heldFile{},
 		nameFor: map[string]string{},
 		allowed: map[string]bool{},
@@ -148,7 +150,8 @@ func (c *Collector) Collect(ctx context.Context, _ collectors.Window, e collecto
 	now := c.now()
 	r := &run{st: st, byStart: map[int64]*interval{}, touched: map[int64]bool{},
 		provNames: map[string]bool{}, srcNames: map[string]bool{},
-		futureAt: now.Add(c.hold).Unix()}
+		// No line's clock is trusted beyond ours (plus the tolerance).
+		futureAt: min(now.Add(c.hold).Unix(), c.clock.Limit(now).Unix()+1)}
 	for _, iv := range st.Intervals {
 		r.byStart[iv.Start] = iv
 		for p := range iv.Providers {
@@ -492,7 +495,8 @@ func (c *Collector) logFileStats(path string, r *run) {
 			"file", path, "late", r.late, "hold", c.hold)
 	}
 	if r.future > 0 {
-		c.log.Warn("lines stamped in the future dropped", "file", path, "future", r.future)
+		c.log.Warn("lines stamped ahead of our clock dropped", "file", path, "future", r.future)
+		c.clock.Count(collectors.RejectedFuture, int(r.future))
 	}
 	c.log.Debug("read log", "file", path, "lines", r.lines)
 }

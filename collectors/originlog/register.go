@@ -16,6 +16,8 @@ func init() {
 			if opts, ok := o.(*Options); ok && opts.Step > 0 {
 				step = opts.Step
 			}
+			// Our own logs: no vendor retention (Retention 0); times
+			// ahead of our clock are still rejected.
 			return collectors.Timing{Step: step, Lookback: step}
 		},
 	})

@@ -15,6 +15,7 @@ func init() {
 			if opts, ok := o.(*Options); ok && opts.Step > 0 {
 				step = opts.Step
 			}
+			// Probes stamp with our own clock: no retention (0).
 			return collectors.Timing{Step: step, Lookback: step}
 		},
 	})

@@ -45,6 +45,13 @@ is 1 and the output says which of the two happened.`)
 			fmt.Fprintf(stdio.Stderr, "event: --when: %v\n", err)
 			return 2
 		}
+		// No clock is trusted beyond ours, the user's included: an
+		// event ahead of it is a typo or a wrong zone, refused like the
+		// hook refuses it.
+		if tol := cfg.ClockSkewTolerance.D(); t.After(time.Now().Add(tol)) {
+			fmt.Fprintf(stdio.Stderr, "event: --when %s is more than %s ahead of our clock (clock_skew_tolerance)\n", t.UTC().Format(time.RFC3339), tol)
+			return 2
+		}
 		ev.When = t
 	}
 	rt, err := newRuntime(cfg, stdio, false)

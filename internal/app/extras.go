@@ -20,6 +20,7 @@ import (
 type extras struct {
 	wg     sync.WaitGroup
 	poster *events.Poster
+	hook   *hook.Handler // nil when the hook is off
 }
 
 // pointEmitter sends ready-made points (event markers) to the sink.
@@ -80,11 +81,13 @@ func (rt *program) startExtras(ctx context.Context) error {
 	if rt.events != nil {
 		post = rt.events.PostEvent
 	}
-	h, err := hook.New(rt.cfg.Hook, rt.stdio.Getenv, filepath.Join(rt.cfg.StateDir, "hook"), post, hook.WithLogger(rt.logger))
+	h, err := hook.New(rt.cfg.Hook, rt.stdio.Getenv, filepath.Join(rt.cfg.StateDir, "hook"), post, hook.WithLogger(rt.logger),
+		hook.WithClockSkewTolerance(rt.cfg.ClockSkewTolerance.D()))
 	if err != nil {
 		hookLn.Close()
 		return fmt.Errorf("hook: %w", err)
 	}
+	rt.ext.hook = h
 	rt.ext.wg.Add(1)
 	go func() {
 		defer rt.ext.wg.Done()
@@ -124,7 +127,7 @@ func (rt *program) checkpointLoop(ctx context.Context, b *built) {
 		if err := rt.sink.Flush(ctx); err != nil {
 			return
 		}
-		if err := rt.store.Set(b.cfg.Name, state.Checkpoint{End: time.Unix(end, 0).UTC(), Updated: time.Now().UTC()}); err != nil {
+		if err := rt.store.Set(b.cfg.Name, state.Checkpoint{End: rt.clampCheckpoint(time.Unix(end, 0)).UTC(), Updated: time.Now().UTC()}); err != nil {
 			rt.logger.Error("checkpoint not saved", "collector", b.cfg.Name, "err", err)
 		}
 	}
@@ -150,5 +153,8 @@ func (rt *program) selfPointsAll(now time.Time, d *scheduler.Daemon, bs []*built
 		}
 	}
 	pts = append(pts, rt.sinkSelfPoints(now)...)
+	if h := rt.ext.hook; h != nil {
+		pts = append(pts, schema.Point{Path: schema.Path(rt.cfg.Graphite.Prefix, "cdnmetrics", "hook", "rejected_future"), Value: float64(h.RejectedFuture()), Time: now.Unix()})
+	}
 	return pts
 }

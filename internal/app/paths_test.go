@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,8 +16,12 @@ import (
 )
 
 // fakeFastly serves GET /service (the list in *listing) and GET
-// /stats/service/{id} (one minute at 1700000040 whose requests are
+// /stats/service/{id} (one minute, pathTestMinute, whose requests are
 // requests[id]).
+// pathTestMinute is a whole minute an hour ago: inside Fastly's retention,
+// which the emitter's clock guard enforces.
+var pathTestMinute = time.Now().Add(-time.Hour).Truncate(time.Minute).Unix()
+
 func fakeFastly(t *testing.T, listing *atomic.Value, requests map[string]int) *httptest.Server {
 	t.Helper()
 	mux := http.NewServeMux()
@@ -24,7 +29,7 @@ func fakeFastly(t *testing.T, listing *atomic.Value, requests map[string]int) *h
 		fmt.Fprint(w, listing.Load().(string))
 	})
 	mux.HandleFunc("GET /stats/service/{id}", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, `{"status":"success","msg":null,"data":[{"start_time":1700000040,"requests":%d}]}`, requests[r.PathValue("id")])
+		fmt.Fprintf(w, `{"status":"success","msg":null,"data":[{"start_time":%d,"requests":%d}]}`, pathTestMinute, requests[r.PathValue("id")])
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -63,7 +68,7 @@ func TestDiscoveredPathClashDisambiguatedAndStableAcrossRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	collect := func() string {
-		code, out, errs := runEnv(t, fastlyEnv, "collect", "--config", cfg, "--from", "1700000040", "--to", "1700000100")
+		code, out, errs := runEnv(t, fastlyEnv, "collect", "--config", cfg, "--from", strconv.FormatInt(pathTestMinute, 10), "--to", strconv.FormatInt(pathTestMinute+60, 10))
 		if code != 0 {
 			t.Fatalf("collect exit %d: %s %s", code, out, errs)
 		}
@@ -82,7 +87,7 @@ func TestDiscoveredPathClashDisambiguatedAndStableAcrossRestart(t *testing.T) {
 		}
 	}
 	collect()
-	waitFor("cdn.fastly.www.all.requests 20 1700000040")
+	waitFor(fmt.Sprintf("cdn.fastly.www.all.requests 20 %d", pathTestMinute))
 
 	// A restart (a new process reads state) with a1 listed too, first.
 	listing.Store(`[{"id":"a1","name":"WWW","version":1},{"id":"b2","name":"www","version":1}]`)
@@ -91,8 +96,8 @@ func TestDiscoveredPathClashDisambiguatedAndStableAcrossRestart(t *testing.T) {
 		fc.lines = nil
 		fc.mu.Unlock()
 		logs := collect()
-		waitFor("cdn.fastly.www.all.requests 20 1700000040")
-		waitFor("cdn.fastly.www_a1.all.requests 10 1700000040")
+		waitFor(fmt.Sprintf("cdn.fastly.www.all.requests 20 %d", pathTestMinute))
+		waitFor(fmt.Sprintf("cdn.fastly.www_a1.all.requests 10 %d", pathTestMinute))
 		waitFor("cdn.cdnmetrics.collector.fastly.path_clashes 1 ")
 		if fc.has("cdn.fastly.www.all.requests 10 ") {
 			t.Fatal("a1's requests were written over b2's path")

@@ -53,6 +53,8 @@ type program struct {
 
 	mu    sync.Mutex
 	stats map[string]*collectorStats
+
+	clockGuard clockGuard // vendor times beyond our clock (clockguard.go)
 }
 
 type collectorStats struct {
@@ -135,6 +137,7 @@ func (rt *program) emitter(name string) collectors.Emitter {
 	st := rt.statsFor(name)
 	aggOnly := rt.aggOnly[name]
 	return collectors.EmitterFunc(func(ctx context.Context, b collectors.Batch) error {
+		b = rt.trust(name, b)
 		b = rt.values.check(name, b, rt.logger)
 		if aggOnly {
 			b.Records = onlyAll(b.Records)
@@ -191,6 +194,7 @@ func (rt *program) env(name string) collectors.Env {
 		HTTPClient: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
 		Events:     rt.events,
 		Paths:      rt.paths,
+		Clock:      rt.clock(name),
 	}
 }
 
@@ -208,6 +212,9 @@ func (rt *program) build(only string) ([]*built, error) {
 	for _, cc := range rt.cfg.Collectors {
 		if only != "" && cc.Name != only {
 			continue
+		}
+		if cc.Factory.Timing != nil {
+			rt.clockGuard.setRetention(cc.Name, cc.Factory.Timing(cc.Options).Retention)
 		}
 		env := rt.env(cc.Name)
 		if err := os.MkdirAll(env.StateDir, 0o750); err != nil && !rt.dryRun {
@@ -244,6 +251,7 @@ func (rt *program) maxCatchup() time.Duration { return rt.cfg.MaxCatchup.D() }
 // record notes a run's outcome for self-metrics.
 func (rt *program) record(name string, res scheduler.Result) {
 	st := rt.statsFor(name)
+	rt.noteCheckpointReset(name, res)
 	st.lastRunSecs.Store(res.Duration.Milliseconds())
 	if res.Err != nil {
 		st.failures.Add(1)
@@ -272,7 +280,7 @@ func (rt *program) selfPoints(now time.Time) []schema.Point {
 	}
 	pts = append(pts, rt.values.points(p, ts)...)
 	pts = append(pts, rt.paths.points(p, ts)...)
-	return pts
+	return append(pts, rt.clockSelfPoints(ts)...)
 }
 
 // close flushes and closes the sink.

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -89,7 +90,7 @@ func (ps Problems) Warnings() Problems {
 }
 
 var coreSections = map[string]bool{
-	"state_dir": true, "log_level": true, "max_catchup": true, "run_timeout": true, "shard": true, "filters": true, "anomaly": true, "skyline": true, "graphite": true, "events": true, "hook": true, "compare": true,
+	"state_dir": true, "log_level": true, "max_catchup": true, "run_timeout": true, "clock_skew_tolerance": true, "shard": true, "filters": true, "anomaly": true, "skyline": true, "graphite": true, "events": true, "hook": true, "compare": true,
 }
 
 // Load reads and decodes the file at path. It returns the config and every
@@ -204,6 +205,8 @@ func (c *Config) coreField(name string) any {
 		return &c.MaxCatchup
 	case "run_timeout":
 		return &c.RunTimeout
+	case "clock_skew_tolerance":
+		return &c.ClockSkewTolerance
 	case "shard":
 		return &c.Shard
 	case "filters":
@@ -254,6 +257,9 @@ func (c *Config) validate(getenv func(string) string) []collectors.Problem {
 		bad("max_catchup", "must be positive")
 	}
 	ps = append(ps, c.validateRunTimeout()...)
+	if t := c.ClockSkewTolerance.D(); t < time.Second || t > 24*time.Hour {
+		bad("clock_skew_tolerance", fmt.Sprintf("%s: must be between 1s and 24h", t))
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

@@ -21,6 +21,9 @@ type Config struct {
 	// RunTimeout bounds one collector run; 0 (unset) means its schedule
 	// period in the daemon and 10 minutes for one `collect` (RunDeadline).
 	RunTimeout Duration `toml:"run_timeout"`
+	// ClockSkewTolerance is how far ahead of our clock a vendor time (a
+	// record, bucket, event time, checkpoint) may be before it is rejected.
+	ClockSkewTolerance Duration `toml:"clock_skew_tolerance"`
 	// Shard is "i/n": this instance collects the services whose stable
 	// hash falls on shard i of n (the --shard flag overrides it).
 	Shard    string   `toml:"shard"`
@@ -126,9 +129,10 @@ type Compare struct {
 // Default returns the configuration every file is decoded over.
 func Default() Config {
 	return Config{
-		StateDir:   "/var/lib/cdnmetrics",
-		LogLevel:   "info",
-		MaxCatchup: Duration(24 * time.Hour),
+		StateDir:           "/var/lib/cdnmetrics",
+		LogLevel:           "info",
+		MaxCatchup:         Duration(24 * time.Hour),
+		ClockSkewTolerance: Duration(5 * time.Minute),
 		Graphite: Graphite{
 			Address:             "127.0.0.1:2003",
 			Prefix:              "cdn",

@@ -60,6 +60,8 @@ type Handler struct {
 	cb        Callback
 	log       *slog.Logger
 	now       func() time.Time
+
+	clockCheck // event times ahead of our clock (payload.go)
 }
 
 // New builds the hook for the [hook] section cfg. The secret is read with
@@ -190,6 +192,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			id = "generic:" + id
 		}
 	}
+	err = h.checkClock(ev, h.now(), err)
 	if err == nil {
 		err = checkID(id)
 	}

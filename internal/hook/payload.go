@@ -8,6 +8,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -151,11 +152,58 @@ func checkWhen(t, now time.Time) (time.Time, error) {
 		return t, fmt.Errorf(`"when" %s is before 2000`, t.UTC().Format(time.RFC3339))
 	}
 	// graphite-web does not return events in the future until their time
-	// comes: far ahead is a clock or unit mistake.
+	// comes: far ahead is a clock or unit mistake. The handler's clock
+	// check (clock_skew_tolerance) is tighter; this bound keeps the parser
+	// safe on its own.
 	if t.After(now.Add(maxFuture)) {
-		return t, fmt.Errorf(`"when" %s is more than %s in the future`, t.UTC().Format(time.RFC3339), maxFuture)
+		return t, fmt.Errorf(`"when" %s is more than %s in the future: %w`, t.UTC().Format(time.RFC3339), maxFuture, errAhead)
 	}
 	return t, nil
+}
+
+// errAhead marks an event time ahead of our clock.
+var errAhead = errors.New("ahead of our clock")
+
+// clockCheck is the Handler's guard against event times ahead of our
+// clock: no sender's clock is trusted beyond ours.
+type clockCheck struct {
+	tolerance      time.Duration // 0: collectors.DefaultClockSkewTolerance
+	rejectedFuture atomic.Int64
+}
+
+// WithClockSkewTolerance sets how far ahead of the hook's clock an event
+// time ("when", GitHub's pushed_at or created_at) may be before the
+// delivery is refused with 400. By default,
+// collectors.DefaultClockSkewTolerance (5m; the config's
+// clock_skew_tolerance).
+func WithClockSkewTolerance(d time.Duration) Option {
+	return func(h *Handler) { h.clockCheck.tolerance = d }
+}
+
+// RejectedFuture is how many deliveries were refused because their event
+// time was ahead of our clock; the daemon writes it as a self-metric.
+func (h *Handler) RejectedFuture() int64 { return h.clockCheck.rejectedFuture.Load() }
+
+// checkClock returns parseErr, or an error when ev's time is more than the
+// tolerance ahead of now; either way an event time ahead of our clock is
+// counted.
+func (c *clockCheck) checkClock(ev collectors.Event, now time.Time, parseErr error) error {
+	if parseErr != nil {
+		if errors.Is(parseErr, errAhead) {
+			c.rejectedFuture.Add(1)
+		}
+		return parseErr
+	}
+	tol := c.tolerance
+	if tol <= 0 {
+		tol = collectors.DefaultClockSkewTolerance
+	}
+	if ev.When.After(now.Add(tol)) {
+		c.rejectedFuture.Add(1)
+		return fmt.Errorf("event time %s is more than %s ahead of our clock (%s; clock_skew_tolerance)",
+			ev.When.UTC().Format(time.RFC3339), tol, now.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 func parseID(raw json.RawMessage, key string) (string, error) {
@@ -343,9 +391,11 @@ func ghTags(what, env, repo string) []string {
 	return append(tags, "github")
 }
 
-// ghTime parses GitHub's timestamps (ISO 8601 UTC); now when absent.
+// ghTime parses GitHub's timestamps (ISO 8601 UTC); now when absent. A
+// time ahead of our clock is kept, so the handler's clock check refuses
+// it rather than the event landing silently at another time.
 func ghTime(s string, now time.Time) time.Time {
-	if t, err := time.Parse(time.RFC3339, s); err == nil && !t.Before(minWhen) && !t.After(now.Add(maxFuture)) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil && !t.Before(minWhen) {
 		return t
 	}
 	return now

@@ -36,6 +36,9 @@ type Result struct {
 	Skipped  collectors.Window
 	Duration time.Duration
 	Err      error
+	// CheckpointReset is set when the checkpoint was found in the future
+	// and reset to now minus the look-back.
+	CheckpointReset bool
 }
 
 // RunOnce collects every window since the checkpoint, flushing and moving
@@ -53,13 +56,21 @@ func (r *Runner) RunOnce(ctx context.Context) Result {
 			cp = c.End
 		}
 	}
-	plan := PlanWindows(r.Timing, r.now(), cp, r.MaxCatchup)
+	now := r.now()
+	reset := false
+	if cp, reset = r.resetFuture(cp, now); reset && r.Store != nil {
+		if err := r.Store.Set(r.Name, state.Checkpoint{End: cp, Updated: now}); err != nil {
+			return Result{Err: err, CheckpointReset: true, Duration: r.now().Sub(start)}
+		}
+	}
+	plan := PlanWindows(r.Timing, now, cp, r.MaxCatchup)
 	if !plan.Skipped.Start.IsZero() {
 		r.log().Warn("gap older than max catch-up not collected; run backfill for it",
 			"collector", r.Name, "skipped", plan.Skipped.String(), "max_catchup", r.MaxCatchup)
 	}
 	res := r.run(ctx, plan.Windows, true)
 	res.Skipped = plan.Skipped
+	res.CheckpointReset = reset
 	res.Duration = r.now().Sub(start)
 	res.Err = runDeadline(ctx, res)
 	return res
@@ -108,7 +119,9 @@ func (r *Runner) run(ctx context.Context, windows []collectors.Window, advance b
 		}
 		res.Windows++
 		if advance && r.Store != nil {
-			if err := r.Store.Set(r.Name, state.Checkpoint{End: w.End, Updated: r.now()}); err != nil {
+			// Never past our clock: an explicit window may end in the future.
+			now := r.now()
+			if err := r.Store.Set(r.Name, state.Checkpoint{End: notAfter(w.End, now), Updated: now}); err != nil {
 				errs = append(errs, err)
 				return finish(res, errs)
 			}

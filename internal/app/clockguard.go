@@ -1,0 +1,149 @@
+package app
+
+import (
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/internal/scheduler"
+	"github.com/cdnmetrics/cdnmetrics/internal/schema"
+)
+
+// clockGuard keeps vendor clocks from poisoning state: every collector's
+// batches pass trust() before they become points, and the rejections are
+// counted per collector for the self-metrics.
+type clockGuard struct {
+	now func() time.Time // nil: time.Now (tests inject a clock)
+
+	mu        sync.Mutex
+	retention map[string]time.Duration
+	counts    map[string]*clockCounts
+}
+
+// clockCounts are one collector's rejections.
+type clockCounts struct {
+	future, tooOld   atomic.Int64 // vendor times rejected
+	checkpointResets atomic.Int64 // checkpoints found in the future and reset
+}
+
+func (g *clockGuard) time() time.Time {
+	if g.now != nil {
+		return g.now()
+	}
+	return time.Now()
+}
+
+func (g *clockGuard) countsFor(name string) *clockCounts {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.counts == nil {
+		g.counts = map[string]*clockCounts{}
+	}
+	c := g.counts[name]
+	if c == nil {
+		c = &clockCounts{}
+		g.counts[name] = c
+	}
+	return c
+}
+
+func (g *clockGuard) setRetention(name string, d time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.retention == nil {
+		g.retention = map[string]time.Duration{}
+	}
+	g.retention[name] = d
+}
+
+// clock is collector name's Clock: our clock, the configured tolerance,
+// the vendor's retention (once build has read its Timing), counting into
+// the self-metrics.
+func (rt *program) clock(name string) collectors.Clock {
+	g := &rt.clockGuard
+	counts := g.countsFor(name)
+	g.mu.Lock()
+	ret := g.retention[name]
+	g.mu.Unlock()
+	return collectors.Clock{
+		Now:       g.now,
+		Tolerance: rt.cfg.ClockSkewTolerance.D(),
+		Retention: ret,
+		Reject: func(reason string, n int) {
+			switch reason {
+			case collectors.RejectedFuture:
+				counts.future.Add(int64(n))
+			case collectors.RejectedTooOld:
+				counts.tooOld.Add(int64(n))
+			}
+		},
+	}
+}
+
+// trust drops from b what collector name's vendor stamped ahead of our
+// clock (or before its retention), with one warning per batch that names
+// the counts and the worst times, and counts them.
+func (rt *program) trust(name string, b collectors.Batch) collectors.Batch {
+	c := rt.clock(name)
+	now := c.Time()
+	kept, rej := c.Filter(b, now)
+	if rej.Total() == 0 {
+		return b
+	}
+	c.Count(collectors.RejectedFuture, rej.Future)
+	c.Count(collectors.RejectedTooOld, rej.TooOld)
+	args := []any{"collector", name, "now", now.UTC().Format(time.RFC3339)}
+	if rej.Future > 0 {
+		args = append(args, "future", rej.Future, "newest", time.Unix(rej.NewestFuture, 0).UTC().Format(time.RFC3339), "tolerance", c.Limit(now).Sub(now))
+	}
+	if rej.TooOld > 0 {
+		args = append(args, "too_old", rej.TooOld, "oldest", time.Unix(rej.OldestTooOld, 0).UTC().Format(time.RFC3339), "retention", c.Retention)
+	}
+	rt.logger.Warn("vendor data stamped outside our clock's trust rejected", args...)
+	return kept
+}
+
+// noteCheckpointReset counts a run that found its checkpoint in the future.
+func (rt *program) noteCheckpointReset(name string, res scheduler.Result) {
+	if res.CheckpointReset {
+		rt.clockGuard.countsFor(name).checkpointResets.Add(1)
+	}
+}
+
+// clockSelfPoints are <prefix>.cdnmetrics.collector.<name>.rejected_future,
+// .rejected_too_old and .checkpoint_resets at ts.
+func (rt *program) clockSelfPoints(ts int64) []schema.Point {
+	g := &rt.clockGuard
+	g.mu.Lock()
+	names := make([]string, 0, len(g.counts))
+	for n := range g.counts {
+		names = append(names, n)
+	}
+	g.mu.Unlock()
+	sort.Strings(names)
+	var pts []schema.Point
+	for _, n := range names {
+		c := g.countsFor(n)
+		for _, m := range []struct {
+			metric string
+			v      int64
+		}{
+			{collectors.RejectedFuture, c.future.Load()},
+			{collectors.RejectedTooOld, c.tooOld.Load()},
+			{"checkpoint_resets", c.checkpointResets.Load()},
+		} {
+			pts = append(pts, schema.Point{Path: schema.Path(rt.cfg.Graphite.Prefix, "cdnmetrics", "collector", n, m.metric), Value: float64(m.v), Time: ts})
+		}
+	}
+	return pts
+}
+
+// clampCheckpoint keeps a checkpoint at or before our clock.
+func (rt *program) clampCheckpoint(end time.Time) time.Time {
+	if now := rt.clockGuard.time(); end.After(now) {
+		return now
+	}
+	return end
+}
