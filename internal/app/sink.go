@@ -66,8 +66,15 @@ func (rt *program) deliverySummary(collected int64, selfPts int) delivery {
 		}
 	}
 	fmt.Fprintf(&b, ", %d dropped", dropped)
-	if dropped > 0 && st.SpoolError != "" {
-		fmt.Fprintf(&b, " (%s)", st.SpoolError)
+	var why []string
+	if n := st.SpoolDroppedPoints - min(st.CarriedDropped, st.SpoolDroppedPoints); n > 0 {
+		why = append(why, fmt.Sprintf("%d: spool full or unreadable", n))
+	}
+	if st.LostPoints > 0 {
+		why = append(why, fmt.Sprintf("%d: neither delivered nor spooled at close", st.LostPoints))
+	}
+	if len(why) > 0 {
+		fmt.Fprintf(&b, " (%s)", strings.Join(why, ", "))
 	}
 	if st.DroppedInvalid > 0 {
 		fmt.Fprintf(&b, ", %d invalid", st.DroppedInvalid)
