@@ -7,16 +7,19 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
 	"github.com/cdnmetrics/cdnmetrics/internal/app"
 	"github.com/cdnmetrics/cdnmetrics/internal/graphitetest"
 	"github.com/cdnmetrics/cdnmetrics/internal/state"
@@ -196,5 +199,92 @@ func TestTrustSummarySaysSpooled(t *testing.T) {
 	}
 	if found, missing := g.WaitValues(t, want1, 60*time.Second); missing != 0 {
 		t.Errorf("%d of %d spooled points of the first window missing from graphite-web (%d found)", missing, n1, found)
+	}
+}
+
+// TestTrustDiskFullDaemonDeliversWhenCarbonBack: the daemon starts with
+// carbon down and the disk under the spool full. Its catch-up must fail
+// within 60 s with an error naming the spool and ENOSPC, and leave the
+// checkpoint alone; when carbon comes back (the disk still full) the
+// caught-up points must reach graphite-web without a restart.
+func TestTrustDiskFullDaemonDeliversWhenCarbonBack(t *testing.T) {
+	g := graphitetest.Start(t)
+	m := faultModel(18, 2)
+	var (
+		mu      sync.Mutex
+		windows []collectors.Window // historical windows asked for, in order
+	)
+	sim := faultSim(t, m, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.Contains(r.URL.Path, "/stats/service/") {
+				from, err1 := strconv.ParseInt(r.URL.Query().Get("from"), 10, 64)
+				to, err2 := strconv.ParseInt(r.URL.Query().Get("to"), 10, 64)
+				if err1 == nil && err2 == nil {
+					w := collectors.Window{Start: time.Unix(from, 0), End: time.Unix(to, 0)}
+					mu.Lock()
+					if len(windows) == 0 || windows[len(windows)-1] != w {
+						windows = append(windows, w)
+					}
+					mu.Unlock()
+				}
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	dir := t.TempDir()
+	spoolDir := filepath.Join(dir, "state", "spool")
+	fullTmpfs(t, spoolDir)
+	cfg := daemonConfig(t, dir, sim.URL, g.CarbonAddr, m, 10*time.Second)
+
+	g.StopCarbon(t)
+	var stdout, stderr collectorstest.SyncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	exit := make(chan int, 1)
+	started := time.Now()
+	go func() {
+		exit <- app.Main(ctx, []string{"run", "--config", cfg}, app.IO{Stdout: &stdout, Stderr: &stderr, Getenv: simGetenv})
+	}()
+	defer func() {
+		cancel()
+		select {
+		case <-exit:
+		case <-time.After(90 * time.Second):
+			t.Error("daemon did not stop within 90s")
+		}
+	}()
+	failed := ""
+	for deadline := started.Add(60 * time.Second); failed == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		failed = grepLines(stderr.String(), "catch-up before streaming failed")
+	}
+	if failed == "" {
+		t.Fatalf("no catch-up failure reported within 60s of the start; sink log:\n%s", grepLines(stderr.String(), "graphite"))
+	}
+	t.Logf("reported after %v: %s", time.Since(started).Round(time.Second), failed)
+	for _, want := range []string{spoolDir, syscall.ENOSPC.Error()} {
+		if !strings.Contains(failed, want) {
+			t.Errorf("the catch-up error does not name %q", want)
+		}
+	}
+	if st, err := state.Open(filepath.Join(dir, "state")); err != nil {
+		t.Fatal(err)
+	} else if cp, ok, _ := st.Get("fastly"); ok {
+		t.Errorf("checkpoint moved to %v though nothing was delivered or spooled", cp.End)
+	}
+
+	mu.Lock()
+	if len(windows) == 0 {
+		mu.Unlock()
+		t.Fatal("the daemon asked for no historical window")
+	}
+	catchUp := windows[0]
+	mu.Unlock()
+	want, n := fastlyWant(t, m, catchUp)
+	g.StartCarbon(t) // the disk stays full
+	back := time.Now()
+	found, missing := g.WaitValues(t, want, 60*time.Second)
+	t.Logf("catch-up window %s: %d points expected, %d in graphite-web %v after carbon came back", catchUp, n, found, time.Since(back).Round(time.Second))
+	if missing != 0 {
+		t.Errorf("%d of %d caught-up points never reached carbon after it came back; sink log:\n%s", missing, n, grepLines(stderr.String(), "graphite"))
 	}
 }

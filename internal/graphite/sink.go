@@ -672,8 +672,9 @@ func (s *TCPSink) heldDue(outOfOrder bool) bool {
 
 // releaseHeld tries to place the held points, to carbon first, then to
 // the spool, each when due. Flushes waiting behind them are answered: nil
-// once nothing is held, the reason when an attempt left points held (and
-// so are those still in the queue, which all come after the held points).
+// once nothing is held, the reason when an attempt left points held (and,
+// when memory is full, so are those still in the queue, which all come
+// after the held points).
 // With outOfOrder (Close) held points may overtake the spool's records:
 // better out of order than lost.
 //
@@ -722,9 +723,10 @@ func (s *TCPSink) releaseHeld(outOfOrder bool) {
 	}
 	err := s.heldErr()
 	s.answerFlushes(err)
-	s.q.failFlushes(err)
 	if s.heldPoints >= s.o.queueSize {
-		// Memory is full too: Send fails instead of waiting forever.
+		// Memory is full too: the queue is not taken from, so Flushes
+		// in it fail now, and Send fails instead of waiting forever.
+		s.q.failFlushes(err)
 		s.q.refuse(err)
 	} else {
 		s.q.refuse(nil)
