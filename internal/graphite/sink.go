@@ -420,10 +420,15 @@ func (s *TCPSink) Close(ctx context.Context) error {
 		}
 		s.connMu.Unlock()
 		<-s.done
-		if n := s.lost.Load(); n > 0 && s.closeErr == nil {
-			s.closeErr = fmt.Errorf("graphite: close: %d points could not be delivered", n)
-			if why := s.Stats().SpoolError; why != "" {
-				s.closeErr = fmt.Errorf("graphite: close: %d points neither delivered nor spooled: %s", n, why)
+		if n := s.lost.Load(); n > 0 {
+			why := "could not be delivered"
+			if sp := s.Stats().SpoolError; sp != "" {
+				why = "neither delivered nor spooled: " + sp
+			}
+			if s.closeErr == nil {
+				s.closeErr = fmt.Errorf("graphite: close: %d points %s", n, why)
+			} else {
+				s.closeErr = fmt.Errorf("%w; %d points %s", s.closeErr, n, why)
 			}
 		}
 	})
