@@ -117,11 +117,15 @@ ends at run_timeout (default 10m): a collector still running then FAILED.`)
 		}()
 	}
 	wg.Wait()
+	selfPts := 0
 	if !rt.dryRun {
 		// Like the daemon: the collectors' counters and the sink's (points
 		// sent, spooled, dropped, replayed).
 		now := time.Now()
-		_ = rt.sink.Send(ctx, append(rt.selfPoints(now), rt.sinkSelfPoints(now)...))
+		self := append(rt.selfPoints(now), rt.sinkSelfPoints(now)...)
+		if err := rt.sink.Send(ctx, self); err == nil {
+			selfPts = len(self)
+		}
 	}
 	closeErr := rt.close()
 	var parts []string
@@ -145,9 +149,19 @@ ends at run_timeout (default 10m): a collector still running then FAILED.`)
 		failed++
 		parts = append(parts, fmt.Sprintf("sink FAILED (%v)", oneLine(closeErr)))
 	}
+	d := rt.deliverySummary(points, selfPts)
+	if d.text != "" {
+		parts = append(parts, d.text)
+	}
+	if d.dropped > 0 && closeErr == nil {
+		failed++ // points lost: the run could not deliver
+	}
 	out := stdio.Stderr
 	if !rt.dryRun {
 		out = stdio.Stdout
+	}
+	if d.warn != "" {
+		fmt.Fprintln(stdio.Stderr, d.warn)
 	}
 	fmt.Fprintf(out, "collect: %d collector(s), %d failed, %d points in %.1fs: %s\n",
 		len(bs), failed, points, time.Since(start).Seconds(), strings.Join(parts, "; "))

@@ -147,13 +147,19 @@ func (rt *program) stream(ctx context.Context, b *built, s collectors.Streamer) 
 	res := b.runner.RunOnce(cctx)
 	cancel()
 	rt.record(b.cfg.Name, res)
-	if res.Err != nil && ctx.Err() == nil {
-		rt.logger.Error("catch-up before streaming failed", "collector", b.cfg.Name, "err", res.Err)
+	caughtUp := res.Err == nil
+	if !caughtUp && ctx.Err() == nil {
+		// The stream's checkpoints would jump past the window that failed
+		// (points not collected, or not durable): it stays where it is, and
+		// the next start catches up from there.
+		rt.logger.Error("catch-up before streaming failed; checkpoint frozen until restart", "collector", b.cfg.Name, "err", res.Err)
 	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		rt.checkpointLoop(ctx, b)
+		if caughtUp {
+			rt.checkpointLoop(ctx, b)
+		}
 	}()
 	for ctx.Err() == nil {
 		err := s.Stream(ctx, rt.emitter(b.cfg.Name))

@@ -125,6 +125,8 @@ func (rt *program) checkpointLoop(ctx context.Context, b *built) {
 			return
 		}
 		if err := rt.sink.Flush(ctx); err != nil {
+			// Not durable (or stopping): the checkpoint stays put.
+			rt.logger.Warn("checkpoint not moved: points not yet delivered or spooled", "collector", b.cfg.Name, "err", err)
 			return
 		}
 		if err := rt.store.Set(b.cfg.Name, state.Checkpoint{End: rt.clampCheckpoint(time.Unix(end, 0)).UTC(), Updated: time.Now().UTC()}); err != nil {

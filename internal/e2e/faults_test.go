@@ -739,10 +739,14 @@ func TestFaultSpoolFullDropsOldest(t *testing.T) {
 
 	g.StopCarbon(t)
 	r1 := runCollect(cfg, w1)
-	if r1.code != 0 {
-		t.Fatalf("collect with carbon down: exit %d (points should be spooled, not failed)\n%s\n%s", r1.code, r1.out, r1.errOut)
+	// Points were lost: the run says so in its exit code (issue 16 item 5).
+	if r1.code != 1 {
+		t.Fatalf("collect with carbon down and the spool overflowing: exit %d, want 1 (points dropped)\n%s\n%s", r1.code, r1.out, r1.errOut)
 	}
 	drops, dropped := countLines(r1.errOut, "graphite spool full: dropped oldest segment", "dropped_points")
+	if want := fmt.Sprintf(", %d dropped (%d: spool full", dropped, dropped); !strings.Contains(r1.out, want) {
+		t.Errorf("summary does not say %q:\n%s", want, r1.out)
+	}
 	t.Logf("carbon down: %d points emitted, spool max %d bytes: %d segments dropped, %d points dropped (logged)", r1.points, spoolMax, drops, dropped)
 	if dropped <= 0 || dropped >= n1 {
 		t.Fatalf("want some but not all points dropped, got %d of %d\n%s", dropped, n1, r1.errOut)

@@ -10,6 +10,13 @@
 // Delivery is at least once; re-sends are harmless because whisper keeps the
 // last value written for a timestamp.
 //
+// Points that carbon does not take within the retry window and the spool
+// refuses (full disk) or cannot take (no spool) are held in memory, bounded
+// by the queue size, and retried to both; carbon coming back delivers them
+// whatever the disk does. Flush fails after the flush timeout naming the
+// cause, so callers never move a checkpoint past points that are neither in
+// carbon nor on disk; Close counts what it could not place as lost.
+//
 // WriterSink (dry-run) prints the exact lines, Recorder (tests) keeps the
 // points; both implement Sink.
 package graphite

@@ -7,11 +7,27 @@ import (
 	graphite "github.com/marpaia/graphite-golang"
 )
 
-// item is one queue entry: metrics, or a flush marker closed by the owner
-// once everything queued before it is delivered or durable.
+// item is one queue entry: metrics, or a flush marker answered by the
+// owner once everything queued before it is delivered or durable, or could
+// be neither.
 type item struct {
 	ms    []graphite.Metric
-	flush chan struct{}
+	flush *flushReq
+}
+
+// flushReq is one Flush waiting for the owner.
+type flushReq struct {
+	done chan struct{}
+	err  error // written before done is closed
+}
+
+func newFlushReq() *flushReq { return &flushReq{done: make(chan struct{})} }
+
+// answer releases the Flush with err (nil: everything before it is
+// delivered or durable).
+func (f *flushReq) answer(err error) {
+	f.err = err
+	close(f.done)
 }
 
 // queue is the bounded FIFO between Send and the owner goroutine. It is
@@ -26,6 +42,10 @@ type queue struct {
 	space   chan struct{} // closed (and replaced) whenever points are taken
 	ready   chan struct{} // capacity 1: something was pushed
 	closed  bool
+	// refused, when set, is returned by a push that would wait for space:
+	// the owner holds as many points as it may and neither carbon nor the
+	// spool takes them, so waiting could last forever.
+	refused error
 }
 
 func newQueue(max int) *queue {
@@ -49,6 +69,11 @@ func (q *queue) push(ctx context.Context, ms []graphite.Metric) error {
 			return ErrClosed
 		}
 		free := q.max - q.n
+		if free <= 0 && q.refused != nil {
+			err := q.refused
+			q.mu.Unlock()
+			return err
+		}
 		if free <= 0 {
 			ch := q.space
 			q.mu.Unlock()
@@ -70,13 +95,13 @@ func (q *queue) push(ctx context.Context, ms []graphite.Metric) error {
 }
 
 // pushFlush queues a flush marker; it never blocks.
-func (q *queue) pushFlush(ch chan struct{}) error {
+func (q *queue) pushFlush(f *flushReq) error {
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
 		return ErrClosed
 	}
-	q.items = append(q.items, item{flush: ch})
+	q.items = append(q.items, item{flush: f})
 	q.flushes++
 	q.mu.Unlock()
 	q.signal()
@@ -86,7 +111,7 @@ func (q *queue) pushFlush(ch chan struct{}) error {
 // take moves up to maxPts metrics (and about maxBytes of lines) from the
 // head into dst. When the head is a flush marker and dst got nothing, it
 // removes and returns the marker instead.
-func (q *queue) take(dst []graphite.Metric, maxPts, maxBytes int) ([]graphite.Metric, chan struct{}) {
+func (q *queue) take(dst []graphite.Metric, maxPts, maxBytes int) ([]graphite.Metric, *flushReq) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	taken, bytes := 0, 0
@@ -96,11 +121,11 @@ func (q *queue) take(dst []graphite.Metric, maxPts, maxBytes int) ([]graphite.Me
 			if taken > 0 {
 				break
 			}
-			ch := it.flush
+			f := it.flush
 			q.flushes--
 			q.items[0] = item{}
 			q.items = q.items[1:]
-			return dst, ch
+			return dst, f
 		}
 		i := 0
 		for i < len(it.ms) && taken < maxPts && bytes < maxBytes {
@@ -139,6 +164,45 @@ func (q *queue) pending() (points, flushes int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.n, q.flushes
+}
+
+// failFlushes answers every queued flush marker with err, leaving the
+// points in place. The owner calls it when points taken before all of them
+// could be neither delivered nor spooled: those Flushes must fail now, not
+// wait behind a queue the owner is not taking from.
+func (q *queue) failFlushes(err error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.flushes == 0 {
+		return
+	}
+	kept := q.items[:0]
+	for _, it := range q.items {
+		if it.flush != nil {
+			it.flush.answer(err)
+			continue
+		}
+		kept = append(kept, it)
+	}
+	for i := len(kept); i < len(q.items); i++ {
+		q.items[i] = item{}
+	}
+	q.items = kept
+	q.flushes = 0
+}
+
+// refuse makes pushes that would wait for space fail with err (nil: wait
+// again), waking those waiting now.
+func (q *queue) refuse(err error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if (q.refused == nil) == (err == nil) {
+		q.refused = err
+		return
+	}
+	q.refused = err
+	close(q.space)
+	q.space = make(chan struct{})
 }
 
 // close refuses further pushes.

@@ -23,12 +23,18 @@ import (
 type Sink interface {
 	// Send queues pts (the slice may be reused after it returns). It blocks
 	// while the queue is full and returns ctx's error if that ends first,
-	// in which case a prefix of pts may have been queued. Invalid points
+	// in which case a prefix of pts may have been queued. It fails instead
+	// of blocking when the queue and the points held in memory are full and
+	// neither carbon nor the spool takes any. Invalid points
 	// (NaN/Inf, bad path, time <= 0, line over 16 KiB) are dropped and
 	// counted, not reported as an error.
 	Send(ctx context.Context, pts []schema.Point) error
-	// Flush returns once every point sent before it was written to carbon
-	// or made durable in the spool.
+	// Flush returns nil once every point sent before it was written to
+	// carbon or made durable in the spool. It returns an error when some
+	// could be neither (carbon away past the retry window and the spool
+	// refusing writes, or no spool): those points stay in memory and are
+	// delivered when carbon is back, but a checkpoint must not move past
+	// them.
 	Flush(ctx context.Context) error
 	// Close flushes and stops the sink. Later Sends return ErrClosed.
 	Close(ctx context.Context) error
@@ -52,9 +58,44 @@ type Stats struct {
 	SpoolBytes         int64  // size of the spool now
 	SpoolDroppedPoints uint64 // lost because the spool was full (oldest segment dropped) or unreadable
 	SpoolCorruptPoints uint64 // lost in damaged spool records that the replay skipped
-	LostPoints         uint64 // given up at Close (no spool and carbon away)
+	LostPoints         uint64 // given up at Close (carbon away and no spool, or the spool refusing writes)
 	QueuePoints        int    // waiting in the memory queue now
 	Connected          bool   // a carbon connection is open
+
+	SpoolErrors     uint64 // failed spool writes
+	UnspooledPoints int64  // in memory now, neither delivered nor durable (carbon away, spool refusing or absent)
+
+	// Points found in the spool at start (a previous process's), and what
+	// became of them: FIFO order sends them out first. With these a caller
+	// tells this process's own points from the ones it inherited.
+	CarriedPoints   int64  // found at start
+	CarriedReplayed uint64 // of those, replayed to carbon (included in SentPoints and ReplayedPoints)
+	CarriedDropped  uint64 // of those, dropped (included in SpoolDroppedPoints)
+
+	RequeuedPoints uint64 // counted in SentPoints, then spooled, held or lost as possibly not delivered
+
+	CarbonError string // the last failed connect or write ("" before any)
+	SpoolError  string // why the spool refuses writes now ("" while it takes them)
+}
+
+// Own returns what became of the points this process was given (those
+// Send accepted): delivered to carbon, waiting in the spool, dropped (spool
+// full or unreadable, or lost at Close), and still in memory.
+func (st Stats) Own() (delivered, spooled, dropped, inMemory uint64) {
+	sub := func(a, b uint64) uint64 {
+		if a < b {
+			return 0
+		}
+		return a - b
+	}
+	carriedLeft := st.CarriedPoints - int64(st.CarriedReplayed) - int64(st.CarriedDropped)
+	delivered = sub(st.SentPoints, st.CarriedReplayed+st.RequeuedPoints)
+	spooled = sub(uint64(max(st.SpoolPoints, 0)), uint64(max(carriedLeft, 0)))
+	// Damaged spool records count as dropped here even when they were an
+	// earlier run's: they are lost either way, and the run says so.
+	dropped = sub(st.SpoolDroppedPoints, st.CarriedDropped) + st.LostPoints + st.SpoolCorruptPoints
+	inMemory = uint64(max(st.UnspooledPoints, 0)) + uint64(max(st.QueuePoints, 0))
+	return delivered, spooled, dropped, inMemory
 }
 
 // SelfPoints returns the counters as <prefix>.cdnmetrics.sink.<name> points
@@ -83,6 +124,8 @@ func (st Stats) SelfPoints(prefix string, now time.Time) []schema.Point {
 		{"lost_points", float64(st.LostPoints)},
 		{"queue_points", float64(st.QueuePoints)},
 		{"connected", conn},
+		{"spool_errors", float64(st.SpoolErrors)},
+		{"unspooled_points", float64(st.UnspooledPoints)},
 	}
 	pts := make([]schema.Point, len(vals))
 	for i, x := range vals {
@@ -105,9 +148,13 @@ type options struct {
 	redoAge      time.Duration
 	closeSettle  time.Duration
 	closeReplay  time.Duration
+	flushTimeout time.Duration
 	spoolDir     string
 	spoolMax     int64
 	log          *slog.Logger
+	// spoolFault, when set (tests only), is asked before every spool
+	// write; an error fails the write as a full disk would.
+	spoolFault func() error
 }
 
 // Option configures New.
@@ -160,6 +207,12 @@ func WithClose(settle, replay time.Duration) Option {
 	return func(o *options) { o.closeSettle, o.closeReplay = settle, replay }
 }
 
+// WithFlushTimeout is how long Flush waits for points that carbon (past
+// the retry window) and the spool both refuse before it returns an error
+// naming why; the points stay in memory and are still delivered when carbon
+// or the disk is back. By default, 20s.
+func WithFlushTimeout(d time.Duration) Option { return func(o *options) { o.flushTimeout = d } }
+
 // WithSpool keeps batches in dir (at most maxBytes; the oldest segment is
 // dropped beyond that) while carbon is unreachable and replays them in
 // order, also after a restart of the process. By default, there is no spool
@@ -203,6 +256,11 @@ type TCPSink struct {
 	spoolCorrupt                                atomic.Uint64
 	spoolPoints, spoolBytes                     atomic.Int64
 	connected                                   atomic.Bool
+	spoolErrs, carriedReplayed, carriedDropped  atomic.Uint64
+	requeued                                    atomic.Uint64 // counted sent, then spooled, held or lost: possibly not delivered
+	unspooled, carriedStart                     atomic.Int64
+	errMu                                       sync.Mutex
+	carbonErr, spoolErrText                     string
 
 	// Owned by the run goroutine.
 	spool     *spool
@@ -219,7 +277,27 @@ type TCPSink struct {
 	spooling  uint64    // points spooled since carbon went away (for the log)
 	replaying uint64    // points replayed in the current replay (for the log)
 	settled   bool      // Close's settle ran to its end: the redo list is safe
+
+	// held are batches neither delivered nor durable: carbon was away past
+	// the retry window and the spool refused them (or there is none). They
+	// come after the spool's records and before the queue, are retried to
+	// carbon and to the spool, and make every Flush behind them fail.
+	held       [][]graphite.Metric
+	heldPoints int
+	heldWhy    error       // why held is not in the spool
+	heldSince  time.Time   // when held last became non-empty
+	spoolRetry time.Time   // next spool write attempt after a failure
+	spoolErr   error       // the current spool write failure; nil while writes succeed
+	flushWait  []*flushReq // Flushes taken from the queue while points were held
+	carried    int64       // points of a previous process still in the spool
+	droppedAt  uint64      // spool.dropped when last looked at
 }
+
+// errNoSpool is why points are held in memory when there is no spool.
+var errNoSpool = errors.New("no spool configured (graphite.spool_max_bytes = 0)")
+
+// spoolRetryEvery is how often a spool that refused a write is tried again.
+const spoolRetryEvery = time.Second
 
 // New starts a sink that delivers to the carbon plaintext receiver at addr
 // ("host:port"). It does not wait for carbon: an unreachable carbon is
@@ -232,7 +310,7 @@ func New(addr string, opts ...Option) (*TCPSink, error) {
 		minBackoff: 100 * time.Millisecond, maxBackoff: 10 * time.Second,
 		retryWindow: 2 * time.Second, redoBytes: 8 << 20, redoAge: 10 * time.Second,
 		closeSettle: 1500 * time.Millisecond, closeReplay: 10 * time.Second,
-		log: slog.Default(),
+		flushTimeout: 20 * time.Second, log: slog.Default(),
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -244,7 +322,7 @@ func New(addr string, opts ...Option) (*TCPSink, error) {
 	if strings.Contains(host, ":") {
 		host = "[" + host + "]" // the library joins host and port with Sprintf
 	}
-	if o.queueSize <= 0 || o.batchPoints <= 0 || o.batchBytes <= 0 || o.writeTimeout <= 0 ||
+	if o.queueSize <= 0 || o.batchPoints <= 0 || o.batchBytes <= 0 || o.writeTimeout <= 0 || o.flushTimeout <= 0 ||
 		o.dialTimeout <= 0 || o.minBackoff <= 0 || o.maxBackoff < o.minBackoff {
 		return nil, errors.New("graphite: queue size, batch, timeouts and backoff must be positive")
 	}
@@ -263,6 +341,9 @@ func New(addr string, opts ...Option) (*TCPSink, error) {
 			return nil, err
 		}
 		s.spool = sp
+		s.carried = sp.points
+		s.carriedStart.Store(sp.points)
+		s.droppedAt = sp.dropped
 		s.syncSpoolStats()
 	}
 	go s.run()
@@ -285,17 +366,17 @@ func (s *TCPSink) Send(ctx context.Context, pts []schema.Point) error {
 
 // Flush implements Sink.
 func (s *TCPSink) Flush(ctx context.Context) error {
-	ch := make(chan struct{})
-	if err := s.q.pushFlush(ch); err != nil {
+	f := newFlushReq()
+	if err := s.q.pushFlush(f); err != nil {
 		return err
 	}
 	select {
-	case <-ch:
-		return nil
+	case <-f.done:
+		return f.err
 	case <-s.done:
 		select {
-		case <-ch:
-			return nil
+		case <-f.done:
+			return f.err
 		default:
 			return ErrClosed
 		}
@@ -311,11 +392,13 @@ func (s *TCPSink) Flush(ctx context.Context) error {
 // the spool.
 func (s *TCPSink) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
-		ch := make(chan struct{})
-		if err := s.q.pushFlush(ch); err == nil {
+		f := newFlushReq()
+		if err := s.q.pushFlush(f); err == nil {
 			s.q.close()
 			select {
-			case <-ch:
+			case <-f.done:
+				// An error here (points held in memory) is not final:
+				// finish retries them; shutdown counts what is lost.
 			case <-ctx.Done():
 				s.closeErr = fmt.Errorf("graphite: close: %w", ctx.Err())
 			}
@@ -334,8 +417,16 @@ func (s *TCPSink) Close(ctx context.Context) error {
 		}
 		s.connMu.Unlock()
 		<-s.done
-		if n := s.lost.Load(); n > 0 && s.closeErr == nil {
-			s.closeErr = fmt.Errorf("graphite: close: %d points could not be delivered", n)
+		if n := s.lost.Load(); n > 0 {
+			why := "could not be delivered"
+			if sp := s.Stats().SpoolError; sp != "" {
+				why = "neither delivered nor spooled: " + sp
+			}
+			if s.closeErr == nil {
+				s.closeErr = fmt.Errorf("graphite: close: %d points %s", n, why)
+			} else {
+				s.closeErr = fmt.Errorf("%w; %d points %s", s.closeErr, n, why)
+			}
 		}
 	})
 	return s.closeErr
@@ -343,13 +434,33 @@ func (s *TCPSink) Close(ctx context.Context) error {
 
 // Stats implements Sink.
 func (s *TCPSink) Stats() Stats {
+	s.errMu.Lock()
+	carbonErr, spoolErr := s.carbonErr, s.spoolErrText
+	s.errMu.Unlock()
 	return Stats{
+		CarbonError: carbonErr, SpoolError: spoolErr,
 		SentPoints: s.sent.Load(), ResentPoints: s.resent.Load(), SendErrors: s.sendErrs.Load(),
 		Reconnects: s.reconnects.Load(), DroppedInvalid: s.invalid.Load(),
 		SpooledPoints: s.spooled.Load(), ReplayedPoints: s.replayed.Load(),
 		SpoolPoints: s.spoolPoints.Load(), SpoolBytes: s.spoolBytes.Load(),
 		SpoolDroppedPoints: s.spoolDropped.Load(), SpoolCorruptPoints: s.spoolCorrupt.Load(),
-		LostPoints: s.lost.Load(), QueuePoints: s.q.length(), Connected: s.connected.Load(),
+		LostPoints:  s.lost.Load(),
+		QueuePoints: s.q.length(), Connected: s.connected.Load(),
+		SpoolErrors: s.spoolErrs.Load(), UnspooledPoints: s.unspooled.Load(),
+		CarriedPoints: s.carriedStart.Load(), CarriedReplayed: s.carriedReplayed.Load(),
+		CarriedDropped: s.carriedDropped.Load(), RequeuedPoints: s.requeued.Load(),
+	}
+}
+
+// setErrors publishes the last carbon and spool errors for Stats.
+func (s *TCPSink) setErrors(carbon, spool *string) {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	if carbon != nil {
+		s.carbonErr = *carbon
+	}
+	if spool != nil {
+		s.spoolErrText = *spool
 	}
 }
 
@@ -385,6 +496,12 @@ func (s *TCPSink) run() {
 			return
 		default:
 		}
+		if len(s.held) > 0 && s.heldDue(false) {
+			s.releaseHeld(false)
+			if len(s.held) == 0 {
+				continue
+			}
+		}
 		spoolBusy := s.spool != nil && !s.spool.empty()
 		if spoolBusy && !time.Now().Before(s.nextTry) {
 			s.replayOne()
@@ -404,8 +521,12 @@ func (s *TCPSink) run() {
 			continue
 		}
 		var wake <-chan time.Time
-		if spoolBusy || len(s.resend) > 0 {
-			timer.Reset(time.Until(s.nextTry))
+		if spoolBusy || len(s.resend) > 0 || len(s.held) > 0 {
+			next := s.nextTry
+			if len(s.held) > 0 && s.spool != nil && s.spoolRetry.Before(next) {
+				next = s.spoolRetry
+			}
+			timer.Reset(time.Until(next))
 			wake = timer.C
 		}
 		select {
@@ -423,8 +544,10 @@ func (s *TCPSink) run() {
 		case <-wake:
 			continue
 		}
-		for !s.stopping() {
-			var marker chan struct{}
+		// Held points in memory bound what is taken from the queue, as
+		// the queue bounds Send.
+		for !s.stopping() && s.heldPoints < s.o.queueSize {
+			var marker *flushReq
 			batch, marker = s.q.take(batch[:0], s.o.batchPoints, s.o.batchBytes)
 			if marker != nil {
 				s.flushed(marker)
@@ -433,11 +556,14 @@ func (s *TCPSink) run() {
 			if len(batch) == 0 {
 				break
 			}
-			if s.spool != nil && !s.spool.empty() {
-				s.toSpool(batch)
-				continue
+			switch {
+			case len(s.held) > 0:
+				s.hold(batch) // behind the held points: order is kept
+			case s.spool != nil && !s.spool.empty():
+				s.park(batch)
+			default:
+				s.deliver(batch)
 			}
-			s.deliver(batch)
 		}
 	}
 }
@@ -445,51 +571,187 @@ func (s *TCPSink) run() {
 // flushed releases a Flush. Batches waiting for re-send after a dead
 // connection were written once but may be lost; with a spool they are made
 // durable first, so a checkpoint moved after Flush never depends on memory.
-func (s *TCPSink) flushed(marker chan struct{}) {
+// While points are held (neither delivered nor durable) the Flush waits for
+// the next attempt to place them, which answers it either way.
+func (s *TCPSink) flushed(f *flushReq) {
 	if s.spool != nil && len(s.resend) > 0 {
-		for _, r := range s.resend {
-			s.toSpool(r)
-		}
-		s.resend = nil
+		s.parkResend()
 	}
-	close(marker)
+	if len(s.held) > 0 {
+		s.flushWait = append(s.flushWait, f)
+		return
+	}
+	f.answer(nil)
 }
 
 // deliver writes ms (after any batches waiting for re-send), retrying with
-// backoff; past the retry window everything goes to the spool when there is
-// one. Without a spool it retries until the sink is stopped.
+// backoff; past the retry window (or when the sink stops) everything is
+// parked: spooled, or held in memory when the spool refuses it or there is
+// none.
 func (s *TCPSink) deliver(ms []graphite.Metric) {
 	for {
 		err := s.writeAll(ms)
 		if err == nil {
 			return
 		}
-		if s.spool != nil && time.Since(s.downSince) >= s.o.retryWindow {
-			for _, r := range s.resend {
-				s.toSpool(r)
-			}
-			s.resend = nil
-			if len(ms) > 0 {
-				s.toSpool(ms)
-			}
-			return
-		}
-		if s.stopping() {
-			s.keep(ms)
-			return
-		}
-		if !s.wait(s.nextTry) {
-			s.keep(ms)
+		if time.Since(s.downSince) >= s.o.retryWindow || s.stopping() || !s.wait(s.nextTry) {
+			s.parkResend()
+			s.park(ms)
 			return
 		}
 	}
 }
 
-// keep puts ms behind the re-send list so shutdown can spool or count it.
-func (s *TCPSink) keep(ms []graphite.Metric) {
-	if len(ms) > 0 {
-		s.resend = append(s.resend, append([]graphite.Metric(nil), ms...))
+// parkResend parks the batches waiting for re-send. They were counted as
+// sent when first written; requeued takes that back, so Stats.Own counts
+// each point once.
+func (s *TCPSink) parkResend() {
+	r := s.resend
+	s.resend = nil
+	for _, ms := range r {
+		s.requeued.Add(uint64(len(ms)))
+		s.park(ms)
 	}
+}
+
+// park takes a batch carbon did not take in time: into the spool, or into
+// memory behind the held points when the spool refuses it, is not due for
+// another try, or does not exist.
+func (s *TCPSink) park(ms []graphite.Metric) {
+	if len(ms) == 0 {
+		return
+	}
+	if len(s.held) == 0 && s.spool != nil && !time.Now().Before(s.spoolRetry) {
+		if s.toSpool(ms) == nil {
+			return
+		}
+	}
+	s.hold(ms)
+}
+
+// hold keeps a copy of ms in memory, neither delivered nor durable.
+func (s *TCPSink) hold(ms []graphite.Metric) {
+	first := len(s.held) == 0
+	if first {
+		s.heldSince = time.Now()
+		if s.spool == nil {
+			s.heldWhy = errNoSpool
+		}
+	}
+	s.held = append(s.held, append([]graphite.Metric(nil), ms...))
+	s.heldPoints += len(ms)
+	s.unspooled.Store(int64(s.heldPoints))
+	if first {
+		s.log.Error("graphite points neither delivered nor spooled: kept in memory, retried to carbon and the spool",
+			"reason", s.heldErr().Error())
+	}
+}
+
+// heldErr says why held points are neither delivered nor durable.
+func (s *TCPSink) heldErr() error {
+	why := s.heldWhy
+	if why == nil {
+		why = errors.New("spool write failed")
+	}
+	carbon := "carbon unreachable"
+	s.errMu.Lock()
+	if s.carbonErr != "" {
+		carbon += " (" + s.carbonErr + ")"
+	}
+	s.errMu.Unlock()
+	return fmt.Errorf("graphite: %d points neither delivered nor spooled: %s; %w", s.heldPoints, carbon, why)
+}
+
+// heldDue reports whether an attempt to place the held points is due:
+// carbon's backoff ran out (and the spool's older records are out of the
+// way, unless outOfOrder), or the spool's retry time came.
+func (s *TCPSink) heldDue(outOfOrder bool) bool {
+	now := time.Now()
+	if !now.Before(s.nextTry) && (outOfOrder || s.spool == nil || s.spool.empty()) {
+		return true
+	}
+	return s.spool != nil && !now.Before(s.spoolRetry)
+}
+
+// releaseHeld tries to place the held points, to carbon first, then to
+// the spool, each when due. Flushes waiting behind them are answered: nil
+// once nothing is held, the reason when an attempt left points held (and,
+// when memory is full, so are those still in the queue, which all come
+// after the held points).
+// With outOfOrder (Close) held points may overtake the spool's records:
+// better out of order than lost.
+//
+// Flushes fail only once points were held for the flush timeout (carbon
+// may come back within it), and only right after the spool (or, without
+// one, carbon) refused them again, so a Flush sees the latest try.
+func (s *TCPSink) releaseHeld(outOfOrder bool) {
+	now := time.Now()
+	tried := false // the last resort was tried: the spool, or carbon without one
+	if !now.Before(s.nextTry) && (outOfOrder || s.spool == nil || s.spool.empty()) {
+		tried = s.spool == nil
+		for len(s.held) > 0 {
+			if s.writeAll(s.held[0]) != nil {
+				break
+			}
+			s.popHeld()
+		}
+		if len(s.resend) > 0 {
+			// Written on the connection that just failed: they go first.
+			for _, r := range s.resend {
+				s.heldPoints += len(r)
+				s.requeued.Add(uint64(len(r)))
+			}
+			s.held = append(s.resend, s.held...)
+			s.resend = nil
+		}
+	}
+	if len(s.held) > 0 && s.spool != nil && !now.Before(s.spoolRetry) {
+		tried = true
+		for len(s.held) > 0 {
+			if s.toSpool(s.held[0]) != nil {
+				break
+			}
+			s.popHeld()
+		}
+	}
+	s.unspooled.Store(int64(s.heldPoints))
+	if len(s.held) == 0 {
+		s.log.Info("graphite points held in memory are now delivered or spooled")
+		s.answerFlushes(nil)
+		s.q.refuse(nil)
+		return
+	}
+	if !tried || time.Since(s.heldSince) < s.o.flushTimeout {
+		return // Flushes wait on: carbon may be back soon, the disk freed
+	}
+	err := s.heldErr()
+	s.answerFlushes(err)
+	if s.heldPoints >= s.o.queueSize {
+		// Memory is full too: the queue is not taken from, so Flushes
+		// in it fail now, and Send fails instead of waiting forever.
+		s.q.failFlushes(err)
+		s.q.refuse(err)
+	} else {
+		s.q.refuse(nil)
+	}
+}
+
+// popHeld removes the first held batch (placed).
+func (s *TCPSink) popHeld() {
+	s.heldPoints -= len(s.held[0])
+	s.held[0] = nil
+	s.held = s.held[1:]
+	if len(s.held) == 0 {
+		s.held = nil
+	}
+}
+
+// answerFlushes releases the Flushes waiting for held points.
+func (s *TCPSink) answerFlushes(err error) {
+	for _, f := range s.flushWait {
+		f.answer(err)
+	}
+	s.flushWait = nil
 }
 
 // wait sleeps until t; false when the sink is being stopped.
@@ -592,6 +854,8 @@ func (s *TCPSink) failed(op string, err error) {
 	if s.downSince.IsZero() {
 		s.downSince = time.Now()
 	}
+	msg := op + ": " + err.Error()
+	s.setErrors(&msg, nil)
 	s.log.Warn("graphite reconnect scheduled", "op", op, "err", err, "backoff", (s.backoff + jitter).Round(time.Millisecond).String())
 }
 
@@ -663,23 +927,39 @@ func (s *TCPSink) peerGone(why string) {
 	s.log.Warn("graphite disconnected", "reason", why, "resend_points", pts)
 }
 
-// toSpool makes ms durable in the spool.
-func (s *TCPSink) toSpool(ms []graphite.Metric) {
+// toSpool makes ms durable in the spool, in one attempt. On failure the
+// caller keeps ms; the spool is tried again after spoolRetryEvery.
+func (s *TCPSink) toSpool(ms []graphite.Metric) error {
 	buf := make([]byte, 0, len(ms)*64)
 	for i := range ms {
 		buf = appendMetric(buf, &ms[i])
 	}
-	for {
-		err := s.spool.append(buf, len(ms))
-		if err == nil {
-			break
+	var err error
+	if s.o.spoolFault != nil {
+		err = s.o.spoolFault()
+	}
+	if err == nil {
+		err = s.spool.append(buf, len(ms))
+	}
+	s.syncSpoolStats() // a drop of old segments counts even if the write failed
+	if err != nil {
+		s.spoolErrs.Add(1)
+		s.spoolRetry = time.Now().Add(spoolRetryEvery)
+		if s.spoolErr == nil {
+			// Once per episode; every later failure is counted only.
+			s.log.Error("graphite spool write failed", "dir", s.spool.dir, "err", err)
 		}
-		s.log.Error("graphite spool write failed", "err", err)
-		if s.stopping() || !s.wait(time.Now().Add(time.Second)) {
-			s.lost.Add(uint64(len(ms)))
-			s.log.Error("graphite lost points: spool unwritable at shutdown", "points", len(ms))
-			return
-		}
+		s.spoolErr = err
+		s.heldWhy = fmt.Errorf("spool %s refuses writes: %w", s.spool.dir, err)
+		msg := s.heldWhy.Error()
+		s.setErrors(nil, &msg)
+		return err
+	}
+	if s.spoolErr != nil {
+		s.log.Info("graphite spool writable again", "dir", s.spool.dir, "failed_writes", s.spoolErrs.Load())
+		s.spoolErr = nil
+		empty := ""
+		s.setErrors(nil, &empty)
 	}
 	if s.spooling == 0 {
 		s.log.Warn("graphite carbon unavailable: spooling to disk", "dir", s.spool.dir)
@@ -688,13 +968,14 @@ func (s *TCPSink) toSpool(ms []graphite.Metric) {
 	s.spooled.Add(uint64(len(ms)))
 	s.log.Debug("graphite spooled", "points", len(ms))
 	s.syncSpoolStats()
+	return nil
 }
 
 // drainToSpool moves whatever is queued into the spool so Send does not
 // block while a replay is running.
 func (s *TCPSink) drainToSpool(batch []graphite.Metric) {
-	for {
-		var marker chan struct{}
+	for s.heldPoints < s.o.queueSize {
+		var marker *flushReq
 		batch, marker = s.q.take(batch[:0], s.o.batchPoints, s.o.batchBytes)
 		if marker != nil {
 			s.flushed(marker)
@@ -703,7 +984,11 @@ func (s *TCPSink) drainToSpool(batch []graphite.Metric) {
 		if len(batch) == 0 {
 			return
 		}
-		s.toSpool(batch)
+		if len(s.held) > 0 {
+			s.hold(batch)
+		} else {
+			s.park(batch)
+		}
 	}
 }
 
@@ -729,6 +1014,12 @@ func (s *TCPSink) replayOne() bool {
 	}
 	s.spool.ack(recLen, len(ms)+bad)
 	s.replayed.Add(uint64(len(ms)))
+	if s.carried > 0 {
+		// A previous process's points leave the spool first (FIFO).
+		k := min(s.carried, int64(len(ms)))
+		s.carriedReplayed.Add(uint64(k))
+		s.carried -= min(s.carried, int64(len(ms)+bad))
+	}
 	if s.replaying == 0 {
 		s.log.Info("graphite replaying spool", "points", s.spool.points+int64(len(ms)))
 	}
@@ -749,11 +1040,33 @@ func (s *TCPSink) replayOne() bool {
 func (s *TCPSink) finish() {
 	replayUntil := time.Now().Add(s.o.closeReplay)
 	replay := s.spool != nil && s.o.closeReplay > 0
+	heldUntil := time.Now().Add(s.o.retryWindow)
 	for !s.stopping() {
 		if len(s.resend) > 0 {
-			// Retried for the retry window, then spooled (without a
-			// spool, until Close gives up).
+			// Retried for the retry window, then spooled (or held).
 			s.deliver(nil)
+			continue
+		}
+		if len(s.held) > 0 {
+			// Neither carbon nor the spool took them for a retry window
+			// already: one more window, ahead of the spool's records
+			// (they are durable, these are not), then shutdown counts
+			// them as lost.
+			if !time.Now().Before(heldUntil) {
+				return
+			}
+			if s.heldDue(true) {
+				s.releaseHeld(true)
+				continue
+			}
+			next := heldUntil
+			if s.nextTry.Before(next) {
+				next = s.nextTry
+			}
+			if s.spool != nil && s.spoolRetry.Before(next) {
+				next = s.spoolRetry
+			}
+			s.wait(next)
 			continue
 		}
 		if replay && !s.spool.empty() && time.Now().Before(replayUntil) {
@@ -787,6 +1100,14 @@ func (s *TCPSink) finish() {
 }
 
 func (s *TCPSink) syncSpoolStats() {
+	if d := s.spool.dropped - s.droppedAt; d > 0 {
+		// Drops take the oldest segments first: a previous process's
+		// points go before this one's.
+		k := min(s.carried, int64(d))
+		s.carried -= k
+		s.carriedDropped.Add(uint64(k))
+		s.droppedAt = s.spool.dropped
+	}
 	s.spoolPoints.Store(s.spool.points)
 	s.spoolBytes.Store(s.spool.total)
 	s.spoolDropped.Store(s.spool.dropped)
@@ -796,29 +1117,36 @@ func (s *TCPSink) syncSpoolStats() {
 // shutdown runs when the owner exits: what is not delivered goes to the
 // spool, or is counted and logged as lost.
 func (s *TCPSink) shutdown() {
-	var left [][]graphite.Metric
+	var unsettled [][]graphite.Metric
 	if !s.settled && s.spool != nil && s.o.closeSettle > 0 {
 		// Written but not confirmed by the settle time: carbon may still
 		// lose it. At least once: the next run re-sends it.
 		now := time.Now()
-		unsettled := 0
+		n := 0
 		for _, w := range s.redo {
 			if now.Sub(w.at) < s.o.closeSettle {
-				left = append(left, w.ms)
-				unsettled += len(w.ms)
+				unsettled = append(unsettled, w.ms)
+				n += len(w.ms)
 			}
 		}
-		if unsettled > 0 {
-			s.log.Info("graphite spooling recent writes not yet settled", "points", unsettled)
+		if n > 0 {
+			s.log.Info("graphite spooling recent writes not yet settled", "points", n)
 		}
 	}
 	s.redo, s.redoBytes = nil, 0
-	left = append(left, s.resend...)
-	s.resend = nil
+	// Not delivered: written on a connection that died, held in memory,
+	// still queued — in that order.
+	left := s.resend
+	for _, r := range s.resend {
+		s.requeued.Add(uint64(len(r)))
+	}
+	left = append(left, s.held...)
+	s.resend, s.held, s.heldPoints = nil, nil, 0
+	var markers []*flushReq
 	for {
 		batch, marker := s.q.take(nil, s.o.batchPoints, s.o.batchBytes)
 		if marker != nil {
-			close(marker)
+			markers = append(markers, marker)
 			continue
 		}
 		if len(batch) == 0 {
@@ -831,23 +1159,45 @@ func (s *TCPSink) shutdown() {
 		s.g, s.conn = nil, nil
 		s.connected.Store(false)
 	}
-	n := 0
+	notSettled := 0
+	for _, ms := range unsettled {
+		if s.toSpool(ms) == nil {
+			s.requeued.Add(uint64(len(ms)))
+		} else {
+			notSettled += len(ms)
+		}
+	}
+	if notSettled > 0 {
+		// Written to carbon, most likely arrived: counted as sent, not lost.
+		s.log.Warn("graphite recent writes neither settled nor spooled", "points", notSettled)
+	}
+	n, lost := 0, 0
 	for _, ms := range left {
 		n += len(ms)
-		if s.spool != nil {
-			s.toSpool(ms)
+		if s.spool == nil || s.toSpool(ms) != nil {
+			lost += len(ms)
 		}
 	}
+	s.unspooled.Store(0)
+	var err error
+	if lost > 0 {
+		s.lost.Add(uint64(lost))
+		why := errNoSpool
+		if s.spool != nil && s.heldWhy != nil {
+			why = s.heldWhy
+		}
+		err = fmt.Errorf("graphite: %d points neither delivered nor spooled at close: %w", lost, why)
+		s.log.Error("graphite sink closed with undelivered points: lost", "points", lost, "reason", why.Error())
+	}
+	for _, f := range markers {
+		f.answer(err)
+	}
+	s.answerFlushes(err)
 	if s.spool != nil {
 		s.spool.close()
-		if n > 0 {
+		if n > lost {
 			s.log.Warn("graphite sink closed with points in the spool", "points", s.spool.points)
 		}
-		return
-	}
-	if n > 0 {
-		s.lost.Add(uint64(n))
-		s.log.Error("graphite sink closed with undelivered points", "points", n)
 	}
 }
 
