@@ -74,7 +74,7 @@ func TestReadmeTOMLBlocks(t *testing.T) {
 			continue
 		}
 		n++
-		checkTOML(t, fmt.Sprintf("README.md:%d", f.line), f.body)
+		checkTOML(t, "README.md", f.line, f.body)
 	}
 	if n < 10 {
 		t.Fatalf("found %d ```toml blocks in README.md, expected at least 10", n)
@@ -84,12 +84,13 @@ func TestReadmeTOMLBlocks(t *testing.T) {
 // TestConfigExampleDecodes does the same for config.toml.example, the file
 // README tells users to copy.
 func TestConfigExampleDecodes(t *testing.T) {
-	checkTOML(t, "config.toml.example", string(readRepoFile(t, "config.toml.example")))
+	checkTOML(t, "config.toml.example", 0, string(readRepoFile(t, "config.toml.example")))
 }
 
 var openingFence = regexp.MustCompile("^ {0,3}```+[ \t]*[A-Za-z]")
 
-func checkTOML(t *testing.T, where, body string) {
+// checkTOML checks one TOML text of file whose first line is line base+1.
+func checkTOML(t *testing.T, file string, base int, body string) {
 	t.Helper()
 	for _, variant := range []struct{ name, text string }{
 		{"as written", body},
@@ -97,13 +98,13 @@ func checkTOML(t *testing.T, where, body string) {
 	} {
 		var v map[string]any
 		if _, err := toml.Decode(variant.text, &v); err != nil {
-			t.Errorf("%s (%s): not TOML: %v", where, variant.name, err)
+			t.Errorf("%s:%d (%s): not TOML: %v", file, base+1, variant.name, err)
 			continue
 		}
-		_, probs := config.Parse(where, []byte(variant.text), func(string) string { return "set" })
+		_, probs := config.Parse(file, []byte(variant.text), func(string) string { return "set" })
 		for _, p := range probs {
 			if strings.Contains(p.Message, "unknown") || strings.Contains(p.Message, "inline secrets") {
-				t.Errorf("%s (%s): %s", where, variant.name, p)
+				t.Errorf("%s:%d (%s): %s: %s", file, base+p.Line, variant.name, p.Key, p.Message)
 			}
 		}
 	}
