@@ -34,9 +34,13 @@ func needTool(t *testing.T, name string) string {
 
 // makeInstall runs `make install` from the repository root with the
 // variables given, building the binary into a temporary BIN so the
-// working tree is left alone.
+// working tree is left alone. Like the real-Graphite tests it is left out
+// of `make unit` (-short).
 func makeInstall(t *testing.T, vars ...string) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("make install builds the binary: not under -short")
+	}
 	mk := needTool(t, "make")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

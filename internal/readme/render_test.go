@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/BurntSushi/toml"
 	"github.com/yuin/goldmark/ast"
@@ -108,4 +109,47 @@ func checkTOML(t *testing.T, file string, base int, body string) {
 			}
 		}
 	}
+}
+
+// TestReadmeAnchors checks that every in-page link (`](#slug)`) names a
+// heading, slugged the way GitHub does (lower case, punctuation dropped,
+// spaces to hyphens).
+func TestReadmeAnchors(t *testing.T) {
+	src := readRepoFile(t, "README.md")
+	slugs := map[string]bool{}
+	_ = ast.Walk(parseMarkdown(src), func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		h, ok := n.(*ast.Heading)
+		if !entering || !ok {
+			return ast.WalkContinue, nil
+		}
+		var txt strings.Builder
+		for i := 0; i < h.Lines().Len(); i++ {
+			seg := h.Lines().At(i)
+			txt.Write(seg.Value(src))
+		}
+		slugs[githubSlug(txt.String())] = true
+		return ast.WalkContinue, nil
+	})
+	links := regexp.MustCompile(`\]\(#([^)]+)\)`).FindAllStringSubmatchIndex(string(src), -1)
+	if len(links) == 0 {
+		t.Fatal("README.md has no in-page links; the walk-through links to Troubleshooting")
+	}
+	for _, m := range links {
+		if slug := string(src[m[2]:m[3]]); !slugs[slug] {
+			t.Errorf("README.md:%d: link to #%s, but no heading has that anchor", lineOf(src, m[0]), slug)
+		}
+	}
+}
+
+func githubSlug(heading string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(strings.TrimSpace(heading)) {
+		switch {
+		case r == ' ':
+			b.WriteRune('-')
+		case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
