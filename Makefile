@@ -5,7 +5,7 @@ BIN     := bin/cdnmetrics
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/cdnmetrics/cdnmetrics/internal/app.Version=$(VERSION)
 
-.PHONY: build deps test unit lint demo demo-down bench fuzz clean
+.PHONY: build deps test unit lint demo demo-down bench fuzz clean install
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/cdnmetrics
@@ -54,3 +54,39 @@ fuzz:
 
 clean:
 	rm -rf bin
+
+# Installs the binary, the example config (only when none is there), the
+# systemd unit and the cron example. PREFIX and DESTDIR as usual (staged
+# installs and packages: `make install DESTDIR=/tmp/pkg`); nothing is enabled
+# or started. As root without DESTDIR it also creates the system user
+# `cdnmetrics` the unit runs as.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+DATADIR    ?= $(PREFIX)/share/cdnmetrics
+SYSCONFDIR ?= /etc
+UNITDIR    ?= /etc/systemd/system
+install: build
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(UNITDIR)
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/cdnmetrics
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/cdnmetrics
+	install -m 0644 config.toml.example $(DESTDIR)$(DATADIR)/config.toml.example
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/cdnmetrics/config.toml ]; then \
+	  echo "kept $(DESTDIR)$(SYSCONFDIR)/cdnmetrics/config.toml (compare with $(DATADIR)/config.toml.example)"; \
+	else \
+	  install -m 0644 config.toml.example $(DESTDIR)$(SYSCONFDIR)/cdnmetrics/config.toml && \
+	  echo "installed $(DESTDIR)$(SYSCONFDIR)/cdnmetrics/config.toml: edit it, then cdnmetrics validate"; \
+	fi
+	sed 's|/usr/local/bin/cdnmetrics|$(BINDIR)/cdnmetrics|g; s|/etc/cdnmetrics/|$(SYSCONFDIR)/cdnmetrics/|g' \
+	  scripts/cdnmetrics.service >$(DESTDIR)$(UNITDIR)/cdnmetrics.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/cdnmetrics.service
+	sed 's|/usr/local/bin/cdnmetrics|$(BINDIR)/cdnmetrics|g; s|/etc/cdnmetrics/|$(SYSCONFDIR)/cdnmetrics/|g; s|/usr/local/share/cdnmetrics/|$(DATADIR)/|g' \
+	  scripts/cdnmetrics.cron >$(DESTDIR)$(DATADIR)/cdnmetrics.cron
+	chmod 0644 $(DESTDIR)$(DATADIR)/cdnmetrics.cron
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && ! id cdnmetrics >/dev/null 2>&1; then \
+	  useradd --system --home-dir /var/lib/cdnmetrics --no-create-home --shell /usr/sbin/nologin cdnmetrics && \
+	  echo "created system user cdnmetrics"; \
+	fi
+	@echo "next: secrets in $(SYSCONFDIR)/cdnmetrics/env (VAR=value lines, mode 0600),"
+	@echo "      $(BINDIR)/cdnmetrics validate --config $(SYSCONFDIR)/cdnmetrics/config.toml,"
+	@echo "      then systemctl daemon-reload && systemctl enable --now cdnmetrics"
+	@echo "      (or cron: see $(DATADIR)/cdnmetrics.cron)"
