@@ -140,9 +140,10 @@ func soakPlan(rng *rand.Rand, window time.Duration, st soakSettings) ([]carbonEv
 			case "429":
 				e.faults = []vendorFault{{kind: kind, delay: between(1, 2) * time.Second}}
 			case "500":
-				for n := 1 + rng.IntN(3); n > 0; n-- { // a burst: the stream backs off
-					e.faults = append(e.faults, vendorFault{kind: kind})
-				}
+				// A burst of 1 to 4 for one service: httpx retries a
+				// real-time request once, so from 2 on the stream itself
+				// fails and backs off, and asks again from the same ts.
+				e.faults = []vendorFault{{kind: kind, burst: 1 + rng.IntN(4)}}
 			case "garbage":
 				e.faults = []vendorFault{{kind: kind}}
 			case "slow":

@@ -26,18 +26,24 @@ const soakFuture = int64(4102444800)
 type vendorFault struct {
 	kind  string        // "429", "500", "garbage", "slow", "future"
 	delay time.Duration // slow: how long the answer is held; 429: Retry-After
+	burst int           // more than 1: the same service's next burst-1 requests get it too
 }
 
 func (f vendorFault) String() string {
+	s := f.kind
 	if f.delay > 0 {
-		return f.kind + " " + f.delay.Round(100*time.Millisecond).String()
+		s += " " + f.delay.Round(100*time.Millisecond).String()
 	}
-	return f.kind
+	if f.burst > 1 {
+		s += fmt.Sprintf(" ×%d", f.burst)
+	}
+	return s
 }
 
 // soakVendor serves the stand-in behind faults. Real-time faults are
 // armed by the test at random times and taken by the next real-time
-// requests, in order; the catch-up's stats requests take the faults of
+// requests, in order (a burst by one service's next requests, so its
+// stream sees consecutive failures); the catch-up's stats requests take the faults of
 // histPlan in arrival order, at most two per distinct request (httpx
 // retries four times, so every historical fault heals and the catch-up
 // loses nothing).
@@ -46,6 +52,7 @@ type soakVendor struct {
 
 	mu        sync.Mutex
 	rtQueue   []vendorFault
+	rtBurst   map[string][]vendorFault // service id → rest of a burst it took
 	histPlan  []vendorFault
 	histByURI map[string]int
 	served    map[string]int // "rt 429", "hist 500", … → times served
@@ -56,7 +63,7 @@ type soakVendor struct {
 }
 
 func newSoakVendor(histPlan []vendorFault) *soakVendor {
-	return &soakVendor{histPlan: histPlan, histByURI: map[string]int{}, served: map[string]int{},
+	return &soakVendor{histPlan: histPlan, histByURI: map[string]int{}, served: map[string]int{}, rtBurst: map[string][]vendorFault{},
 		windows: map[[2]int64]bool{}, firstRT: map[string]time.Time{}}
 }
 
@@ -73,7 +80,11 @@ func (v *soakVendor) arm(fs ...vendorFault) {
 func (v *soakVendor) pending() int {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return len(v.rtQueue)
+	n := len(v.rtQueue)
+	for _, b := range v.rtBurst {
+		n += len(b)
+	}
+	return n
 }
 
 func (v *soakVendor) servedCounts() map[string]int {
@@ -111,8 +122,14 @@ func (v *soakVendor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if _, ok := v.firstRT[id]; !ok {
 			v.firstRT[id] = time.Now()
 		}
-		if len(v.rtQueue) > 0 {
+		switch {
+		case len(v.rtBurst[id]) > 0:
+			f, v.rtBurst[id] = v.rtBurst[id][0], v.rtBurst[id][1:]
+		case len(v.rtQueue) > 0:
 			f, v.rtQueue = v.rtQueue[0], v.rtQueue[1:]
+			for i := 1; i < f.burst; i++ {
+				v.rtBurst[id] = append(v.rtBurst[id], vendorFault{kind: f.kind, delay: f.delay})
+			}
 		}
 		v.rtAnswers++
 		v.mu.Unlock()
