@@ -461,7 +461,9 @@ func TestSoak(t *testing.T) {
 				sleepUntil("while carbon was down", time.Now().Add(time.Second))
 			}
 			if !flipped {
-				t.Fatalf("carbon down for %v but no data record in the spool %s\n%s", time.Since(down).Round(time.Second), spoolDir, grepLines(stderr.String(), "graphite"))
+				segs, lines := spoolLines(spoolDir)
+				t.Fatalf("carbon down for %v but no data record found in the spool %s (%d segments, ~%d lines; if the segment format changed, teach spoolRecords in soakdisk_test.go)\n%s",
+					time.Since(down).Round(time.Second), spoolDir, segs, lines, grepLines(stderr.String(), "graphite"))
 			}
 			tl.add("flipped the byte at offset %d of %s (%d bytes): record %d of %d, %d lines (%d data, %d self-metrics), %d lines in the records behind it",
 				dmg.offset, filepath.Base(dmg.file), dmg.fileBytes, dmg.index+1, dmg.records, dmg.lines, dmg.dataLines, dmg.selfLines, dmg.linesBehind)
@@ -645,7 +647,7 @@ func TestSoak(t *testing.T) {
 	// stamped in the future): stop carbon so it writes its cache out, and
 	// read them.
 	g.StopCarbon(t)
-	wspNewest, wspFile, wspFiles, wspErr := whisperNewest(filepath.Join(g.Dir, "storage"))
+	wspNewest, wspFile, wspFiles, wspErr := whisperNewest(filepath.Join(g.Dir, "storage"), faultPrefix)
 	limit := stopped.Add(soakClockTolerance).Unix()
 
 	served := vendor.servedCounts()

@@ -53,27 +53,44 @@ func (r spoolRecord) lines() []spoolLine {
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // spoolRecords finds the records of a spool segment by their framing
-// alone (internal/graphite/spool.go's documented layout: uint32 LE payload
-// length, uint32 LE CRC-32C of the payload, the payload's plaintext
-// lines): at every offset where a length and a checksum frame a payload of
-// plaintext lines. It does not depend on the segment's magic, so a new
-// segment version that keeps this framing (with a marker in front, say)
-// is read the same way.
+// alone, as internal/graphite/spool.go documents it (integers
+// little-endian, CRC-32C): version 1 "uint32 payload length | uint32 CRC
+// of payload | payload"; version 2 "marker \xff\xfeSR | uint32 payload
+// length | uint32 points | uint32 points before | uint32 CRC of payload |
+// uint32 CRC of the header | payload"; a payload is plaintext lines. It
+// tries both at every offset (not trusting the segment's magic), so it
+// reads whichever version the sink under test writes.
 func spoolRecords(path string) ([]spoolRecord, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
+	// frame reports the payload framed at offset o with the length at
+	// lenAt, the CRC at crcAt and the payload at payAt (offsets from o).
+	frame := func(o, lenAt, crcAt, payAt int) (p []byte, ok bool) {
+		if o+payAt > len(b) {
+			return nil, false
+		}
+		n := int(binary.LittleEndian.Uint32(b[o+lenAt:]))
+		if n <= 0 || n > len(b)-o-payAt {
+			return nil, false
+		}
+		p = b[o+payAt : o+payAt+n]
+		return p, crc32.Checksum(p, castagnoli) == binary.LittleEndian.Uint32(b[o+crcAt:]) && isPlaintext(p)
+	}
 	var recs []spoolRecord
 	for o := 0; o+8 <= len(b); {
-		n := int(binary.LittleEndian.Uint32(b[o:]))
-		if n > 0 && n <= len(b)-o-8 {
-			p := b[o+8 : o+8+n]
-			if crc32.Checksum(p, castagnoli) == binary.LittleEndian.Uint32(b[o+4:]) && isPlaintext(p) {
-				recs = append(recs, spoolRecord{file: path, off: int64(o + 8), payload: bytes.Clone(p)})
-				o += 8 + n
+		if bytes.HasPrefix(b[o:], []byte("\xff\xfeSR")) {
+			if p, ok := frame(o, 4, 16, 24); ok {
+				recs = append(recs, spoolRecord{file: path, off: int64(o + 24), payload: bytes.Clone(p)})
+				o += 24 + len(p)
 				continue
 			}
+		}
+		if p, ok := frame(o, 0, 4, 8); ok {
+			recs = append(recs, spoolRecord{file: path, off: int64(o + 8), payload: bytes.Clone(p)})
+			o += 8 + len(p)
+			continue
 		}
 		o++
 	}
@@ -122,14 +139,15 @@ func flipDigit(rec spoolRecord) (int64, error) {
 	return off, f.Sync()
 }
 
-// whisperNewest returns the newest point time in the whisper files under
-// root (whisper's format: big-endian; a 16-byte header whose last field is
+// whisperNewest returns the newest point time in the whisper files of
+// metrics under prefix below root (carbon's own metrics are left out; whisper's format: big-endian; a 16-byte header whose last field is
 // the archive count, 12 bytes per archive of offset, seconds per point and
 // points, and points of uint32 time + float64 value; a slot never written
 // has time 0), the file holding it, and how many files were read.
-func whisperNewest(root string) (newest int64, file string, files int, err error) {
+func whisperNewest(root, prefix string) (newest int64, file string, files int, err error) {
+	under := string(filepath.Separator) + filepath.Join("whisper", prefix) + string(filepath.Separator)
 	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".wsp") {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".wsp") || !strings.Contains(path, under) {
 			return err
 		}
 		b, err := os.ReadFile(path)
