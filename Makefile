@@ -5,7 +5,7 @@ BIN     := bin/cdnmetrics
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/cdnmetrics/cdnmetrics/internal/app.Version=$(VERSION)
 
-.PHONY: build deps test unit lint demo demo-down bench fuzz clean install
+.PHONY: build deps test unit lint soak demo demo-down bench fuzz clean install
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/cdnmetrics
@@ -28,6 +28,12 @@ test: deps lint
 # Unit tests only (no Graphite needed).
 unit:
 	$(GO) test -short -count=1 ./...
+
+# The soak test (not in `make test`): `run` against the simulator and a real
+# Graphite for SOAK_DURATION (default 5m, 2m to 10m) with faults injected at
+# random; prints the figures. SOAK_SEED=n replays a schedule.
+soak: deps
+	CDNMETRICS_SOAK=1 CDNMETRICS_REQUIRE_GRAPHITE=1 $(GO) test -count=1 -run '^TestSoak$$' -timeout 15m -v ./internal/e2e/
 
 # Starts Graphite, the simulator and the collector, lets data flow, posts a
 # deploy event, prints render URLs and writes hit_ratio_per_pop.png here.
