@@ -200,6 +200,8 @@ type Problem struct {
 func (p Problem) String() string { return p.Key + ": " + p.Message }
 
 // Factory builds one vendor's collector. Vendors register one from init().
+// Simulation (API stand-ins, Expect) is not part of it: it lives in the
+// vendor's simulation package, registered with internal/simulate.
 type Factory struct {
 	// Name is the config section and the provider name in paths.
 	Name string
