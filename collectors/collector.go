@@ -19,7 +19,6 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
-	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
 )
 
 // ErrNoData means the vendor has not published the window yet. It is logged
@@ -201,6 +200,8 @@ type Problem struct {
 func (p Problem) String() string { return p.Key + ": " + p.Message }
 
 // Factory builds one vendor's collector. Vendors register one from init().
+// Simulation (API stand-ins, Expect) is not part of it: it lives in the
+// vendor's simulation package, registered with internal/simulate.
 type Factory struct {
 	// Name is the config section and the provider name in paths.
 	Name string
@@ -210,18 +211,6 @@ type Factory struct {
 	New func(o Options, env Env) (Collector, error)
 	// Timing returns the window rules for the built collector.
 	Timing func(o Options) Timing
-	// Simulate registers the vendor's API stand-in on mux, serving the
-	// shared traffic model. Nil when the vendor has none.
-	Simulate func(mux *http.ServeMux, sim SimEnv)
-	// SimConfig returns the TOML section that points this collector at the
-	// simulator at baseURL (for the demo and tests). It may write files the
-	// section refers to (an .edgerc) into dir. Secrets it names are the
-	// ones SimEnv.Secret hands the stand-in (see SimSecret).
-	SimConfig func(baseURL, dir string) (string, error)
-	// Expect returns the records the stand-in serves for window w, as the
-	// collector configured by SimConfig should emit them from Collect. The
-	// end-to-end test compares them with what graphite-web renders.
-	Expect func(m *traffic.Model, w Window) []schema.Record
 }
 
 // Decoder returns a Factory.Decode that decodes a section over the options
@@ -253,9 +242,11 @@ func Builder[O Options, C Collector](name string, build func(O, Env) (C, error))
 	}
 }
 
-// SimSecret is the credential every stand-in accepts and SimConfig points
-// collectors at, through the environment variable SimSecretEnv. It is not a
-// secret: it only opens the simulator.
+// SimSecret is the credential every simulator stand-in accepts (see
+// internal/simulate) and the simulator's config points collectors at,
+// through the environment variable SimSecretEnv. It is not a secret: it only
+// opens the simulator. It lives here, not in internal/simulate, because
+// collector tests and config checks name it without running a simulator.
 const (
 	SimSecret    = "cdnmetrics-simulator-credential"
 	SimSecretEnv = "CDNMETRICS_SIM_SECRET"
@@ -295,14 +286,4 @@ func Names() []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-// SimEnv is what a vendor's API stand-in gets from the simulator.
-type SimEnv struct {
-	Model  *traffic.Model
-	Now    func() time.Time
-	Logger *slog.Logger
-	// Secret returns the credential the stand-in checks requests against
-	// (the simulator and the collector are configured with the same one).
-	Secret func(name string) string
 }

@@ -3,7 +3,6 @@ package akamai
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -17,7 +16,9 @@ import (
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/collectors/akamai/akamaisim"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
+	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
 	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
 )
 
@@ -92,73 +93,6 @@ func TestBadRowsSkippedOthersKept(t *testing.T) {
 	}
 }
 
-// Akamai's published EdgeGrid test vectors check the verifier the stand-in
-// uses (the collector signs with Akamai's own package).
-func TestVerifierMatchesOfficialTestVectors(t *testing.T) {
-	var v struct {
-		Testdata struct {
-			BaseURL       string   `json:"base_url"`
-			AccessToken   string   `json:"access_token"`
-			ClientToken   string   `json:"client_token"`
-			ClientSecret  string   `json:"client_secret"`
-			MaxBody       int      `json:"max_body"`
-			HeadersToSign []string `json:"headers_to_sign"`
-			Nonce         string   `json:"nonce"`
-			Timestamp     string   `json:"timestamp"`
-		} `json:"testdata"`
-		Testcases []struct {
-			Name    string `json:"testName"`
-			Request struct {
-				Method  string              `json:"method"`
-				Path    string              `json:"path"`
-				Data    string              `json:"data"`
-				Headers []map[string]string `json:"headers"`
-			} `json:"request"`
-			ExpectedAuthorization string `json:"expectedAuthorization"`
-			Fails                 string `json:"failsWithMessage"`
-		} `json:"testcases"`
-	}
-	if err := json.Unmarshal(readTestdata(t, "edgegrid-testvectors.json"), &v); err != nil {
-		t.Fatal(err)
-	}
-	td := v.Testdata
-	host := strings.TrimSuffix(strings.TrimPrefix(td.BaseURL, "https://"), "/")
-	checked := 0
-	for _, c := range v.Testcases {
-		if c.Fails != "" || c.ExpectedAuthorization == "" {
-			continue
-		}
-		hdr := map[string]string{}
-		for _, h := range c.Request.Headers {
-			for k, val := range h {
-				hdr[k] = val
-			}
-		}
-		var canon []string
-		for _, name := range td.HeadersToSign {
-			if val, ok := hdr[name]; ok {
-				canon = append(canon, strings.ToLower(name)+":"+strings.Join(strings.Fields(strings.TrimSpace(val)), " "))
-			}
-		}
-		prefix := fmt.Sprintf("EG1-HMAC-SHA256 client_token=%s;access_token=%s;timestamp=%s;nonce=%s;", td.ClientToken, td.AccessToken, td.Timestamp, td.Nonce)
-		data := signingData(c.Request.Method, "https", host, c.Request.Path, strings.Join(canon, "\t"), []byte(c.Request.Data), td.MaxBody, prefix)
-		got := prefix + "signature=" + signature(td.ClientSecret, td.Timestamp, data)
-		if got != c.ExpectedAuthorization {
-			t.Errorf("%s:\n got %s\nwant %s", c.Name, got, c.ExpectedAuthorization)
-		}
-		if len(canon) == 0 {
-			// Cases without signed headers also go through verify().
-			if err := verify(edgeGridCreds{td.ClientToken, td.ClientSecret, td.AccessToken, td.MaxBody}, c.ExpectedAuthorization, c.Request.Method, "https", host, c.Request.Path, []byte(c.Request.Data)); err != nil {
-				t.Errorf("%s: verify: %v", c.Name, err)
-			}
-		}
-		checked++
-	}
-	if checked < 10 {
-		t.Fatalf("only %d vectors checked", checked)
-	}
-}
-
 type recorder struct {
 	mu   sync.Mutex
 	recs []schema.Record
@@ -175,7 +109,7 @@ func simCollector(t *testing.T, now time.Time, wrapper func(http.Handler) http.H
 	t.Helper()
 	m := traffic.Default(1)
 	mux := http.NewServeMux()
-	simulate(mux, collectors.SimEnv{Model: m, Now: func() time.Time { return now }, Secret: func(string) string { return collectors.SimSecret }})
+	akamaisim.Serve(mux, simulate.Env{Model: m, Now: func() time.Time { return now }, Secret: func(string) string { return collectors.SimSecret }})
 	var h http.Handler = http.StripPrefix("/akamai", mux)
 	if wrapper != nil {
 		h = wrapper(h)
@@ -183,7 +117,7 @@ func simCollector(t *testing.T, now time.Time, wrapper func(http.Handler) http.H
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	dir := t.TempDir()
-	text, err := simConfig(srv.URL+"/akamai", dir)
+	text, err := akamaisim.Config(srv.URL+"/akamai", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +147,7 @@ func TestSignedCollectAgainstStandInEqualsExpect(t *testing.T) {
 	if err := c.Collect(context.Background(), w, &rec); err != nil {
 		t.Fatalf("%v\n%s", err, logs.String())
 	}
-	want := expect(m, w)
+	want := akamaisim.Expect(m, w)
 	if len(want) != 18 || len(rec.recs) != len(want) { // 6 intervals × 3 CP codes
 		t.Fatalf("got %d records, want %d (18)", len(rec.recs), len(want))
 	}
@@ -252,9 +186,9 @@ func TestRateLimitAndProblemJSON(t *testing.T) {
 			switch calls.Add(1) {
 			case 1:
 				w.Header().Set("Retry-After", "1")
-				problemJSON(w, http.StatusTooManyRequests, "Too Many Requests", "rate limit exceeded")
+				akamaisim.ProblemJSON(w, http.StatusTooManyRequests, "Too Many Requests", "rate limit exceeded")
 			case 3:
-				problemJSON(w, http.StatusBadRequest, "Bad Request", "Unknown dimension: responseClas")
+				akamaisim.ProblemJSON(w, http.StatusBadRequest, "Bad Request", "Unknown dimension: responseClas")
 			default:
 				next.ServeHTTP(w, r)
 			}
@@ -272,8 +206,8 @@ func TestRateLimitAndProblemJSON(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "Bad Request: Unknown dimension: responseClas") || !strings.Contains(err.Error(), "HTTP 400") {
 		t.Fatalf("err = %v", err)
 	}
-	if len(rec.recs) != len(expect(m, w)) || len(rec.recs) == 0 {
-		t.Fatalf("traffic records %d, want %d kept despite the class error", len(rec.recs), len(expect(m, w)))
+	if len(rec.recs) != len(akamaisim.Expect(m, w)) || len(rec.recs) == 0 {
+		t.Fatalf("traffic records %d, want %d kept despite the class error", len(rec.recs), len(akamaisim.Expect(m, w)))
 	}
 	if rec.recs[0].Has(schema.Status2xx) {
 		t.Error("status classes set although their call failed")

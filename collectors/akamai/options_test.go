@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/collectors/akamai/akamaisim"
 )
 
 // CP codes whose names give one Graphite path (case, dots and spaces fold
@@ -12,7 +13,7 @@ import (
 // validate error naming each later one.
 func TestValidateRefusesCPCodesSharingAPath(t *testing.T) {
 	dir := t.TempDir()
-	text, err := simConfig("http://127.0.0.1:1/akamai", dir)
+	text, err := akamaisim.Config("http://127.0.0.1:1/akamai", dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,8 +19,5 @@ func init() {
 				// available for: 92 days".
 				Retention: 92 * 24 * time.Hour}
 		},
-		Simulate:  simulate,
-		SimConfig: simConfig,
-		Expect:    expect,
 	})
 }

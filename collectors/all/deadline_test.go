@@ -15,6 +15,8 @@ import (
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	_ "github.com/cdnmetrics/cdnmetrics/collectors/all"
 	"github.com/cdnmetrics/cdnmetrics/internal/config"
+	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
+	_ "github.com/cdnmetrics/cdnmetrics/internal/simulate/all"
 )
 
 // trickleServer answers every request with 200 and then one byte every
@@ -73,11 +75,12 @@ func TestRequestTimeoutBoundsEveryVendorRequest(t *testing.T) {
 			t.Parallel()
 			ts := newTrickleServer(t)
 			f, ok := collectors.Lookup(name)
-			if !ok {
-				t.Fatalf("%s is not registered", name)
+			sim, simOK := simulate.Lookup(name)
+			if !ok || !simOK {
+				t.Fatalf("%s is not registered with a simulator", name)
 			}
 			dir := t.TempDir()
-			section, err := f.SimConfig(ts.URL, dir)
+			section, err := sim.Config(ts.URL, dir)
 			if err != nil {
 				t.Fatal(err)
 			}

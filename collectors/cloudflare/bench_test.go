@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/collectors/cloudflare/cloudflaresim"
 	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
 )
 
@@ -17,7 +18,7 @@ func BenchmarkMapColos(b *testing.B) {
 	start := time.Unix(1767225600, 0)
 	var raw []json.RawMessage
 	for t := start.Unix(); t < start.Unix()+3600; t += step {
-		_, rows := simMinute(m, 0, t)
+		_, rows := cloudflaresim.Minute(m, 0, t)
 		for _, r := range rows {
 			j, _ := json.Marshal(r)
 			raw = append(raw, j)

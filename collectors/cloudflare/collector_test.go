@@ -17,9 +17,11 @@ import (
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/collectors/cloudflare/cloudflaresim"
 	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
 	"github.com/cdnmetrics/cdnmetrics/internal/httpx"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
+	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
 	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
 )
 
@@ -316,11 +318,11 @@ func TestDiscoveryFailure(t *testing.T) {
 }
 
 // simSetup starts the stand-in under /cloudflare as the simulator mounts
-// it, and builds the collector from SimConfig's section.
+// it, and builds the collector from cloudflaresim.Config's section.
 func simSetup(t testing.TB, m *traffic.Model, now time.Time) *Collector {
 	t.Helper()
 	env := collectors.Env{Getenv: collectorstest.SimEnv(collectors.SimSecret)}
-	opts, _ := collectorstest.SimOptions(t, provider, collectors.SimEnv{Model: m, Now: func() time.Time { return now }, Secret: func(string) string { return collectors.SimSecret }}, env)
+	opts, _ := collectorstest.SimOptions(t, provider, simulate.Env{Model: m, Now: func() time.Time { return now }, Secret: func(string) string { return collectors.SimSecret }}, env)
 	c, err := build(opts.(*Options), env, httpx.WithBackoff(time.Millisecond, 4*time.Millisecond), httpx.WithRate(1000, 1000))
 	if err != nil {
 		t.Fatal(err)
@@ -338,7 +340,7 @@ func TestSimulateCollectEqualsExpect(t *testing.T) {
 	if err := c.Collect(context.Background(), w, rec); err != nil {
 		t.Fatal(err)
 	}
-	want := Expect(m, w)
+	want := cloudflaresim.Expect(m, w)
 	// 3 zones × 10 minutes × (1 total + 6 POPs), all with traffic.
 	if len(want) != 3*10*7 {
 		t.Errorf("Expect gave %d records, want 210", len(want))
@@ -361,7 +363,7 @@ func TestSimulateColoSplit(t *testing.T) {
 	if err := c.Collect(context.Background(), w, rec); err != nil {
 		t.Fatal(err)
 	}
-	diffLines(t, flatten(rec.records), flatten(Expect(m, w)))
+	diffLines(t, flatten(rec.records), flatten(cloudflaresim.Expect(m, w)))
 
 	// A limit no minute fits in: totals are kept, the error names the zone.
 	c.rowLimit = 3
@@ -376,15 +378,15 @@ func TestSimulateAuthAndLag(t *testing.T) {
 	m := traffic.Default(1)
 	now := time.Unix(1767225600+600, 0)
 	c := simSetup(t, m, now)
-	// Data ends simLag (2 min) before now: a window over the last 5 minutes
+	// Data ends cloudflaresim.Lag (2 min) before now: a window over the last 5 minutes
 	// has 3 published minutes.
 	w := collectors.Window{Start: now.Add(-5 * time.Minute), End: now}
 	rec := &recorder{}
 	if err := c.Collect(context.Background(), w, rec); err != nil {
 		t.Fatal(err)
 	}
-	pub := collectors.Window{Start: w.Start, End: now.Add(-simLag)}
-	diffLines(t, flatten(rec.records), flatten(Expect(m, pub)))
+	pub := collectors.Window{Start: w.Start, End: now.Add(-cloudflaresim.Lag)}
+	diffLines(t, flatten(rec.records), flatten(cloudflaresim.Expect(m, pub)))
 	// Nothing published yet.
 	if err := c.Collect(context.Background(), collectors.Window{Start: now.Add(-time.Minute), End: now}, &recorder{}); !errors.Is(err, collectors.ErrNoData) {
 		t.Errorf("err = %v, want ErrNoData", err)
@@ -401,13 +403,13 @@ func TestSimulateDiscovery(t *testing.T) {
 	m := traffic.Default(1)
 	now := time.Unix(1767225600+3600, 0)
 	c := simSetup(t, m, now)
-	c.zones, c.account = nil, SimAccountID
+	c.zones, c.account = nil, cloudflaresim.AccountID
 	w := collectors.Window{Start: time.Unix(1767225600, 0), End: time.Unix(1767225600+120, 0)}
 	rec := &recorder{}
 	if err := c.Collect(context.Background(), w, rec); err != nil {
 		t.Fatal(err)
 	}
-	diffLines(t, flatten(rec.records), flatten(Expect(m, w)))
+	diffLines(t, flatten(rec.records), flatten(cloudflaresim.Expect(m, w)))
 }
 
 func TestValidate(t *testing.T) {

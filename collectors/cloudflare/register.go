@@ -8,13 +8,10 @@ import (
 
 func init() {
 	collectors.Register(collectors.Factory{
-		Name:      provider,
-		Decode:    collectors.Decoder(defaultOptions),
-		New:       collectors.Builder(provider, New),
-		Timing:    timing,
-		Simulate:  Simulate,
-		SimConfig: SimConfig,
-		Expect:    Expect,
+		Name:   provider,
+		Decode: collectors.Decoder(defaultOptions),
+		New:    collectors.Builder(provider, New),
+		Timing: timing,
 	})
 }
 

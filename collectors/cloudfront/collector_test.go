@@ -21,8 +21,10 @@ import (
 	"github.com/aws/smithy-go/encoding/cbor"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/collectors/cloudfront/cloudfrontsim"
 	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
+	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
 	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
 )
 
@@ -174,7 +176,7 @@ func newSDKCollector(t *testing.T, url, secret string, dists ...Distribution) (*
 	t.Helper()
 	o := defaultOptions()
 	o.EndpointURL = url
-	o.AccessKeyID = SimAccessKeyID
+	o.AccessKeyID = cloudfrontsim.AccessKeyID
 	o.SecretKeyEnv = "CF_TEST_SECRET"
 	o.Distributions = dists
 	var logs bytes.Buffer
@@ -203,7 +205,7 @@ func newSDKCollector(t *testing.T, url, secret string, dists ...Distribution) (*
 func TestSDKCBORRoundTrip(t *testing.T) {
 	t0 := int64(1736935200)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/prefix"+OperationPath || r.Method != http.MethodPost {
+		if r.URL.Path != "/prefix"+cloudfrontsim.OperationPath || r.Method != http.MethodPost {
 			t.Errorf("request %s %s", r.Method, r.URL.Path)
 		}
 		for h, want := range map[string]string{"Smithy-Protocol": "rpc-v2-cbor", "Content-Type": "application/cbor", "Accept": "application/cbor"} {
@@ -211,28 +213,28 @@ func TestSDKCBORRoundTrip(t *testing.T) {
 				t.Errorf("header %s = %q, want %q", h, got, want)
 			}
 		}
-		if auth := r.Header.Get("Authorization"); !strings.Contains(auth, "Credential="+SimAccessKeyID+"/") || !strings.Contains(auth, "/us-east-1/monitoring/aws4_request") {
+		if auth := r.Header.Get("Authorization"); !strings.Contains(auth, "Credential="+cloudfrontsim.AccessKeyID+"/") || !strings.Contains(auth, "/us-east-1/monitoring/aws4_request") {
 			t.Errorf("Authorization = %q", auth)
 		}
 		body, _ := io.ReadAll(r.Body)
-		in, err := decodeRequest(body)
+		in, err := cloudfrontsim.DecodeRequest(body)
 		if err != nil {
 			t.Errorf("decode request: %v", err)
 		}
-		if in.start.Unix() != t0 || in.end.Unix() != t0+180 || len(in.queries) != len(metricSpecs) {
+		if in.Start.Unix() != t0 || in.End.Unix() != t0+180 || len(in.Queries) != len(metricSpecs) {
 			t.Errorf("request = %+v", in)
 		}
 		v, _ := cbor.Decode(body)
 		if sb := v.(cbor.Map)["ScanBy"]; sb != cbor.String("TimestampAscending") {
 			t.Errorf("ScanBy = %v", sb)
 		}
-		for _, q := range in.queries {
-			if q.namespace != namespace || q.distribution != "E1ABCDEF2GHIJK" || q.region != "Global" || q.period != 60 {
+		for _, q := range in.Queries {
+			if q.Namespace != namespace || q.Distribution != "E1ABCDEF2GHIJK" || q.Region != "Global" || q.Period != 60 {
 				t.Errorf("query %+v", q)
 			}
 		}
 		tag := func(s int64) cbor.Value { return &cbor.Tag{ID: 1, Value: cbor.Float64(float64(s))} }
-		writeCBOR(w, 200, cbor.Map{
+		cloudfrontsim.WriteCBOR(w, 200, cbor.Map{
 			"MetricDataResults": cbor.List{
 				cbor.Map{"Id": cbor.String(idRequests), "StatusCode": cbor.String("Complete"),
 					"Timestamps": cbor.List{tag(t0), tag(t0 + 60)}, "Values": cbor.List{cbor.Float64(2000), cbor.Float64(10)}},
@@ -262,7 +264,7 @@ func TestSDKCBORRoundTrip(t *testing.T) {
 }
 
 // simSetup mounts the stand-in under /cloudfront (as the simulator does)
-// and builds the collector from SimConfig's section through the factory.
+// and builds the collector from the simulator's config section through the factory.
 func simSetup(t testing.TB, m *traffic.Model, now time.Time, secret string) (*Collector, *bytes.Buffer) {
 	t.Helper()
 	var logs bytes.Buffer
@@ -270,7 +272,7 @@ func simSetup(t testing.TB, m *traffic.Model, now time.Time, secret string) (*Co
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Getenv: collectorstest.SimEnv(secret),
 	}
-	opts, factory := collectorstest.SimOptions(t, provider, collectors.SimEnv{Model: m, Now: func() time.Time { return now }, Secret: func(string) string { return collectors.SimSecret }}, env)
+	opts, factory := collectorstest.SimOptions(t, provider, simulate.Env{Model: m, Now: func() time.Time { return now }, Secret: func(string) string { return collectors.SimSecret }}, env)
 	c, err := factory.New(opts, env)
 	if err != nil {
 		t.Fatal(err)
@@ -290,7 +292,7 @@ func TestSimulateCollectEqualsExpect(t *testing.T) {
 	if err := c.Collect(context.Background(), w, rec); err != nil {
 		t.Fatal(err)
 	}
-	want := Expect(m, w)
+	want := cloudfrontsim.Expect(m, w)
 	if len(want) != 3*90 {
 		t.Errorf("Expect gave %d records, want 270", len(want))
 	}
@@ -304,13 +306,13 @@ func TestSimulateLagAndAuth(t *testing.T) {
 	m := traffic.Default(2)
 	now := time.Unix(1767225600+3600, 0)
 	c, _ := simSetup(t, m, now, collectors.SimSecret)
-	// Data ends simLag (3 min) before now.
+	// Data ends cloudfrontsim.Lag (3 min) before now.
 	w := collectors.Window{Start: now.Add(-10 * time.Minute), End: now}
 	rec := &recorder{}
 	if err := c.Collect(context.Background(), w, rec); err != nil {
 		t.Fatal(err)
 	}
-	diffLines(t, flatten(rec.records), flatten(Expect(m, collectors.Window{Start: w.Start, End: now.Add(-simLag)})))
+	diffLines(t, flatten(rec.records), flatten(cloudfrontsim.Expect(m, collectors.Window{Start: w.Start, End: now.Add(-cloudfrontsim.Lag)})))
 	if err := c.Collect(context.Background(), collectors.Window{Start: now.Add(-2 * time.Minute), End: now}, &recorder{}); !errors.Is(err, collectors.ErrNoData) {
 		t.Errorf("err = %v, want ErrNoData", err)
 	}
@@ -382,7 +384,7 @@ func TestSDKErrorAnswer(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cborError(w, http.StatusBadRequest, sample.Type, sample.Message)
+		cloudfrontsim.CBORError(w, http.StatusBadRequest, sample.Type, sample.Message)
 	}))
 	defer srv.Close()
 	c, logs := newSDKCollector(t, srv.URL, "s3cr3t-value", Distribution{ID: "E1ABCDEF2GHIJK", Name: "www"}, Distribution{ID: "E2", Name: "api"})

@@ -12,33 +12,36 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
 )
 
 // SimOptions mounts provider's stand-in under /<provider> on a loopback
-// test server (as the simulator does), decodes the section its SimConfig
-// writes through the registered factory, checks that every key was known
-// and that the options validate with env, and returns them with the
-// factory. The provider's package must be imported (it registers itself).
-func SimOptions(t testing.TB, provider string, sim collectors.SimEnv, env collectors.Env) (collectors.Options, collectors.Factory) {
+// test server (as the simulator does), decodes the section its simulator's
+// Config writes through the registered factory, checks that every key was
+// known and that the options validate with env, and returns them with the
+// factory. The provider's package and its simulation package must be
+// imported (both register themselves).
+func SimOptions(t testing.TB, provider string, sim simulate.Env, env collectors.Env) (collectors.Options, collectors.Factory) {
 	t.Helper()
 	factory, ok := collectors.Lookup(provider)
-	if !ok || factory.Simulate == nil || factory.SimConfig == nil {
+	stand, standOK := simulate.Lookup(provider)
+	if !ok || !standOK || stand.Serve == nil || stand.Config == nil {
 		t.Fatalf("%s is not registered with a stand-in", provider)
 	}
 	mux := http.NewServeMux()
-	factory.Simulate(mux, sim)
+	stand.Serve(mux, sim)
 	root := http.NewServeMux()
 	root.Handle("/"+provider+"/", http.StripPrefix("/"+provider, mux))
 	srv := httptest.NewServer(root)
 	t.Cleanup(srv.Close)
-	section, err := factory.SimConfig(srv.URL+"/"+provider, t.TempDir())
+	section, err := stand.Config(srv.URL+"/"+provider, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var raw map[string]toml.Primitive
 	md, err := toml.Decode(section, &raw)
 	if err != nil {
-		t.Fatalf("SimConfig section does not parse: %v\n%s", err, section)
+		t.Fatalf("simulator config section does not parse: %v\n%s", err, section)
 	}
 	opts, err := factory.Decode(collectors.NewSection(provider, &md, raw[provider]))
 	if err != nil {
@@ -48,13 +51,13 @@ func SimOptions(t testing.TB, provider string, sim collectors.SimEnv, env collec
 		t.Fatalf("undecoded keys %v", und)
 	}
 	if ps := opts.Validate(env); len(ps) > 0 {
-		t.Fatalf("SimConfig section invalid: %v", ps)
+		t.Fatalf("simulator config section invalid: %v", ps)
 	}
 	return opts, factory
 }
 
-// SimEnv returns the environment a collector configured by SimConfig
-// needs: SimSecretEnv holds secret, nothing else is set.
+// SimEnv returns the environment a collector configured by a simulator's
+// Config needs: SimSecretEnv holds secret, nothing else is set.
 func SimEnv(secret string) func(string) string {
 	return func(k string) string {
 		if k == collectors.SimSecretEnv {

@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/collectors/edgecast/edgecastsim"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
+	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
 	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
 )
 
@@ -31,7 +33,7 @@ func newStandIn(t *testing.T, now time.Time, wrap func(http.Handler) http.Handle
 	t.Helper()
 	s := &standIn{model: traffic.Default(3)}
 	mux := http.NewServeMux()
-	Simulate(mux, collectors.SimEnv{Model: s.model, Now: func() time.Time { return now },
+	edgecastsim.Serve(mux, simulate.Env{Model: s.model, Now: func() time.Time { return now },
 		Secret: func(string) string { return collectors.SimSecret }})
 	var h http.Handler = mux
 	if wrap != nil {
@@ -62,7 +64,7 @@ func build(t *testing.T, s *standIn, now time.Time, log *bytes.Buffer, edit func
 	t.Helper()
 	o := defaults()
 	o.APIURL = s.srv.URL
-	o.Account = SimAccount
+	o.Account = edgecastsim.Account
 	o.TokenEnv = "TEST_EDGECAST_TOKEN"
 	if edit != nil {
 		edit(o)
@@ -117,7 +119,7 @@ func TestCollectEqualsExpectWithTOKAndOAuth(t *testing.T) {
 			edit := func(o *Options) {}
 			if mode == "OAuth" {
 				edit = func(o *Options) {
-					o.OAuth = &OAuth{TokenURL: s.srv.URL + "/connect/token", ClientID: SimClientID,
+					o.OAuth = &OAuth{TokenURL: s.srv.URL + "/connect/token", ClientID: edgecastsim.ClientID,
 						ClientSecretEnv: "TEST_EDGECAST_SECRET", Scopes: []string{"sec.cdn"}}
 				}
 			}
@@ -127,8 +129,8 @@ func TestCollectEqualsExpectWithTOKAndOAuth(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				want := Expect(s.model, live)
-				if len(want) != len(SimPlatforms) {
+				want := edgecastsim.Expect(s.model, live)
+				if len(want) != len(edgecastsim.Platforms) {
 					t.Fatalf("Expect gave %d records, want one per platform", len(want))
 				}
 				if !reflect.DeepEqual(got, want) {
@@ -191,7 +193,7 @@ func TestPastWindowsAndLateSnapshotsEmitNothing(t *testing.T) {
 	if err != nil || len(got) != 0 {
 		t.Fatalf("past window: %d records, err %v; want nothing (no history)", len(got), err)
 	}
-	if n := s.count("/v2/realtimestats/customers/" + SimAccount + "/media/3/bandwidth"); n != 0 {
+	if n := s.count("/v2/realtimestats/customers/" + edgecastsim.Account + "/media/3/bandwidth"); n != 0 {
 		t.Fatalf("past window made %d requests, want none", n)
 	}
 	// The vendor's clock says the snapshot is two minutes after the
@@ -220,8 +222,8 @@ func TestOneBadEndpointKeepsTheOthers(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "platform http_large") || !strings.Contains(err.Error(), "statuscode") {
 		t.Fatalf("err = %v, want it to name the platform and endpoint", err)
 	}
-	if len(got) != len(SimPlatforms) {
-		t.Fatalf("%d records, want %d (the failure is limited to one endpoint)", len(got), len(SimPlatforms))
+	if len(got) != len(edgecastsim.Platforms) {
+		t.Fatalf("%d records, want %d (the failure is limited to one endpoint)", len(got), len(edgecastsim.Platforms))
 	}
 	for _, r := range got {
 		_, hasStatus := r.Counts.Get(schema.Status2xx)
@@ -242,8 +244,8 @@ func TestShardsFiltersAndSelect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 || s.count("/v2/realtimestats/customers/"+SimAccount+"/media/14/bandwidth") != 0 {
-		t.Fatalf("%d records; adn asked %d times: the include filter was not applied", len(got), s.count("/v2/realtimestats/customers/"+SimAccount+"/media/14/bandwidth"))
+	if len(got) != 2 || s.count("/v2/realtimestats/customers/"+edgecastsim.Account+"/media/14/bandwidth") != 0 {
+		t.Fatalf("%d records; adn asked %d times: the include filter was not applied", len(got), s.count("/v2/realtimestats/customers/"+edgecastsim.Account+"/media/14/bandwidth"))
 	}
 	if err := c.SelectServices([]string{"8"}); err != nil { // http_small by media type id
 		t.Fatal(err)

@@ -8,17 +8,10 @@ import (
 
 func init() {
 	collectors.Register(collectors.Factory{
-		Name:      provider,
-		Decode:    collectors.Decoder(defaults),
-		New:       collectors.Builder(provider, New),
-		Timing:    timing,
-		Simulate:  Simulate,
-		SimConfig: SimConfig,
-		// Expect is left nil on purpose: a real-time API has no history,
-		// so Collect over a past window (what the end-to-end test asks)
-		// rightly emits nothing. The package's Expect is exact for a live
-		// window and is checked by TestSimulateCollectEqualsExpect.
-		Expect: nil,
+		Name:   provider,
+		Decode: collectors.Decoder(defaults),
+		New:    collectors.Builder(provider, New),
+		Timing: timing,
 	})
 }
 

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cdnmetrics/cdnmetrics/collectors/fastly/fastlysim"
 )
 
 // benchFieldNames returns n measurement names taken from the samples: every
@@ -87,7 +89,7 @@ func rtPayload(names []string, pops int, recorded int64) []byte {
 			}
 			v := (seed*131 + i*977) % 100000
 			switch {
-			case k == simNoiseFields.Object:
+			case k == fastlysim.NoiseFields.Object:
 				fmt.Fprintf(&b, `"%s":{"0":%d,"10":%d,"100":%d}`, k, v%7, v%11, v%13)
 			case strings.HasSuffix(k, "_time"):
 				fmt.Fprintf(&b, `"%s":%d.%03d`, k, v%50, v%1000)
@@ -163,7 +165,7 @@ func BenchmarkRTDecodeStdlib(b *testing.B) {
 	var fields []reflect.StructField
 	for i, k := range names {
 		typ := reflect.TypeFor[float64]()
-		if k == simNoiseFields.Object {
+		if k == fastlysim.NoiseFields.Object {
 			typ = reflect.TypeFor[map[string]uint64]()
 		}
 		fields = append(fields, reflect.StructField{Name: fmt.Sprintf("F%d", i), Type: typ, Tag: reflect.StructTag(fmt.Sprintf(`json:%q`, k))})

@@ -15,8 +15,10 @@ import (
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
+	"github.com/cdnmetrics/cdnmetrics/collectors/fastly/fastlysim"
 	"github.com/cdnmetrics/cdnmetrics/internal/httpx"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
+	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
 	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
 )
 
@@ -108,17 +110,17 @@ func testEnv(logs *syncBuffer, ev collectors.EventPoster) collectors.Env {
 }
 
 // newSim starts the stand-in behind the simulator's /fastly prefix with
-// the clock now, and returns a collector configured by simConfig.
+// the clock now, and returns a collector configured by fastlysim.Config.
 func newSim(t *testing.T, now func() time.Time, logs *syncBuffer, ev collectors.EventPoster) (*Collector, *traffic.Model) {
 	t.Helper()
 	m := traffic.Default(1)
 	mux := http.NewServeMux()
-	simulate(mux, collectors.SimEnv{Model: m, Now: now, Secret: func(string) string { return collectors.SimSecret }})
+	fastlysim.Serve(mux, simulate.Env{Model: m, Now: now, Secret: func(string) string { return collectors.SimSecret }})
 	outer := http.NewServeMux()
 	outer.Handle("/fastly/", http.StripPrefix("/fastly", mux))
 	srv := httptest.NewServer(outer)
 	t.Cleanup(srv.Close)
-	text, err := simConfig(srv.URL+"/fastly", t.TempDir())
+	text, err := fastlysim.Config(srv.URL+"/fastly", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
-	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
 )
 
 // This file is the only place that knows Fastly's measurement field names.
@@ -65,13 +64,7 @@ var vendorNames = [numVFields]string{
 const (
 	keyStartTime = "start_time"
 	keyHitRatio  = "hit_ratio" // ignored (null without cacheable traffic): derived from counts
-	keyServiceID = "service_id"
 )
-
-// simNoiseFields are fields the stand-in adds to every entry although
-// cdnmetrics ignores them, so the decoder's skipping is exercised with the
-// real shapes: a float, an object and an integer alias.
-var simNoiseFields = struct{ Float, Object, Alias string }{"hits_time", "miss_histogram", "body_size"}
 
 // lookupField maps a JSON key to a field; -1 when cdnmetrics ignores it.
 // A switch on string(key) compiles to comparisons without allocating.
@@ -195,17 +188,4 @@ func (s *stats) addHistorical(c *schema.Counts) {
 	one(schema.Status3xx, vStatus3xx)
 	one(schema.Status4xx, vStatus4xx)
 	one(schema.Status5xx, vStatus5xx)
-}
-
-// modelValues lists a traffic-model sample as Fastly fields, in vfield
-// order: the stand-in serves them, and Expect maps them like a historical
-// row.
-func modelValues(m traffic.Sample) [numVFields]int64 {
-	return [numVFields]int64{
-		vRequests: m.Requests, vHits: m.Hits, vMiss: m.Misses, vPass: m.Passes, vErrors: m.Errors,
-		vEdgeRespHeaderBytes: m.EdgeHeaderBytes, vEdgeRespBodyBytes: m.EdgeBodyBytes,
-		vOriginFetches:              m.OriginFetches,
-		vOriginFetchRespHeaderBytes: m.OriginHeaderBytes, vOriginFetchRespBodyBytes: m.OriginBodyBytes,
-		vStatus2xx: m.Status2xx, vStatus3xx: m.Status3xx, vStatus4xx: m.Status4xx, vStatus5xx: m.Status5xx,
-	}
 }

@@ -27,8 +27,5 @@ func init() {
 				Retention: 35 * 24 * time.Hour,
 			}
 		},
-		Simulate:  simulate,
-		SimConfig: simConfig,
-		Expect:    expect,
 	})
 }

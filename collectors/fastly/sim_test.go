@@ -12,11 +12,12 @@ import (
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/collectors/fastly/fastlysim"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
 )
 
-// Simulate + SimConfig + Collect produce exactly Expect.
+// fastlysim.Serve + fastlysim.Config + Collect produce exactly fastlysim.Expect.
 func TestSimulatorCollectEqualsExpect(t *testing.T) {
 	now := time.Date(2026, 11, 22, 12, 0, 30, 0, time.UTC)
 	var logs syncBuffer
@@ -26,7 +27,7 @@ func TestSimulatorCollectEqualsExpect(t *testing.T) {
 	if err := c.Collect(context.Background(), w, &rec); err != nil {
 		t.Fatalf("%v\n%s", err, logs.String())
 	}
-	want := expect(m, w)
+	want := fastlysim.Expect(m, w)
 	// 3 services × 15 minutes × (all + 4 regions) = 225 records.
 	if len(want) != len(m.Services)*15*(1+len(m.Regions())) || len(want) != 225 {
 		t.Fatalf("expect gave %d records", len(want))
@@ -97,7 +98,7 @@ func TestSimulatorDiscoveryAndVersionEvents(t *testing.T) {
 	if len(ev.got) != len(m.Services) {
 		t.Fatalf("events %+v", ev.got)
 	}
-	v1, v2 := simVersion(now().Add(-time.Hour)), simVersion(now())
+	v1, v2 := fastlysim.Version(now().Add(-time.Hour)), fastlysim.Version(now())
 	if ev.got[0].Data != fmt.Sprintf("fastly %s: version %d → %d", m.Services[0].Name, v1, v2) {
 		t.Fatalf("event %+v", ev.got[0])
 	}
@@ -160,7 +161,7 @@ func TestStreamAgainstSimulatorAddsUpToTheModel(t *testing.T) {
 		} else {
 			s = m.Sum(1, pop[r.Location], r.Start, r.Start+10)
 		}
-		want := modelRecord(r.Service, r.Location, r.Start, s)
+		want := fastlysim.Counts(s)
 		for _, f := range schema.Fields() {
 			g, gok := r.Get(f)
 			w, _ := want.Get(f)

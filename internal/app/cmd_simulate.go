@@ -7,6 +7,9 @@ import (
 
 	"github.com/cdnmetrics/cdnmetrics/internal/config"
 	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
+	// Every vendor's stand-in, for this command and for --simulate
+	// (simcfg.go); collectors/all, imported by main, links the collectors.
+	_ "github.com/cdnmetrics/cdnmetrics/internal/simulate/all"
 	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
 )
 

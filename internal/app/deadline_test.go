@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
 )
 
 // A vendor that holds every request open ends a one-shot collect at
@@ -27,9 +28,9 @@ func TestCollectEndsAtRunTimeout(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	f, _ := collectors.Lookup("fastly")
+	sim, _ := simulate.Lookup("fastly")
 	dir := t.TempDir()
-	section, err := f.SimConfig(srv.URL, dir)
+	section, err := sim.Config(srv.URL, dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
-	"github.com/cdnmetrics/cdnmetrics/collectors/cloudflare"
+	"github.com/cdnmetrics/cdnmetrics/collectors/cloudflare/cloudflaresim"
 	"github.com/cdnmetrics/cdnmetrics/internal/app"
 	"github.com/cdnmetrics/cdnmetrics/internal/graphitetest"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
@@ -30,7 +30,7 @@ import (
 // reach graphite-web exactly as served.
 func TestCloudflareErrorIn200KeepsOtherZones(t *testing.T) {
 	g := graphitetest.Start(t)
-	model := traffic.Default(0) // the zones SimConfig lists
+	model := traffic.Default(0) // the zones cloudflaresim.Config lists
 	errBody, err := os.ReadFile("../../collectors/cloudflare/testdata/graphql-error-in-200.json")
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +51,7 @@ func TestCloudflareErrorIn200KeepsOtherZones(t *testing.T) {
 	}))
 	defer sim.Close()
 	dir := t.TempDir()
-	section, err := cloudflare.SimConfig(sim.URL+"/cloudflare", dir)
+	section, err := cloudflaresim.Config(sim.URL+"/cloudflare", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestCloudflareErrorIn200KeepsOtherZones(t *testing.T) {
 	}
 	want := map[string]map[int64]float64{}
 	var good []schema.Record
-	for _, r := range cloudflare.Expect(model, w) {
+	for _, r := range cloudflaresim.Expect(model, w) {
 		if r.Service != bad.Name {
 			good = append(good, r)
 		}

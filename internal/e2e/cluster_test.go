@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
-	"github.com/cdnmetrics/cdnmetrics/collectors/akamai"
+	"github.com/cdnmetrics/cdnmetrics/collectors/akamai/akamaisim"
 	_ "github.com/cdnmetrics/cdnmetrics/collectors/all"
 	"github.com/cdnmetrics/cdnmetrics/internal/app"
 	"github.com/cdnmetrics/cdnmetrics/internal/graphitetest"
@@ -61,7 +61,7 @@ func TestShardedCollectorsIntoGraphiteCluster(t *testing.T) {
 	want := map[string]map[int64]float64{} // path -> time -> value
 	wantSvc := map[string]bool{}           // "provider.service"
 	for _, name := range srv.Vendors() {
-		f, _ := collectors.Lookup(name)
+		f, _ := simulate.Lookup(name)
 		if f.Expect == nil {
 			continue
 		}
@@ -129,7 +129,7 @@ func TestShardedCollectorsIntoGraphiteCluster(t *testing.T) {
 	// for the vendors whose simulated ids are known here.
 	for i, s := range model.Services {
 		checkOwner(t, owner, prefix, "fastly", s.ID, s.Name)
-		checkOwner(t, owner, prefix, "akamai", strconv.FormatInt(akamai.SimCPCode(i), 10), s.Name)
+		checkOwner(t, owner, prefix, "akamai", strconv.FormatInt(akamaisim.CPCode(i), 10), s.Name)
 	}
 	shards := map[int]int{}
 	for _, o := range owner {

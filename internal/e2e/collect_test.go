@@ -37,7 +37,7 @@ func TestCollectEveryVendorThroughRealGraphite(t *testing.T) {
 		t.Fatal("no vendor stand-ins registered")
 	}
 	for _, name := range vendors {
-		f, _ := collectors.Lookup(name)
+		f, _ := simulate.Lookup(name)
 		if f.Expect == nil {
 			continue
 		}

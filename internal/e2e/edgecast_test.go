@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
-	"github.com/cdnmetrics/cdnmetrics/collectors/edgecast"
+	"github.com/cdnmetrics/cdnmetrics/collectors/edgecast/edgecastsim"
 	"github.com/cdnmetrics/cdnmetrics/internal/app"
 	"github.com/cdnmetrics/cdnmetrics/internal/graphitetest"
 	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
@@ -46,7 +46,7 @@ func TestEdgeCastLiveThroughRealGraphite(t *testing.T) {
 		t.Fatalf("collect exit %d\nstdout: %s\nstderr: %s", code, out.String(), errb.String())
 	}
 	want := map[string]map[int64]float64{}
-	n := addPoints(t, want, "e2eec", edgecast.Expect(model, w))
+	n := addPoints(t, want, "e2eec", edgecastsim.Expect(model, w))
 	if n == 0 {
 		t.Fatal("Expect gave no points")
 	}

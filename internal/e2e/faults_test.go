@@ -96,7 +96,7 @@ func fastlyConfig(t *testing.T, dir, simURL, carbon string, m *traffic.Model, gr
 // windows ws, as WaitValues wants it, with the number of points.
 func fastlyWant(t *testing.T, m *traffic.Model, ws ...collectors.Window) (map[string]map[int64]float64, int) {
 	t.Helper()
-	f, ok := collectors.Lookup("fastly")
+	f, ok := simulate.Lookup("fastly")
 	if !ok || f.Expect == nil {
 		t.Fatal("fastly has no Expect")
 	}

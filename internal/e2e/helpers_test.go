@@ -8,6 +8,8 @@ import (
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
+	// Every vendor's stand-in, its config section and Expect.
+	_ "github.com/cdnmetrics/cdnmetrics/internal/simulate/all"
 )
 
 // writeConfig writes text to dir/config.toml and returns its path.

@@ -20,13 +20,13 @@ import (
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
-	"github.com/cdnmetrics/cdnmetrics/collectors/fastly"
+	"github.com/cdnmetrics/cdnmetrics/collectors/fastly/fastlysim"
 	"github.com/cdnmetrics/cdnmetrics/internal/app"
 	"github.com/cdnmetrics/cdnmetrics/internal/graphitetest"
 	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
 )
 
-// The stand-in's real-time timing (collectors/fastly/sim.go): second t is
+// The stand-in's real-time timing (collectors/fastly/fastlysim/sim.go): second t is
 // published at t+1+rtAggDelay; the aggregator writes a bucket once
 // Fastly's clock has passed its end + AggregateDelay + rtGrace.
 const (
@@ -42,14 +42,14 @@ func daemonConfig(t *testing.T, dir, simURL, carbon string, m *traffic.Model, re
 }
 
 // rtWant adds to want the points of the real-time buckets of every
-// service that lie inside [from, to), from the model (fastly.ExpectRT),
+// service that lie inside [from, to), from the model (fastlysim.ExpectRT),
 // and returns how many it added and how many buckets (per service) that
 // was.
 func rtWant(t *testing.T, want map[string]map[int64]float64, m *traffic.Model, from, to time.Time, res time.Duration) (points, buckets int) {
 	t.Helper()
 	starts := map[int64]bool{}
 	for svc := range m.Services {
-		recs := fastly.ExpectRT(m, svc, from, to, res)
+		recs := fastlysim.ExpectRT(m, svc, from, to, res)
 		for _, r := range recs {
 			starts[r.Start] = true
 		}

@@ -26,7 +26,7 @@ import (
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
-	"github.com/cdnmetrics/cdnmetrics/collectors/cloudflare"
+	"github.com/cdnmetrics/cdnmetrics/collectors/cloudflare/cloudflaresim"
 	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
 	"github.com/cdnmetrics/cdnmetrics/internal/app"
 	"github.com/cdnmetrics/cdnmetrics/internal/graphitetest"
@@ -305,7 +305,7 @@ func TestTrustClockCloudflareAheadOfOurs(t *testing.T) {
 	sim := httptest.NewServer(h)
 	defer sim.Close()
 	dir := t.TempDir()
-	section, err := cloudflare.SimConfig(sim.URL+"/cloudflare", dir)
+	section, err := cloudflaresim.Config(sim.URL+"/cloudflare", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +326,7 @@ func TestTrustClockCloudflareAheadOfOurs(t *testing.T) {
 	}
 	// What the stand-in serves, split at our clock + 5m (at the start and
 	// at the end of the run: a minute may start between them).
-	recs := cloudflare.Expect(model, w)
+	recs := cloudflaresim.Expect(model, w)
 	future := func(now time.Time) (n int) {
 		for _, r := range recs {
 			if r.Start > now.Add(5*time.Minute).Unix() {

@@ -2,7 +2,9 @@
 // traffic model on a loopback address (DESIGN.md §5): each vendor's
 // handlers are mounted under /<vendor>/ with the prefix stripped, so vendor
 // paths never collide. It also writes the config that points every
-// collector at it.
+// collector at it. Stand-ins live in one simulation package per vendor
+// (collectors/<vendor>/<vendor>sim), which registers a Simulator from
+// init(); internal/simulate/all imports them all.
 package simulate
 
 import (
@@ -86,20 +88,20 @@ func Handler(o Options) (http.Handler, []string) {
 		o.Logger = slog.Default()
 	}
 	root := http.NewServeMux()
-	env := collectors.SimEnv{
+	env := Env{
 		Model:  o.Model,
 		Now:    o.Now,
 		Logger: o.Logger,
 		Secret: func(string) string { return collectors.SimSecret },
 	}
 	var names []string
-	for _, name := range collectors.Names() {
-		f, _ := collectors.Lookup(name)
-		if f.Simulate == nil || !wanted(o.Only, name) {
+	for _, name := range Names() {
+		f, _ := Lookup(name)
+		if f.Serve == nil || !wanted(o.Only, name) {
 			continue
 		}
 		sub := http.NewServeMux()
-		f.Simulate(sub, env)
+		f.Serve(sub, env)
 		root.Handle("/"+name+"/", http.StripPrefix("/"+name, sub))
 		names = append(names, name)
 	}
@@ -156,11 +158,11 @@ func (s *Server) Config(core Core, dir string) (string, error) {
 		return "", err
 	}
 	for _, name := range s.names {
-		f, _ := collectors.Lookup(name)
-		if f.SimConfig == nil {
+		f, _ := Lookup(name)
+		if f.Config == nil {
 			continue
 		}
-		sec, err := f.SimConfig(s.URL+"/"+name, dir)
+		sec, err := f.Config(s.URL+"/"+name, dir)
 		if err != nil {
 			return "", fmt.Errorf("simulate: config for %s: %w", name, err)
 		}

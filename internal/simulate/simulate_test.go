@@ -1,4 +1,4 @@
-package simulate
+package simulate_test
 
 import (
 	"io"
@@ -10,13 +10,15 @@ import (
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	_ "github.com/cdnmetrics/cdnmetrics/collectors/all"
 	"github.com/cdnmetrics/cdnmetrics/internal/config"
+	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
+	_ "github.com/cdnmetrics/cdnmetrics/internal/simulate/all"
 )
 
 // The written config must load without a single problem and name every
 // vendor the simulator serves; a request without the credential must be
 // refused, as the vendor would.
 func TestConfigPointsEveryCollectorAtTheSimulator(t *testing.T) {
-	srv, err := Start(Options{})
+	srv, err := simulate.Start(simulate.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +27,7 @@ func TestConfigPointsEveryCollectorAtTheSimulator(t *testing.T) {
 		t.Fatalf("serving %v", srv.Vendors())
 	}
 	dir := t.TempDir()
-	text, err := srv.Config(Core{StateDir: dir, GraphiteAddr: "127.0.0.1:2003"}, filepath.Join(dir, "sim"))
+	text, err := srv.Config(simulate.Core{StateDir: dir, GraphiteAddr: "127.0.0.1:2003"}, filepath.Join(dir, "sim"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,8 +45,8 @@ func TestConfigPointsEveryCollectorAtTheSimulator(t *testing.T) {
 		got[c.Name] = true
 	}
 	for _, v := range srv.Vendors() {
-		f, _ := collectors.Lookup(v)
-		if f.SimConfig != nil && !got[v] {
+		f, _ := simulate.Lookup(v)
+		if f.Config != nil && !got[v] {
 			t.Errorf("config lacks %s", v)
 		}
 	}

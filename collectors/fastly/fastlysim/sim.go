@@ -1,4 +1,4 @@
-package fastly
+package fastlysim
 
 import (
 	"encoding/json"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
+	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
 	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
 )
 
@@ -25,9 +26,9 @@ const (
 	simLongPoll = time.Second
 )
 
-// simulate serves Fastly's service list, historical stats and real-time
+// Serve serves Fastly's service list, historical stats and real-time
 // channel from the traffic model, in Fastly's response shapes.
-func simulate(mux *http.ServeMux, sim collectors.SimEnv) {
+func Serve(mux *http.ServeMux, sim simulate.Env) {
 	m := sim.Model
 	auth := func(rt bool, h http.HandlerFunc) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
@@ -49,7 +50,7 @@ func simulate(mux *http.ServeMux, sim collectors.SimEnv) {
 		out := []map[string]any{}
 		for i := (page - 1) * simPerPage; i < min(page*simPerPage, len(m.Services)); i++ {
 			s := m.Services[i]
-			v := simVersion(sim.Now())
+			v := Version(sim.Now())
 			out = append(out, map[string]any{"id": s.ID, "name": s.Name, "version": v, "type": "vcl", "paused": false,
 				"deleted_at": nil, "versions": []any{map[string]any{"number": v, "active": true, "service_id": s.ID}}})
 		}
@@ -98,7 +99,7 @@ func simulate(mux *http.ServeMux, sim collectors.SimEnv) {
 			}
 			rows = append(rows, row)
 		}
-		meta := map[string]any{"from": simTime(from), "to": simTime(to), "by": "minute", "region": nameOr(region, "all")}
+		meta := map[string]any{"from": simTime(from), "to": simTime(to), "by": "minute", "region": regionOrAll(region)}
 		writeJSON(w, http.StatusOK, map[string]any{"data": rows, "status": "success", "msg": nil, "meta": meta})
 	}))
 	mux.HandleFunc("GET /v1/channel/{id}/ts/{ts}", auth(true, func(w http.ResponseWriter, r *http.Request) {
@@ -158,25 +159,58 @@ func simulate(mux *http.ServeMux, sim collectors.SimEnv) {
 	}))
 }
 
-// simVersion changes every hour, so version-change events have a cause.
-func simVersion(now time.Time) int { return int(now.Unix()/3600%1000) + 1 }
+// Version is the active version of every service at now; it changes every hour, so version-change events have a cause.
+func Version(now time.Time) int { return int(now.Unix()/3600%1000) + 1 }
 
 func simTime(t int64) string { return time.Unix(t, 0).UTC().Format("2006-01-02 15:04:05 UTC") }
+
+func regionOrAll(region string) string {
+	if region == "" {
+		return "all"
+	}
+	return region
+}
+
+// Row keys of the historical stats API besides the measurements.
+const (
+	keyStartTime = "start_time"
+	keyHitRatio  = "hit_ratio"
+	keyServiceID = "service_id"
+)
+
+// NoiseFields are fields the stand-in adds to every entry although
+// cdnmetrics ignores them, so the decoder's skipping is exercised with the
+// real shapes: a float, an object and an integer alias.
+var NoiseFields = struct{ Float, Object, Alias string }{"hits_time", "miss_histogram", "body_size"}
+
+// measurements lists a model sample under the names of Fastly's API
+// reference (real-time and historical use the same ones). Edge bytes are
+// edge_resp_* ("delivered from Fastly to the end user"), origin bytes are
+// origin_fetch_resp_* (received from origin).
+func measurements(s traffic.Sample) map[string]int64 {
+	return map[string]int64{
+		"requests": s.Requests, "hits": s.Hits, "miss": s.Misses, "pass": s.Passes, "errors": s.Errors,
+		"edge_resp_header_bytes": s.EdgeHeaderBytes, "edge_resp_body_bytes": s.EdgeBodyBytes,
+		"origin_fetches":                 s.OriginFetches,
+		"origin_fetch_resp_header_bytes": s.OriginHeaderBytes, "origin_fetch_resp_body_bytes": s.OriginBodyBytes,
+		"status_2xx": s.Status2xx, "status_3xx": s.Status3xx, "status_4xx": s.Status4xx, "status_5xx": s.Status5xx,
+	}
+}
 
 // simFields lists a model sample under Fastly's field names, plus a few
 // fields cdnmetrics ignores. omitZero mimics the real-time API, which
 // leaves zero-valued fields out.
 func simFields(s traffic.Sample, omitZero bool) map[string]any {
 	f := map[string]any{}
-	for i, v := range modelValues(s) {
+	for name, v := range measurements(s) {
 		if v != 0 || !omitZero {
-			f[vendorNames[i]] = v
+			f[name] = v
 		}
 	}
-	f[simNoiseFields.Object] = map[string]any{}
+	f[NoiseFields.Object] = map[string]any{}
 	if s.Requests > 0 || !omitZero {
-		f[simNoiseFields.Float] = float64(s.Hits) * 0.00012
-		f[simNoiseFields.Alias] = s.EdgeBodyBytes
+		f[NoiseFields.Float] = float64(s.Hits) * 0.00012
+		f[NoiseFields.Alias] = s.EdgeBodyBytes
 	}
 	return f
 }
@@ -188,9 +222,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// simConfig points the collector at the stand-in, with every model service
+// Config points the collector at the stand-in, with every model service
 // listed and the model's regions.
-func simConfig(baseURL, dir string) (string, error) {
+func Config(baseURL, dir string) (string, error) {
 	m := traffic.Default(1)
 	var b strings.Builder
 	fmt.Fprintf(&b, "[fastly]\napi_url = %q\nrt_url = %q\ntoken_env = %q\nresolution = \"10s\"\ndelay = %q\n",
@@ -210,32 +244,47 @@ func quoteAll(ss []string) string {
 	return strings.Join(q, ", ")
 }
 
-// expect is what Collect over w emits against the stand-in configured by
-// simConfig (w published): per service and minute, Fastly's all-regions
-// total and each region of the model, mapped like a historical row.
-func expect(m *traffic.Model, w collectors.Window) []schema.Record {
+// Expect is what Collect over w emits against the stand-in configured by
+// Config (w published): per service and minute, Fastly's all-regions
+// total and each region of the model. It is computed from the model's sums
+// (see Counts), not with the collector's mapping: a historical row carries
+// every field, so every unified field is known.
+func Expect(m *traffic.Model, w collectors.Window) []schema.Record {
 	var recs []schema.Record
 	from := w.Start.Unix() + (60-w.Start.Unix()%60)%60
 	for svc, s := range m.Services {
 		for st := from; st+60 <= w.End.Unix(); st += 60 {
-			recs = append(recs, modelRecord(s.Name, schema.LocationAll, st, m.SumAll(svc, st, st+60)))
+			recs = append(recs, schema.Record{Provider: "fastly", Service: s.Name, Location: schema.LocationAll, Start: st, Step: 60,
+				Counts: Counts(m.SumAll(svc, st, st+60))})
 			for _, region := range m.Regions() {
-				recs = append(recs, modelRecord(s.Name, region, st, m.SumRegion(svc, region, st, st+60)))
+				recs = append(recs, schema.Record{Provider: "fastly", Service: s.Name, Location: region, Start: st, Step: 60,
+					Counts: Counts(m.SumRegion(svc, region, st, st+60))})
 			}
 		}
 	}
 	return recs
 }
 
-// modelRecord maps a model sample through the historical mapping.
-func modelRecord(svc, loc string, start int64, s traffic.Sample) schema.Record {
-	r := schema.Record{Provider: "fastly", Service: svc, Location: loc, Start: start, Step: 60}
-	var st stats
-	for i, v := range modelValues(s) {
-		st.set(i, float64(v))
-	}
-	st.addHistorical(&r.Counts)
-	return r
+// Counts is what a model sample means in the unified schema, by Fastly's
+// field definitions: requests, hits, miss, pass and errors as they are;
+// edge bytes are the bytes delivered to end users (headers + bodies);
+// origin requests the fetches, origin bytes what came back from origin
+// (headers + bodies); the status classes as they are.
+func Counts(s traffic.Sample) schema.Counts {
+	var c schema.Counts
+	c.Set(schema.Requests, float64(s.Requests))
+	c.Set(schema.Hits, float64(s.Hits))
+	c.Set(schema.Misses, float64(s.Misses))
+	c.Set(schema.Passes, float64(s.Passes))
+	c.Set(schema.Errors, float64(s.Errors))
+	c.Set(schema.EdgeBytes, float64(s.EdgeBytes()))
+	c.Set(schema.OriginRequests, float64(s.OriginFetches))
+	c.Set(schema.OriginBytes, float64(s.OriginBytes()))
+	c.Set(schema.Status2xx, float64(s.Status2xx))
+	c.Set(schema.Status3xx, float64(s.Status3xx))
+	c.Set(schema.Status4xx, float64(s.Status4xx))
+	c.Set(schema.Status5xx, float64(s.Status5xx))
+	return c
 }
 
 // ExpectRT is what the real-time stream emits for service svc against the
@@ -251,22 +300,6 @@ func ExpectRT(m *traffic.Model, svc int, start, end time.Time, res time.Duration
 	if r <= 0 {
 		return nil
 	}
-	counts := func(s traffic.Sample) schema.Counts {
-		var c schema.Counts
-		c.Set(schema.Requests, float64(s.Requests))
-		c.Set(schema.Hits, float64(s.Hits))
-		c.Set(schema.Misses, float64(s.Misses))
-		c.Set(schema.Passes, float64(s.Passes))
-		c.Set(schema.Errors, float64(s.Errors))
-		c.Set(schema.EdgeBytes, float64(s.EdgeBytes()))
-		c.Set(schema.OriginRequests, float64(s.OriginFetches))
-		c.Set(schema.OriginBytes, float64(s.OriginBytes()))
-		c.Set(schema.Status2xx, float64(s.Status2xx))
-		c.Set(schema.Status3xx, float64(s.Status3xx))
-		c.Set(schema.Status4xx, float64(s.Status4xx))
-		c.Set(schema.Status5xx, float64(s.Status5xx))
-		return c
-	}
 	// The stand-in sends a second only for POPs with traffic (a model
 	// second without requests is all zeros), and a second only when some
 	// POP had traffic: a bucket without any has no record at all.
@@ -275,11 +308,11 @@ func ExpectRT(m *traffic.Model, svc int, start, end time.Time, res time.Duration
 	first := start.Unix() + (r-start.Unix()%r)%r
 	for b := first; b+r <= end.Unix(); b += r {
 		if all := m.SumAll(svc, b, b+r); all.Requests > 0 {
-			recs = append(recs, schema.Record{Provider: "fastly", Service: name, Location: schema.LocationAll, Start: b, Step: r, Counts: counts(all)})
+			recs = append(recs, schema.Record{Provider: "fastly", Service: name, Location: schema.LocationAll, Start: b, Step: r, Counts: Counts(all)})
 		}
 		for p, pop := range m.POPs {
 			if s := m.Sum(svc, p, b, b+r); s.Requests > 0 {
-				recs = append(recs, schema.Record{Provider: "fastly", Service: name, Location: pop.Code, Start: b, Step: r, Counts: counts(s)})
+				recs = append(recs, schema.Record{Provider: "fastly", Service: name, Location: pop.Code, Start: b, Step: r, Counts: Counts(s)})
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-package akamai
+package akamaisim
 
 import (
 	"encoding/json"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
+	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
 	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
 )
 
@@ -25,37 +26,52 @@ const (
 	simLag         = 15 * time.Minute
 )
 
-// SimCPCode is the CP code the stand-in gives model service i.
-func SimCPCode(i int) int64 { return 100000 + int64(i) }
+// reportPath is the Reporting API v2 report the collector reads
+// (delivery/traffic/current).
+const reportPath = "/reporting-api/v2/reports/delivery/traffic/current/data"
 
-func problemJSON(w http.ResponseWriter, status int, title, detail string) {
+// reportRequest is the part of the report request body the stand-in reads:
+// the dimensions asked for and the CP codes filtered on.
+type reportRequest struct {
+	Dimensions []string `json:"dimensions"`
+	Filters    []struct {
+		Expressions []string `json:"expressions"`
+	} `json:"filters"`
+	Limit int `json:"limit"`
+}
+
+// CPCode is the CP code the stand-in gives model service i.
+func CPCode(i int) int64 { return 100000 + int64(i) }
+
+// ProblemJSON answers an error in the Reporting API's problem+json shape.
+func ProblemJSON(w http.ResponseWriter, status int, title, detail string) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"type": "/reporting-api/error-types/" + strings.ToLower(strings.ReplaceAll(title, " ", "-")),
 		"title": title, "status": status, "detail": detail, "instance": reportPath, "problemId": "sim-" + strconv.Itoa(status)})
 }
 
-// simulate serves the v2 traffic report from the model and verifies every
+// Serve serves the v2 traffic report from the model and verifies every
 // request's EdgeGrid signature, as Akamai would.
-func simulate(mux *http.ServeMux, sim collectors.SimEnv) {
+func Serve(mux *http.ServeMux, sim simulate.Env) {
 	m := sim.Model
-	creds := edgeGridCreds{ClientToken: simClientToken, ClientSecret: sim.Secret("akamai"), AccessToken: simAccessToken, MaxBody: 131072}
+	creds := Creds{ClientToken: simClientToken, ClientSecret: sim.Secret("akamai"), AccessToken: simAccessToken, MaxBody: 131072}
 	mux.HandleFunc("POST "+reportPath, func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		// r.RequestURI is the path as signed (before the simulator's prefix was stripped).
-		if err := verify(creds, r.Header.Get("Authorization"), r.Method, "http", r.Host, r.RequestURI, body); err != nil {
-			problemJSON(w, http.StatusUnauthorized, "Not authorized", err.Error())
+		if err := Verify(creds, r.Header.Get("Authorization"), r.Method, "http", r.Host, r.RequestURI, body); err != nil {
+			ProblemJSON(w, http.StatusUnauthorized, "Not authorized", err.Error())
 			return
 		}
 		var req reportRequest
 		if err := json.Unmarshal(body, &req); err != nil {
-			problemJSON(w, http.StatusBadRequest, "Bad Request", "body is not a report request")
+			ProblemJSON(w, http.StatusBadRequest, "Bad Request", "body is not a report request")
 			return
 		}
 		start, err1 := time.Parse(time.RFC3339, r.URL.Query().Get("start"))
 		end, err2 := time.Parse(time.RFC3339, r.URL.Query().Get("end"))
 		if err1 != nil || err2 != nil || !end.After(start) {
-			problemJSON(w, http.StatusBadRequest, "Bad Request", "start and end must be ISO-8601 with start < end")
+			ProblemJSON(w, http.StatusBadRequest, "Bad Request", "start and end must be ISO-8601 with start < end")
 			return
 		}
 		byClass := len(req.Dimensions) == 3 && req.Dimensions[2] == "responseClass"
@@ -72,7 +88,7 @@ func simulate(mux *http.ServeMux, sim collectors.SimEnv) {
 				continue
 			}
 			for i := range m.Services {
-				cp := strconv.FormatInt(SimCPCode(i), 10)
+				cp := strconv.FormatInt(CPCode(i), 10)
 				if !wanted[cp] {
 					continue
 				}
@@ -102,8 +118,8 @@ func simulate(mux *http.ServeMux, sim collectors.SimEnv) {
 	})
 }
 
-// simConfig writes an .edgerc for the stand-in and points the collector at it.
-func simConfig(baseURL, dir string) (string, error) {
+// Config writes an .edgerc for the stand-in and points the collector at it.
+func Config(baseURL, dir string) (string, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil {
 		return "", err
@@ -119,13 +135,17 @@ func simConfig(baseURL, dir string) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "[akamai]\napi_url = %q\nedgerc = %q\nsection = \"default\"\n", baseURL, edgerc)
 	for i, s := range traffic.Default(1).Services {
-		fmt.Fprintf(&b, "[[akamai.cpcode]]\nid = %d\nname = %q\n", SimCPCode(i), s.Name)
+		fmt.Fprintf(&b, "[[akamai.cpcode]]\nid = %d\nname = %q\n", CPCode(i), s.Name)
 	}
 	return b.String(), nil
 }
 
-// expect is what Collect over w emits against the stand-in.
-func expect(m *traffic.Model, w collectors.Window) []schema.Record {
+// Expect is what Collect over w emits against the stand-in: per CP code
+// and 5-minute interval with traffic, the model's sums under the unified
+// names (edgeHitsSum = requests, edgeBytesSum = edge bytes, originHitsSum =
+// origin requests, originBytesSum = origin bytes, hits per responseClass =
+// status classes).
+func Expect(m *traffic.Model, w collectors.Window) []schema.Record {
 	var recs []schema.Record
 	for t := w.Start.Unix(); t+300 <= w.End.Unix(); t += 300 {
 		for i, svc := range m.Services {

@@ -1,4 +1,4 @@
-package cloudfront
+package cloudfrontsim
 
 import (
 	"bytes"
@@ -21,38 +21,48 @@ import (
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
+	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
 	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
 )
 
-// SimAccessKeyID is the access key id the stand-in accepts (with the
+// CloudWatch as the stand-in serves it: CloudFront's metrics are global,
+// published in us-east-1 under the AWS/CloudFront namespace per minute.
+const (
+	provider      = "cloudfront"
+	namespace     = "AWS/CloudFront"
+	period        = 60
+	defaultRegion = "us-east-1"
+)
+
+// AccessKeyID is the access key id the stand-in accepts (with the
 // secret collectors.SimSecret).
-const SimAccessKeyID = "cdnmetrics-sim"
+const AccessKeyID = "cdnmetrics-sim"
 
 // OperationPath is where the SDK's RPC v2 CBOR protocol posts GetMetricData.
 const OperationPath = "/service/GraniteServiceVersion20100801/operation/GetMetricData"
 
 const (
-	// simLag is how far behind the stand-in's clock its data ends.
-	simLag = 3 * time.Minute
+	// Lag is how far behind the stand-in's clock its data ends.
+	Lag = 3 * time.Minute
 	// simPageMinutes is how many minutes one answer page covers; longer
 	// windows are answered with PartialData and a NextToken.
 	simPageMinutes = 60
 )
 
-// Simulate registers the CloudWatch GetMetricData stand-in serving the
+// Serve registers the CloudWatch GetMetricData stand-in serving the
 // model's services as distributions, in RPC v2 CBOR, checking SigV4.
-func Simulate(mux *http.ServeMux, sim collectors.SimEnv) {
+func Serve(mux *http.ServeMux, sim simulate.Env) {
 	s := &stand{sim: sim}
 	mux.HandleFunc("POST "+OperationPath, s.getMetricData)
 }
 
-// SimConfig returns the [cloudfront] section pointing at the stand-in with
+// Config returns the [cloudfront] section pointing at the stand-in with
 // static credentials: the access key id inline (it is not a secret), the
 // secret from the environment variable collectors.SimSecretEnv.
-func SimConfig(baseURL, _ string) (string, error) {
+func Config(baseURL, _ string) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "[cloudfront]\nendpoint_url = %q\nregion = %q\naccess_key_id = %q\nsecret_key_env = %q\nschedule = \"@every 1m\"\n",
-		baseURL, defaultRegion, SimAccessKeyID, collectors.SimSecretEnv)
+		baseURL, defaultRegion, AccessKeyID, collectors.SimSecretEnv)
 	for _, s := range traffic.Default(0).Services {
 		fmt.Fprintf(&b, "\n[[cloudfront.distribution]]\nid = %q\nname = %q\n", s.ID, s.Name)
 	}
@@ -82,8 +92,8 @@ func simMinute(m *traffic.Model, svc int, t int64) (vals map[string]float64, ok 
 }
 
 // Expect returns the records Collect emits over w from the stand-in as
-// SimConfig configures it, with the mapping rules of map.go applied to the
-// model's minutes.
+// Config configures it: CloudWatch's rates (percent of requests) turned
+// back into counts as CloudFront documents them, rounded to whole requests.
 func Expect(m *traffic.Model, w collectors.Window) []schema.Record {
 	var out []schema.Record
 	for si, svc := range m.Services {
@@ -120,7 +130,7 @@ func ceilMinute(t time.Time) int64 {
 }
 
 type stand struct {
-	sim collectors.SimEnv
+	sim simulate.Env
 }
 
 func (s *stand) secret() string {
@@ -137,50 +147,50 @@ func (s *stand) now() time.Time {
 	return time.Now()
 }
 
-// writeCBOR answers v in the RPC v2 CBOR protocol.
-func writeCBOR(w http.ResponseWriter, status int, v cbor.Value) {
+// WriteCBOR answers v in the RPC v2 CBOR protocol.
+func WriteCBOR(w http.ResponseWriter, status int, v cbor.Value) {
 	w.Header().Set("Content-Type", "application/cbor")
 	w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
 	w.WriteHeader(status)
 	_, _ = w.Write(cbor.Encode(v))
 }
 
-// cborError answers a modelled error: CloudWatch's query-compatible
+// CBORError answers a modelled error: CloudWatch's query-compatible
 // services also send x-amzn-query-error.
-func cborError(w http.ResponseWriter, status int, code, msg string) {
+func CBORError(w http.ResponseWriter, status int, code, msg string) {
 	short := code[strings.LastIndex(code, "#")+1:]
 	w.Header().Set("X-Amzn-Query-Error", strings.TrimSuffix(short, "Exception")+";Sender")
-	writeCBOR(w, status, cbor.Map{"__type": cbor.String(code), "message": cbor.String(msg)})
+	WriteCBOR(w, status, cbor.Map{"__type": cbor.String(code), "message": cbor.String(msg)})
 }
 
 func (s *stand) getMetricData(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("Smithy-Protocol") != "rpc-v2-cbor" {
-		cborError(w, http.StatusBadRequest, "InvalidRequest", "expected header smithy-protocol: rpc-v2-cbor")
+		CBORError(w, http.StatusBadRequest, "InvalidRequest", "expected header smithy-protocol: rpc-v2-cbor")
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
-		cborError(w, http.StatusBadRequest, "InvalidRequest", "cannot read body")
+		CBORError(w, http.StatusBadRequest, "InvalidRequest", "cannot read body")
 		return
 	}
 	if code, err := verifySigV4(r, body, s.secret()); err != nil {
-		cborError(w, http.StatusForbidden, code, err.Error())
+		CBORError(w, http.StatusForbidden, code, err.Error())
 		return
 	}
-	in, err := decodeRequest(body)
+	in, err := DecodeRequest(body)
 	if err != nil {
-		cborError(w, http.StatusBadRequest, "InvalidParameterValue", err.Error())
+		CBORError(w, http.StatusBadRequest, "InvalidParameterValue", err.Error())
 		return
 	}
-	end := in.end.Unix()
-	if last := s.now().Add(-simLag).Unix(); end > last-last%period {
+	end := in.End.Unix()
+	if last := s.now().Add(-Lag).Unix(); end > last-last%period {
 		end = last - last%period
 	}
-	pageStart := ceilMinute(in.start)
-	if in.nextToken != "" {
-		n, err := strconv.ParseInt(in.nextToken, 10, 64)
+	pageStart := ceilMinute(in.Start)
+	if in.NextToken != "" {
+		n, err := strconv.ParseInt(in.NextToken, 10, 64)
 		if err != nil || n < pageStart || n%period != 0 {
-			cborError(w, http.StatusBadRequest, "InvalidNextToken", "the NextToken is not valid")
+			CBORError(w, http.StatusBadRequest, "InvalidNextToken", "the NextToken is not valid")
 			return
 		}
 		pageStart = n
@@ -207,12 +217,12 @@ func (s *stand) getMetricData(w http.ResponseWriter, r *http.Request) {
 		return v, v != nil
 	}
 	results := cbor.List{}
-	for _, q := range in.queries {
+	for _, q := range in.Queries {
 		ts, vs := cbor.List{}, cbor.List{}
 		if svc := s.service(q); svc >= 0 {
 			for t := pageStart; t < pageEnd; t += period {
 				if v, ok := minute(svc, t); ok {
-					if x, ok := v[q.metric]; ok {
+					if x, ok := v[q.Metric]; ok {
 						ts = append(ts, &cbor.Tag{ID: 1, Value: cbor.Float64(float64(t))})
 						vs = append(vs, cbor.Float64(x))
 					}
@@ -220,7 +230,7 @@ func (s *stand) getMetricData(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		results = append(results, cbor.Map{
-			"Id": cbor.String(q.id), "Label": cbor.String(q.metric), "StatusCode": cbor.String(status),
+			"Id": cbor.String(q.ID), "Label": cbor.String(q.Metric), "StatusCode": cbor.String(status),
 			"Timestamps": ts, "Values": vs,
 		})
 	}
@@ -228,37 +238,39 @@ func (s *stand) getMetricData(w http.ResponseWriter, r *http.Request) {
 	if more {
 		out["NextToken"] = cbor.String(strconv.FormatInt(pageEnd, 10))
 	}
-	writeCBOR(w, http.StatusOK, out)
+	WriteCBOR(w, http.StatusOK, out)
 }
 
 // service returns the model service a query is about, or -1 when the query
 // matches no published metric (CloudWatch then answers an empty series).
-func (s *stand) service(q simQuery) int {
-	if q.namespace != namespace || q.region != "Global" || q.period != period {
+func (s *stand) service(q Query) int {
+	if q.Namespace != namespace || q.Region != "Global" || q.Period != period {
 		return -1
 	}
 	for i, sv := range s.sim.Model.Services {
-		if sv.ID == q.distribution {
+		if sv.ID == q.Distribution {
 			return i
 		}
 	}
 	return -1
 }
 
-type simQuery struct {
-	id, metric, namespace, distribution, region, stat string
-	period                                            int64
+// Query is one MetricDataQuery as the stand-in reads it.
+type Query struct {
+	ID, Metric, Namespace, Distribution, Region, Stat string
+	Period                                            int64
 }
 
-type simRequest struct {
-	queries    []simQuery
-	start, end time.Time
-	nextToken  string
+// Request is the GetMetricData input as the stand-in reads it.
+type Request struct {
+	Queries    []Query
+	Start, End time.Time
+	NextToken  string
 }
 
-// decodeRequest reads the GetMetricData input members the stand-in needs.
-func decodeRequest(body []byte) (simRequest, error) {
-	var req simRequest
+// DecodeRequest reads the GetMetricData input members the stand-in needs.
+func DecodeRequest(body []byte) (Request, error) {
+	var req Request
 	v, err := cbor.Decode(body)
 	if err != nil {
 		return req, fmt.Errorf("body is not CBOR: %v", err)
@@ -267,17 +279,17 @@ func decodeRequest(body []byte) (simRequest, error) {
 	if !ok {
 		return req, errors.New("body is not a CBOR map")
 	}
-	if req.start, err = cbor.AsTime(m["StartTime"]); err != nil {
+	if req.Start, err = cbor.AsTime(m["StartTime"]); err != nil {
 		return req, fmt.Errorf("StartTime: %v", err)
 	}
-	if req.end, err = cbor.AsTime(m["EndTime"]); err != nil {
+	if req.End, err = cbor.AsTime(m["EndTime"]); err != nil {
 		return req, fmt.Errorf("EndTime: %v", err)
 	}
-	if !req.start.Before(req.end) {
+	if !req.Start.Before(req.End) {
 		return req, errors.New("the parameter StartTime must be less than the parameter EndTime")
 	}
 	if t, ok := m["NextToken"].(cbor.String); ok {
-		req.nextToken = string(t)
+		req.NextToken = string(t)
 	}
 	qs, ok := m["MetricDataQueries"].(cbor.List)
 	if !ok || len(qs) == 0 || len(qs) > 500 {
@@ -287,24 +299,24 @@ func decodeRequest(body []byte) (simRequest, error) {
 		qm, _ := qv.(cbor.Map)
 		ms, _ := qm["MetricStat"].(cbor.Map)
 		metric, _ := ms["Metric"].(cbor.Map)
-		q := simQuery{id: str(qm["Id"]), stat: str(ms["Stat"]), metric: str(metric["MetricName"]), namespace: str(metric["Namespace"])}
-		if q.id == "" || q.metric == "" {
+		q := Query{ID: str(qm["Id"]), Stat: str(ms["Stat"]), Metric: str(metric["MetricName"]), Namespace: str(metric["Namespace"])}
+		if q.ID == "" || q.Metric == "" {
 			return req, fmt.Errorf("MetricDataQueries[%d] needs Id and MetricStat.Metric.MetricName", i)
 		}
 		if p, err := cbor.AsInt64(ms["Period"]); err == nil {
-			q.period = p
+			q.Period = p
 		}
 		dims, _ := metric["Dimensions"].(cbor.List)
 		for _, dv := range dims {
 			dm, _ := dv.(cbor.Map)
 			switch str(dm["Name"]) {
 			case "DistributionId":
-				q.distribution = str(dm["Value"])
+				q.Distribution = str(dm["Value"])
 			case "Region":
-				q.region = str(dm["Value"])
+				q.Region = str(dm["Value"])
 			}
 		}
-		req.queries = append(req.queries, q)
+		req.Queries = append(req.Queries, q)
 	}
 	return req, nil
 }
@@ -331,7 +343,7 @@ func verifySigV4(r *http.Request, body []byte, secret string) (string, error) {
 	if len(scope) != 5 || scope[4] != "aws4_request" {
 		return "IncompleteSignature", errors.New("malformed Credential in Authorization")
 	}
-	if scope[0] != SimAccessKeyID {
+	if scope[0] != AccessKeyID {
 		return "UnrecognizedClientException", errors.New("the security token included in the request is invalid")
 	}
 	at, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))

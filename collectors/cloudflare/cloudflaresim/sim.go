@@ -1,4 +1,4 @@
-package cloudflare
+package cloudflaresim
 
 import (
 	"encoding/json"
@@ -12,25 +12,39 @@ import (
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
+	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
 	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
 )
 
-// SimAccountID is the account the stand-in lists every model service under.
-const SimAccountID = "0c8e5a1b2d3f4a5b6c7d8e9f0a1b2c3d"
+// Cloudflare's API as the stand-in serves it: the GraphQL Analytics
+// endpoint and its two datasets (read per minute), the zone list and its
+// row limit.
+const (
+	provider    = "cloudflare"
+	step        = 60
+	graphqlPath = "/client/v4/graphql"
+	zonesPath   = "/client/v4/zones"
+	nodeTotal   = "httpRequests1mGroups"
+	nodeColo    = "httpRequestsAdaptiveGroups"
+	maxRows     = 10000
+)
 
-// simLag is how far behind the stand-in's clock its data ends.
-const simLag = 2 * time.Minute
+// AccountID is the account the stand-in lists every model service under.
+const AccountID = "0c8e5a1b2d3f4a5b6c7d8e9f0a1b2c3d"
 
-// Simulate registers the Cloudflare API stand-in: the GraphQL endpoint
+// Lag is how far behind the stand-in's clock its data ends.
+const Lag = 2 * time.Minute
+
+// Serve registers the Cloudflare API stand-in: the GraphQL endpoint
 // serving both datasets from the model, and the zone list.
-func Simulate(mux *http.ServeMux, sim collectors.SimEnv) {
+func Serve(mux *http.ServeMux, sim simulate.Env) {
 	s := &stand{sim: sim}
 	mux.HandleFunc("POST "+graphqlPath, s.graphql)
 	mux.HandleFunc("GET "+zonesPath, s.zoneList)
 }
 
-// SimConfig returns the [cloudflare] section pointing at the stand-in.
-func SimConfig(baseURL, _ string) (string, error) {
+// Config returns the [cloudflare] section pointing at the stand-in.
+func Config(baseURL, _ string) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "[cloudflare]\napi_url = %q\ntoken_env = %q\nschedule = \"@every 1m\"\n", baseURL, collectors.SimSecretEnv)
 	for _, s := range traffic.Default(0).Services {
@@ -40,7 +54,7 @@ func SimConfig(baseURL, _ string) (string, error) {
 }
 
 // Expect returns the records Collect emits over w from the stand-in as
-// SimConfig configures it, computed from the model: per zone and minute the
+// Config configures it, computed from the model: per zone and minute the
 // "all" record of httpRequests1mGroups and one record per POP with traffic.
 func Expect(m *traffic.Model, w collectors.Window) []schema.Record {
 	var out []schema.Record
@@ -114,7 +128,7 @@ func simCachedBytes(s traffic.Sample) int64 {
 }
 
 type stand struct {
-	sim collectors.SimEnv
+	sim simulate.Env
 }
 
 func (s *stand) secret() string {
@@ -186,11 +200,11 @@ func (s *stand) graphql(w http.ResponseWriter, r *http.Request) {
 		limits[mm[1]] = min(n, maxRows)
 	}
 	// Only whole minutes published before now - lag are served.
-	last := s.now().Add(-simLag).Unix()
+	last := s.now().Add(-Lag).Unix()
 	zone := map[string]any{}
 	var totals, colos []map[string]any
 	for t := ceilMinute(start); t < end.Unix() && t+step <= last; t += step {
-		tr, cr := simMinute(m, svc, t)
+		tr, cr := Minute(m, svc, t)
 		if tr != nil {
 			totals = append(totals, tr)
 		}
@@ -218,10 +232,10 @@ func truncate(rows []map[string]any, n int) []map[string]any {
 	return rows
 }
 
-// simMinute builds the rows of one minute: the httpRequests1mGroups row
+// Minute builds the rows of one minute: the httpRequests1mGroups row
 // (nil without traffic) and the adaptive rows per POP, cache status and
 // response status.
-func simMinute(m *traffic.Model, svc int, t int64) (map[string]any, []map[string]any) {
+func Minute(m *traffic.Model, svc int, t int64) (map[string]any, []map[string]any) {
 	ts := time.Unix(t, 0).UTC().Format(time.RFC3339)
 	var tot traffic.Sample
 	var cached int64
@@ -344,7 +358,7 @@ func (s *stand) zoneList(w http.ResponseWriter, r *http.Request) {
 	}
 	per = min(per, 50)
 	var zones []map[string]any
-	if q.Get("account.id") == SimAccountID {
+	if q.Get("account.id") == AccountID {
 		for _, sv := range s.sim.Model.Services {
 			zones = append(zones, map[string]any{"id": sv.ID, "name": sv.Name, "status": "active"})
 		}

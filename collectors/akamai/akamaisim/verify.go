@@ -1,4 +1,4 @@
-package akamai
+package akamaisim
 
 import (
 	"crypto/hmac"
@@ -15,8 +15,8 @@ import (
 // here (and checked against Akamai's published test vectors), never used to
 // sign the collector's own requests.
 
-// edgeGridCreds are what a verifier knows of a client.
-type edgeGridCreds struct {
+// Creds are what a verifier knows of a client.
+type Creds struct {
 	ClientToken, ClientSecret, AccessToken string
 	MaxBody                                int
 }
@@ -50,8 +50,8 @@ var authRe = regexp.MustCompile(`^EG1-HMAC-SHA256 client_token=([^;]*);access_to
 
 var errBadAuth = errors.New("the signature does not match")
 
-// verify checks an Authorization header for a request.
-func verify(c edgeGridCreds, auth, method, scheme, host, pathQuery string, body []byte) error {
+// Verify checks an Authorization header for a request.
+func Verify(c Creds, auth, method, scheme, host, pathQuery string, body []byte) error {
 	m := authRe.FindStringSubmatch(auth)
 	if m == nil {
 		return errors.New("missing or malformed EG1-HMAC-SHA256 Authorization header")

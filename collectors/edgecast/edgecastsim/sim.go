@@ -1,4 +1,4 @@
-package edgecast
+package edgecastsim
 
 import (
 	"crypto/rand"
@@ -10,23 +10,48 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
+	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
 	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
 )
 
-// SimAccount is the account number the stand-in serves.
-const SimAccount = "0001"
+const (
+	provider = "edgecast"
+	step     = time.Minute
+)
 
-// SimClientID is the OAuth client id the stand-in's token endpoint knows
+// platformIDs are EdgeCast's media type ids (the {platform} path segment)
+// of the platforms the stand-in serves.
+var platformIDs = map[string]int{"http_large": 3, "http_small": 8, "adn": 14}
+
+// cacheRow and statusRow are the elements of the cachestatus and
+// statuscode answers; number is a per-second rate.
+type (
+	number   float64
+	cacheRow struct {
+		CacheStatus string `json:"CacheStatus"`
+		Connections number `json:"Connections"`
+	}
+	statusRow struct {
+		Connections number `json:"Connections"`
+		StatusCode  string `json:"StatusCode"`
+	}
+)
+
+// Account is the account number the stand-in serves.
+const Account = "0001"
+
+// ClientID is the OAuth client id the stand-in's token endpoint knows
 // (its secret is the simulator credential).
-const SimClientID = "cdnmetrics-sim-client"
+const ClientID = "cdnmetrics-sim-client"
 
-// SimPlatforms are the platforms the stand-in serves: model service i is
-// served as platform SimPlatforms[i] (services beyond the list are not
+// Platforms are the platforms the stand-in serves: model service i is
+// served as platform Platforms[i] (services beyond the list are not
 // served).
-var SimPlatforms = []string{"http_large", "http_small", "adn"}
+var Platforms = []string{"http_large", "http_small", "adn"}
 
 // simSnapshot is what the stand-in answers for one model service over one
 // minute: the minute's sums as per-second rates, in EdgeCast's shapes.
@@ -47,10 +72,10 @@ func simSnapshot(s traffic.Sample) (bps float64, cache []cacheRow, status []stat
 	return float64(s.EdgeBytes()*8) / sec, cache, status
 }
 
-// Simulate registers the real-time statistics stand-in and an OAuth token
+// Serve registers the real-time statistics stand-in and an OAuth token
 // endpoint on mux. It answers with the rates of the last whole minute
 // before sim.Now and sets Date to sim.Now, as the vendor's clock.
-func Simulate(mux *http.ServeMux, sim collectors.SimEnv) {
+func Serve(mux *http.ServeMux, sim simulate.Env) {
 	m := sim.Model
 	secret := sim.Secret(provider)
 	var mu sync.Mutex
@@ -60,7 +85,7 @@ func Simulate(mux *http.ServeMux, sim collectors.SimEnv) {
 			oauthError(w, http.StatusBadRequest, "unsupported_grant_type")
 			return
 		}
-		if r.PostForm.Get("client_id") != SimClientID ||
+		if r.PostForm.Get("client_id") != ClientID ||
 			subtle.ConstantTimeCompare([]byte(r.PostForm.Get("client_secret")), []byte(secret)) != 1 {
 			oauthError(w, http.StatusBadRequest, "invalid_client")
 			return
@@ -92,14 +117,14 @@ func Simulate(mux *http.ServeMux, sim collectors.SimEnv) {
 			http.Error(w, "Unauthorized", http.StatusUnauthorized)
 			return
 		}
-		if r.PathValue("account") != SimAccount {
+		if r.PathValue("account") != Account {
 			http.Error(w, "Access denied to account", http.StatusForbidden)
 			return
 		}
 		svc := -1
 		if id, err := strconv.Atoi(r.PathValue("platform")); err == nil {
-			for i, name := range SimPlatforms {
-				if Platforms[name] == id && i < len(m.Services) {
+			for i, name := range Platforms {
+				if platformIDs[name] == id && i < len(m.Services) {
 					svc = i
 				}
 			}
@@ -136,12 +161,12 @@ func oauthError(w http.ResponseWriter, status int, code string) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": code})
 }
 
-// SimConfig points the collector at the stand-in with the TOK credential
+// Config points the collector at the stand-in with the TOK credential
 // from collectors.SimSecretEnv.
-func SimConfig(baseURL, dir string) (string, error) {
+func Config(baseURL, dir string) (string, error) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "[edgecast]\napi_url = %q\naccount = %q\ntoken_env = %q\nplatforms = [", baseURL, SimAccount, collectors.SimSecretEnv)
-	for i, p := range SimPlatforms {
+	fmt.Fprintf(&b, "[edgecast]\napi_url = %q\naccount = %q\ntoken_env = %q\nplatforms = [", baseURL, Account, collectors.SimSecretEnv)
+	for i, p := range Platforms {
 		if i > 0 {
 			b.WriteString(", ")
 		}
@@ -155,23 +180,40 @@ func SimConfig(baseURL, dir string) (string, error) {
 // w is collected live, i.e. the stand-in's clock is within the minute
 // after w.End (as when the scheduler runs it): one record per platform for
 // w's last minute. A window collected later gets nothing (no history).
+//
+// It is computed from the model's minute and EdgeCast's documented
+// meanings, not with the collector's mapping: every value is a per-second
+// rate (the stand-in serves the minute's count / 60), so a count over the
+// minute is the rate × 60; bandwidth is bits per second, so edge bytes are
+// bits/s × 60 / 8; requests are every cache status, hits the TCP_*HIT
+// statuses, misses the TCP_*MISS ones, passes CONFIG_NOCACHE and
+// UNCACHEABLE; status classes add the class row and the exact codes in it.
+// The rates are added in the order the stand-in lists them, as a reader of
+// the answer would, so the float64 results match to the bit.
 func Expect(m *traffic.Model, w collectors.Window) []schema.Record {
 	start := w.End.Add(-step)
 	if start.Before(w.Start) {
 		return nil
 	}
+	const sec = 60
+	rate := func(n int64) float64 { return float64(n) / sec }
 	var recs []schema.Record
-	for i, name := range SimPlatforms {
+	for i, name := range Platforms {
 		if i >= len(m.Services) {
 			break
 		}
-		bps, cache, status := simSnapshot(m.SumAll(i, start.Unix(), w.End.Unix()))
-		r := schema.Record{Provider: provider, Service: name, Location: schema.LocationAll, Start: start.Unix(), Step: 60}
-		// The same conversions as Collect; the JSON round trip of a float64
-		// is exact, so the values match to the bit.
-		_ = mapBandwidth(bps, 60, &r.Counts)
-		_ = mapCacheStatus(cache, 60, &r.Counts)
-		_ = mapStatusCode(status, 60, &r.Counts)
+		s := m.SumAll(i, start.Unix(), w.End.Unix())
+		other := max(s.Requests-s.Hits-s.Misses-s.Passes, 0)
+		r := schema.Record{Provider: provider, Service: name, Location: schema.LocationAll, Start: start.Unix(), Step: sec}
+		r.Set(schema.EdgeBytes, float64(s.EdgeBytes()*8)/sec*sec/8)
+		r.Set(schema.Requests, (rate(s.Hits)+0+rate(s.Misses)+0+0+rate(other)+0+rate(s.Passes))*sec)
+		r.Set(schema.Hits, (rate(s.Hits)+0)*sec)
+		r.Set(schema.Misses, (rate(s.Misses)+0+0)*sec)
+		r.Set(schema.Passes, (0+rate(s.Passes))*sec)
+		r.Set(schema.Status2xx, rate(s.Status2xx)*sec)
+		r.Set(schema.Status3xx, rate(s.Status3xx)*sec)
+		r.Set(schema.Status4xx, rate(s.Status4xx)*sec)
+		r.Set(schema.Status5xx, (0+rate(s.Status5xx))*sec)
 		recs = append(recs, r)
 	}
 	return recs
