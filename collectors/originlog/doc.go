@@ -21,8 +21,8 @@
 // and, when [originlog.beacons] is set, failure-beacon hits per source as
 // points <prefix>.beacons.<source>.failures. Lines are bucketed by their own
 // logged time ($time_local: when nginx wrote the line, i.e. when the
-// request ended), never by read time. Reconcile compares these counts with
-// a vendor's reported origin_requests.
+// request ended), never by read time. The pipeline (internal/pipeline)
+// compares these counts with a vendor's reported origin_requests.
 //
 // # Reading and state
 //

@@ -1,6 +1,10 @@
-// Package app wires the program together: it parses the command line,
-// loads the config and connects collectors, scheduler and sink. It holds no
-// logic of its own beyond that wiring; cmd/cdnmetrics calls Main.
+// Package app is the commands and their wiring: it parses the command
+// line, loads the config and connects collectors, scheduler, pipeline and
+// sink, and the side services (events, deploy hook). What becomes of a
+// batch is internal/pipeline's; when and over which window a collector
+// runs, and when its checkpoint moves, is internal/scheduler's. app imports
+// no vendor package: vendors register themselves, and cmd/cdnmetrics
+// blank-imports collectors/all before calling Main.
 package app
 
 import (

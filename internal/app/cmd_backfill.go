@@ -128,13 +128,13 @@ touched.`)
 		if res.Err == nil && saveErr != nil {
 			res.Err = fmt.Errorf("progress: %w", saveErr)
 		}
-		rt.record(b.cfg.Name, res)
+		rt.pipe.Record(b.cfg.Name, res)
 		if res.Err != nil {
 			failed++
 			fmt.Fprintf(stdio.Stderr, "\nbackfill: %s stopped after %d chunk(s): %v\nrun the same command again to continue\n", b.cfg.Name, res.Windows, oneLine(res.Err))
 			continue
 		}
-		fmt.Fprintf(stdio.Stdout, "backfill: %s done: %d chunk(s), %d points\n", b.cfg.Name, res.Windows, rt.statsFor(b.cfg.Name).points.Load())
+		fmt.Fprintf(stdio.Stdout, "backfill: %s done: %d chunk(s), %d points\n", b.cfg.Name, res.Windows, rt.pipe.Points(b.cfg.Name))
 	}
 	if failed > 0 {
 		return 1

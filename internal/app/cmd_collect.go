@@ -113,7 +113,7 @@ ends at run_timeout (default 10m): a collector still running then FAILED.`)
 			} else {
 				results[i] = b.runner.RunOnce(runCtx)
 			}
-			rt.record(b.cfg.Name, results[i])
+			rt.pipe.Record(b.cfg.Name, results[i])
 		}()
 	}
 	wg.Wait()
@@ -122,7 +122,7 @@ ends at run_timeout (default 10m): a collector still running then FAILED.`)
 		// Like the daemon: the collectors' counters and the sink's (points
 		// sent, spooled, dropped, replayed).
 		now := time.Now()
-		self := append(rt.selfPoints(now), rt.sinkSelfPoints(now)...)
+		self := rt.pipe.SelfPoints(now)
 		if err := rt.sink.Send(ctx, self); err == nil {
 			selfPts = len(self)
 		}
@@ -133,7 +133,7 @@ ends at run_timeout (default 10m): a collector still running then FAILED.`)
 	var points int64
 	for i, b := range bs {
 		res := results[i]
-		n := rt.statsFor(b.cfg.Name).points.Load()
+		n := rt.pipe.Points(b.cfg.Name)
 		points += n
 		switch {
 		case res.Err != nil:

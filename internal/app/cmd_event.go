@@ -60,7 +60,7 @@ is 1 and the output says which of the two happened.`)
 		return 1
 	}
 	code := 0
-	if err := rt.pointEmitter().Emit(ctx, collectors.Batch{Points: events.MetricPoints(cfg.Graphite.Prefix, ev)}); err != nil {
+	if err := rt.pipe.Direct().Emit(ctx, collectors.Batch{Points: events.MetricPoints(cfg.Graphite.Prefix, ev)}); err != nil {
 		fmt.Fprintf(stdio.Stderr, "event: metric not sent: %v\n", err)
 		code = 1
 	}

@@ -91,7 +91,7 @@ sink before exit.`)
 		// Each run ends by run_timeout, by default when the next is due.
 		err := d.Add(ctx, scheduler.Job{Name: b.cfg.Name, Schedule: b.cfg.Options.Schedule(), Timeout: cfg.RunDeadline(0), Run: func(ctx context.Context) {
 			res := b.runner.RunOnce(ctx)
-			rt.record(b.cfg.Name, res)
+			rt.pipe.Record(b.cfg.Name, res)
 			if res.Err != nil && !errors.Is(res.Err, context.Canceled) {
 				rt.logger.Error("run failed", "collector", b.cfg.Name, "windows", res.Windows, "err", res.Err)
 			} else {
@@ -146,7 +146,7 @@ func (rt *program) stream(ctx context.Context, b *built, s collectors.Streamer) 
 	cctx, cancel := scheduler.WithRunDeadline(ctx, rt.cfg.RunDeadline(scheduler.DefaultOneShotTimeout))
 	res := b.runner.RunOnce(cctx)
 	cancel()
-	rt.record(b.cfg.Name, res)
+	rt.pipe.Record(b.cfg.Name, res)
 	caughtUp := res.Err == nil
 	if !caughtUp && ctx.Err() == nil {
 		// The stream's checkpoints would jump past the window that failed
@@ -158,11 +158,11 @@ func (rt *program) stream(ctx context.Context, b *built, s collectors.Streamer) 
 	go func() {
 		defer close(done)
 		if caughtUp {
-			rt.checkpointLoop(ctx, b)
+			b.runner.FollowStream(ctx, time.Minute, func() time.Time { return rt.pipe.NewestEnd(b.cfg.Name) })
 		}
 	}()
 	for ctx.Err() == nil {
-		err := s.Stream(ctx, rt.emitter(b.cfg.Name))
+		err := s.Stream(ctx, rt.pipe.Emitter(b.cfg.Name))
 		if ctx.Err() != nil {
 			break
 		}

@@ -13,7 +13,6 @@ import (
 	"github.com/cdnmetrics/cdnmetrics/internal/hook"
 	"github.com/cdnmetrics/cdnmetrics/internal/scheduler"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
-	"github.com/cdnmetrics/cdnmetrics/internal/state"
 )
 
 // extras are the daemon's side services.
@@ -21,13 +20,6 @@ type extras struct {
 	wg     sync.WaitGroup
 	poster *events.Poster
 	hook   *hook.Handler // nil when the hook is off
-}
-
-// pointEmitter sends ready-made points (event markers) to the sink.
-func (rt *program) pointEmitter() collectors.Emitter {
-	return collectors.EmitterFunc(func(ctx context.Context, b collectors.Batch) error {
-		return rt.sink.Send(ctx, b.Points)
-	})
 }
 
 // setupEvents builds the event poster (durable queue under
@@ -42,7 +34,8 @@ func (rt *program) setupEvents() error {
 		return fmt.Errorf("events: %w", err)
 	}
 	rt.ext.poster = p
-	rt.events = p.Recorder(rt.cfg.Graphite.Prefix, rt.pointEmitter())
+	rt.events = p.Recorder(rt.cfg.Graphite.Prefix, rt.pipe.Direct())
+	rt.pipe.SetEvents(rt.events)
 	return nil
 }
 
@@ -76,7 +69,7 @@ func (rt *program) startExtras(ctx context.Context) error {
 	}
 	post := func(ctx context.Context, ev collectors.Event) error {
 		// Without [events] the deploy still becomes a metric.
-		return rt.pointEmitter().Emit(ctx, collectors.Batch{Points: events.MetricPoints(rt.cfg.Graphite.Prefix, ev)})
+		return rt.pipe.Direct().Emit(ctx, collectors.Batch{Points: events.MetricPoints(rt.cfg.Graphite.Prefix, ev)})
 	}
 	if rt.events != nil {
 		post = rt.events.PostEvent
@@ -109,52 +102,14 @@ func (rt *program) stopExtras() {
 	}
 }
 
-// checkpointLoop records a streaming collector's progress: every minute,
-// after a flush, the end of the newest emitted interval becomes its
-// checkpoint, so a restart catches up only what it missed.
-func (rt *program) checkpointLoop(ctx context.Context, b *built) {
-	if rt.store == nil {
-		return
-	}
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	st := rt.statsFor(b.cfg.Name)
-	save := func(ctx context.Context) {
-		end := st.maxEnd.Load()
-		if end == 0 {
-			return
-		}
-		if err := rt.sink.Flush(ctx); err != nil {
-			// Not durable (or stopping): the checkpoint stays put.
-			rt.logger.Warn("checkpoint not moved: points not yet delivered or spooled", "collector", b.cfg.Name, "err", err)
-			return
-		}
-		if err := rt.store.Set(b.cfg.Name, state.Checkpoint{End: rt.clampCheckpoint(time.Unix(end, 0)).UTC(), Updated: time.Now().UTC()}); err != nil {
-			rt.logger.Error("checkpoint not saved", "collector", b.cfg.Name, "err", err)
-		}
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			save(fctx)
-			cancel()
-			return
-		case <-t.C:
-			save(ctx)
-		}
-	}
-}
-
 // selfPointsAll adds the daemon's skipped-run counts to the self-metrics.
 func (rt *program) selfPointsAll(now time.Time, d *scheduler.Daemon, bs []*built) []schema.Point {
-	pts := rt.selfPoints(now)
+	pts := rt.pipe.SelfPoints(now)
 	for _, b := range bs {
 		if c := d.Counters(b.cfg.Name); c != nil {
 			pts = append(pts, schema.Point{Path: schema.Path(rt.cfg.Graphite.Prefix, "cdnmetrics", "collector", b.cfg.Name, "skipped_runs"), Value: float64(c.Skipped.Load()), Time: now.Unix()})
 		}
 	}
-	pts = append(pts, rt.sinkSelfPoints(now)...)
 	if h := rt.ext.hook; h != nil {
 		pts = append(pts, schema.Point{Path: schema.Path(rt.cfg.Graphite.Prefix, "cdnmetrics", "hook", "rejected_future"), Value: float64(h.RejectedFuture()), Time: now.Unix()})
 	}

@@ -6,17 +6,15 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/internal/config"
 	"github.com/cdnmetrics/cdnmetrics/internal/graphite"
-	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
-func newWriterSink(w io.Writer) Sink { return graphite.NewWriterSink(w) }
+func newWriterSink(w io.Writer) graphite.Sink { return graphite.NewWriterSink(w) }
 
 // newTCPSink is the carbon sink with its spool under state_dir/spool.
-func newTCPSink(cfg *config.Config, logger *slog.Logger) (Sink, error) {
+func newTCPSink(cfg *config.Config, logger *slog.Logger) (graphite.Sink, error) {
 	opts := []graphite.Option{
 		graphite.WithLogger(logger),
 		graphite.WithQueueSize(cfg.Graphite.QueueSize),
@@ -26,16 +24,6 @@ func newTCPSink(cfg *config.Config, logger *slog.Logger) (Sink, error) {
 		opts = append(opts, graphite.WithSpool(filepath.Join(cfg.StateDir, "spool"), cfg.Graphite.SpoolMaxBytes))
 	}
 	return graphite.New(cfg.Graphite.Address, opts...)
-}
-
-// sinkSelfPoints are the sink's own counters under <prefix>.cdnmetrics.sink.
-func (rt *program) sinkSelfPoints(now time.Time) []schema.Point {
-	if s, ok := rt.sink.(interface {
-		SelfPoints(prefix string, now time.Time) []schema.Point
-	}); ok {
-		return s.SelfPoints(rt.cfg.Graphite.Prefix, now)
-	}
-	return nil
 }
 
 // delivery is what a run's summary says about the sink.
@@ -50,11 +38,10 @@ type delivery struct {
 // (durable, not delivered), dropped; and of the points an earlier run left
 // in the spool. Call it after the sink is closed.
 func (rt *program) deliverySummary(collected int64, selfPts int) delivery {
-	s, ok := rt.sink.(interface{ Stats() graphite.Stats })
-	if !ok || rt.dryRun {
+	if rt.dryRun {
 		return delivery{}
 	}
-	st := s.Stats()
+	st := rt.sink.Stats()
 	delivered, spooled, dropped, inMemory := st.Own()
 	dropped += inMemory // after Close nothing stays in memory; if it did, it is gone with the process
 	var b strings.Builder

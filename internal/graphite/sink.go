@@ -19,7 +19,9 @@ import (
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
-// Sink takes points for carbon. Implementations are safe for concurrent use.
+// Sink takes points for carbon; it is the program's one sink interface
+// (internal/pipeline delivers through it, the commands flush and close it).
+// Implementations are safe for concurrent use.
 type Sink interface {
 	// Send queues pts (the slice may be reused after it returns). It blocks
 	// while the queue is full and returns ctx's error if that ends first,

@@ -113,24 +113,75 @@ func (r *Runner) run(ctx context.Context, windows []collectors.Window, advance b
 			}
 			return finish(res, errs)
 		}
-		if err := r.flush(ctx); err != nil {
-			errs = append(errs, err)
-			return finish(res, errs)
-		}
-		res.Windows++
-		if advance && r.Store != nil {
-			// Never past our clock: an explicit window may end in the future.
-			now := r.now()
-			if err := r.Store.Set(r.Name, state.Checkpoint{End: notAfter(w.End, now), Updated: now}); err != nil {
+		if !advance {
+			if err := r.flush(ctx); err != nil {
 				errs = append(errs, err)
 				return finish(res, errs)
 			}
+		} else if durable, err := r.commit(ctx, w.End); err != nil {
+			errs = append(errs, err)
+			if durable {
+				res.Windows++ // collected and durable; only the checkpoint was not saved
+			}
+			return finish(res, errs)
 		}
+		res.Windows++
 		if r.Progress != nil {
 			r.Progress(i+1, len(windows), w)
 		}
 	}
 	return finish(res, errs)
+}
+
+// commit makes everything emitted so far durable (sent or spooled) and
+// only then moves the checkpoint to end, never past our clock (an explicit
+// window or a vendor's stamp may lie ahead of it). Windows and streams both
+// move their checkpoints here. durable reports whether the flush succeeded.
+func (r *Runner) commit(ctx context.Context, end time.Time) (durable bool, err error) {
+	if err := r.flush(ctx); err != nil {
+		return false, err
+	}
+	if r.Store == nil {
+		return true, nil
+	}
+	now := r.now()
+	return true, r.Store.Set(r.Name, state.Checkpoint{End: notAfter(end, now), Updated: now})
+}
+
+// FollowStream records a streaming collector's progress until ctx ends:
+// every interval (and once more as ctx ends, within 10 seconds), newest —
+// the end of the newest interval emitted, zero while none was — becomes the
+// checkpoint once commit has made the points durable, so a restart catches
+// up only what it missed. Without a Store it only waits for ctx.
+func (r *Runner) FollowStream(ctx context.Context, every time.Duration, newest func() time.Time) {
+	if r.Store == nil {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	save := func(ctx context.Context) {
+		end := newest()
+		if end.IsZero() {
+			return
+		}
+		if durable, err := r.commit(ctx, end); !durable {
+			// Not durable (or stopping): the checkpoint stays put.
+			r.log().Warn("checkpoint not moved: points not yet delivered or spooled", "collector", r.Name, "err", err)
+		} else if err != nil {
+			r.log().Error("checkpoint not saved", "collector", r.Name, "err", err)
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			save(fctx)
+			cancel()
+			return
+		case <-t.C:
+			save(ctx)
+		}
+	}
 }
 
 func finish(res Result, errs []error) Result {

@@ -1,4 +1,4 @@
-package app
+package pipeline
 
 import (
 	"log/slog"
@@ -9,11 +9,11 @@ import (
 	"github.com/cdnmetrics/cdnmetrics/internal/state"
 )
 
-// pathNamer is the program's collectors.PathNamer: state.Paths decides and
+// PathNamer is the program's collectors.PathNamer: state.Paths decides and
 // remembers who owns a path; this adds one warning per clash per process
 // and the self-metric <prefix>.cdnmetrics.collector.<provider>.path_clashes
 // (services this process renamed with their id).
-type pathNamer struct {
+type PathNamer struct {
 	paths  *state.Paths
 	logger *slog.Logger
 
@@ -23,7 +23,9 @@ type pathNamer struct {
 	saveErr bool             // the paths file could not be written (said once)
 }
 
-func newPathNamer(stateDir string, dryRun bool, logger *slog.Logger) (*pathNamer, error) {
+// NewPathNamer reads who owns which service path from stateDir (a dry run
+// only reads it, and starts afresh when it cannot).
+func NewPathNamer(stateDir string, dryRun bool, logger *slog.Logger) (*PathNamer, error) {
 	p, err := state.OpenPaths(stateDir, dryRun)
 	if err != nil && dryRun {
 		// A dry run may be run by someone who cannot read state_dir.
@@ -33,11 +35,11 @@ func newPathNamer(stateDir string, dryRun bool, logger *slog.Logger) (*pathNamer
 	if err != nil {
 		return nil, err
 	}
-	return &pathNamer{paths: p, logger: logger, told: map[state.Clash]bool{}, clashes: map[string]int64{}}, nil
+	return &PathNamer{paths: p, logger: logger, told: map[state.Clash]bool{}, clashes: map[string]int64{}}, nil
 }
 
 // PathNames implements collectors.PathNamer.
-func (n *pathNamer) PathNames(provider string, svcs []collectors.ServiceRef) []string {
+func (n *PathNamer) PathNames(provider string, svcs []collectors.ServiceRef) []string {
 	ids, names := make([]string, len(svcs)), make([]string, len(svcs))
 	for i, s := range svcs {
 		ids[i], names[i] = s.ID, s.Name
@@ -62,7 +64,7 @@ func (n *pathNamer) PathNames(provider string, svcs []collectors.ServiceRef) []s
 }
 
 // points are the path_clashes self-metrics at ts.
-func (n *pathNamer) points(prefix string, ts int64) []schema.Point {
+func (n *PathNamer) points(prefix string, ts int64) []schema.Point {
 	if n == nil { // a program built without state (tests)
 		return nil
 	}

@@ -1,4 +1,4 @@
-package app
+package pipeline
 
 import (
 	"sort"
@@ -28,13 +28,6 @@ type clockCounts struct {
 	checkpointResets atomic.Int64 // checkpoints found in the future and reset
 }
 
-func (g *clockGuard) time() time.Time {
-	if g.now != nil {
-		return g.now()
-	}
-	return time.Now()
-}
-
 func (g *clockGuard) countsFor(name string) *clockCounts {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -58,18 +51,18 @@ func (g *clockGuard) setRetention(name string, d time.Duration) {
 	g.retention[name] = d
 }
 
-// clock is collector name's Clock: our clock, the configured tolerance,
+// Clock is collector name's Clock: our clock, the configured tolerance,
 // the vendor's retention (once build has read its Timing), counting into
 // the self-metrics.
-func (rt *program) clock(name string) collectors.Clock {
-	g := &rt.clockGuard
+func (p *Pipeline) Clock(name string) collectors.Clock {
+	g := &p.clockGuard
 	counts := g.countsFor(name)
 	g.mu.Lock()
 	ret := g.retention[name]
 	g.mu.Unlock()
 	return collectors.Clock{
 		Now:       g.now,
-		Tolerance: rt.cfg.ClockSkewTolerance.D(),
+		Tolerance: p.tolerance,
 		Retention: ret,
 		Reject: func(reason string, n int) {
 			switch reason {
@@ -85,8 +78,8 @@ func (rt *program) clock(name string) collectors.Clock {
 // trust drops from b what collector name's vendor stamped ahead of our
 // clock (or before its retention), with one warning per batch that names
 // the counts and the worst times, and counts them.
-func (rt *program) trust(name string, b collectors.Batch) collectors.Batch {
-	c := rt.clock(name)
+func (p *Pipeline) trust(name string, b collectors.Batch) collectors.Batch {
+	c := p.Clock(name)
 	now := c.Time()
 	kept, rej := c.Filter(b, now)
 	if rej.Total() == 0 {
@@ -101,21 +94,21 @@ func (rt *program) trust(name string, b collectors.Batch) collectors.Batch {
 	if rej.TooOld > 0 {
 		args = append(args, "too_old", rej.TooOld, "oldest", time.Unix(rej.OldestTooOld, 0).UTC().Format(time.RFC3339), "retention", c.Retention)
 	}
-	rt.logger.Warn("vendor data stamped outside our clock's trust rejected", args...)
+	p.logger.Warn("vendor data stamped outside our clock's trust rejected", args...)
 	return kept
 }
 
 // noteCheckpointReset counts a run that found its checkpoint in the future.
-func (rt *program) noteCheckpointReset(name string, res scheduler.Result) {
+func (p *Pipeline) noteCheckpointReset(name string, res scheduler.Result) {
 	if res.CheckpointReset {
-		rt.clockGuard.countsFor(name).checkpointResets.Add(1)
+		p.clockGuard.countsFor(name).checkpointResets.Add(1)
 	}
 }
 
 // clockSelfPoints are <prefix>.cdnmetrics.collector.<name>.rejected_future,
 // .rejected_too_old and .checkpoint_resets at ts.
-func (rt *program) clockSelfPoints(ts int64) []schema.Point {
-	g := &rt.clockGuard
+func (p *Pipeline) clockSelfPoints(ts int64) []schema.Point {
+	g := &p.clockGuard
 	g.mu.Lock()
 	names := make([]string, 0, len(g.counts))
 	for n := range g.counts {
@@ -134,16 +127,12 @@ func (rt *program) clockSelfPoints(ts int64) []schema.Point {
 			{collectors.RejectedTooOld, c.tooOld.Load()},
 			{"checkpoint_resets", c.checkpointResets.Load()},
 		} {
-			pts = append(pts, schema.Point{Path: schema.Path(rt.cfg.Graphite.Prefix, "cdnmetrics", "collector", n, m.metric), Value: float64(m.v), Time: ts})
+			pts = append(pts, schema.Point{Path: schema.Path(p.prefix, "cdnmetrics", "collector", n, m.metric), Value: float64(m.v), Time: ts})
 		}
 	}
 	return pts
 }
 
-// clampCheckpoint keeps a checkpoint at or before our clock.
-func (rt *program) clampCheckpoint(end time.Time) time.Time {
-	if now := rt.clockGuard.time(); end.After(now) {
-		return now
-	}
-	return end
-}
+// SetRetention tells the clock guard how far back collector name's vendor
+// keeps data (its Timing's Retention); older times are rejected.
+func (p *Pipeline) SetRetention(name string, d time.Duration) { p.clockGuard.setRetention(name, d) }

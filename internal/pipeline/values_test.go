@@ -1,9 +1,10 @@
-package app
+package pipeline
 
 import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/config"
+	"github.com/cdnmetrics/cdnmetrics/internal/graphite"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
@@ -19,22 +21,21 @@ import (
 // the printed lines as path → value, and the log.
 func emitDryRun(t *testing.T, name string, b collectors.Batch) (map[string]float64, string) {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Graphite.Prefix = "cdn"
-	cfg.StateDir = t.TempDir()
 	var out, errb bytes.Buffer
-	rt, err := newRuntime(&cfg, IO{Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }}, true)
+	paths, err := NewPathNamer(t.TempDir(), true, slog.New(slog.NewTextHandler(&errb, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := rt.emitter(name).Emit(context.Background(), b); err != nil {
+	sink := graphite.NewWriterSink(&out)
+	p := New(Options{Prefix: "cdn", Sink: sink, Logger: slog.New(slog.NewTextHandler(&errb, nil)), ClockSkewTolerance: config.Default().ClockSkewTolerance.D(), Paths: paths})
+	if err := p.Emitter(name).Emit(context.Background(), b); err != nil {
 		t.Fatal(err)
 	}
-	if err := rt.sink.Flush(context.Background()); err != nil {
+	if err := sink.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range rt.selfPoints(time.Unix(1700000600, 0)) {
-		fmt.Fprintf(&out, "%s %v %d\n", p.Path, p.Value, p.Time)
+	for _, pt := range p.SelfPoints(time.Unix(1700000600, 0)) {
+		fmt.Fprintf(&out, "%s %v %d\n", pt.Path, pt.Value, pt.Time)
 	}
 	got := map[string]float64{}
 	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
