@@ -93,22 +93,6 @@ type Params struct {
 	SeasonMin    int
 	SeasonWarm   int
 	SeasonWeight float64
-	// ArtBlock, ArtVigilance, ArtRate, ArtWarm and ArtNovelty drive the
-	// shape channel (art.go; ArtBlock 0 turns it off): points per block,
-	// the match a window needs to resonate with a category, the rate at
-	// which a category learns, the windows before it scores, and the raw
-	// surprise of a window no category matches.
-	ArtBlock     int
-	ArtVigilance float64
-	ArtRate      float64
-	ArtWarm      int
-	ArtNovelty   float64
-	// ArtWeight > 0 sends the shape surprise straight to the score, scaled
-	// by it, instead of into the raw surprise.
-	ArtWeight float64
-	// ArtLocal > 0 scales each window by its own range (at least ArtLocal
-	// × the remembered range) instead: shape without level.
-	ArtLocal float64
 }
 
 // DefaultParams returns the parameter set used everywhere. The values were
@@ -260,7 +244,6 @@ type Detector struct {
 	season   [seasonBuckets]ewm    // value by hour of day, weekday/weekend
 	visits   [seasonBuckets]uint16 // points seen per bucket, saturating
 	slik     likelihood            // of the seasonal surprise
-	art      artChannel            // shapes (see art.go)
 }
 
 // extreme is an all-time upper extreme of a series (of −v for the lower)
@@ -355,17 +338,6 @@ func (d *Detector) Update(t int64, v float64) float64 {
 		}
 	}
 
-	artScore := 0.0
-	if p.ArtBlock > 0 {
-		if s, ok := d.art.update(v, d.min, d.max, p); ok {
-			if p.ArtWeight > 0 {
-				artScore = p.ArtWeight * s
-			} else {
-				raw = math.Max(raw, s)
-			}
-		}
-	}
-
 	// Seasonal surprise: the z-score of the value against the same hour
 	// of past days.
 	sraw := 0.0
@@ -395,7 +367,6 @@ func (d *Detector) Update(t int64, v float64) float64 {
 			d.visits[b]++
 		}
 	}
-	score += artScore
 	spatial := false
 	if d.n < p.Warmup {
 		score = 0
