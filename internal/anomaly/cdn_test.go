@@ -135,3 +135,20 @@ func TestCDNTrafficShiftFlagged(t *testing.T) {
 		t.Errorf("LHR: traffic shift not flagged within 5 minutes; day-4 alarms %v", a)
 	}
 }
+
+func TestCDNStuckSeriesFlagged(t *testing.T) {
+	m := traffic.Default(7)
+	// The hit ratio freezes at the event (a collector repeating its last
+	// value): flagged once it has stood still longer than ever and RunMin
+	// minutes, here within 11 minutes.
+	var frozen float64
+	metric := func(m *traffic.Model, from, to int64) float64 {
+		if from < cdnEvent {
+			frozen = hitRatio(m, from, to)
+		}
+		return frozen
+	}
+	if a := cdnRun(m, metric); !flaggedWithin(a, cdnEvent) && !flaggedWithin(a, cdnEvent+cdnWithin+60) {
+		t.Errorf("frozen hit ratio not flagged within 11 minutes; day-4 alarms %v", a)
+	}
+}
