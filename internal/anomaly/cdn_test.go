@@ -61,14 +61,14 @@ func flaggedWithin(alarms []int64, at int64) bool {
 // TestCDNCleanDayFalseAlarms is a stated limit, not the issue's goal: the
 // issue asks that a clean simulated day raise nothing, and the detector does
 // not meet it. On clean minute data it raises about one alarm per series per
-// day at the default threshold (seeds 1–4, days 3–7 of each run: 65 points
+// day at the default threshold (seeds 1–4, days 3–7 of each run: 66 points
 // ≥ 0.5 in 80 series-days over hit ratio, error ratio and two POPs'
 // requests), mostly from the likelihood stage and the context novelty, a
 // few from noise just beyond the remembered range. Every change tried
 // against them (a noise-scaled out-of-range tolerance, higher likelihood
-// floors, no context novelty) cost NAB points on both halves of the corpus
-// (see README). This test guards the measured rate on seed 7's fourth day:
-// 4 alarms over the four series.
+// floors, no context novelty) cost NAB points on the whole corpus and on at
+// least one half (see README). This test guards the measured rate on seed
+// 7's fourth day: 4 alarms over the four series.
 func TestCDNCleanDayFalseAlarms(t *testing.T) {
 	m := traffic.Default(7)
 	total := 0
