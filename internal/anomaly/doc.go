@@ -30,7 +30,9 @@
 //     QuietLevel the next Quiet points are damped (out-of-range jumps
 //     excepted; a step-by-step drift out of the range is one event), so one
 //     event is reported once; a series that alarms often gets a longer
-//     quiet time.
+//     quiet time; a value that has stayed exactly the same for longer than
+//     ever before (and at least RunMin points) scores 1, once per run: a
+//     frozen counter, a POP or disk gone silent.
 //
 // One parameter set (DefaultParams) serves every series. The detector does
 // not know a series' range in advance; it learns for Warmup points and scores

@@ -24,10 +24,17 @@ const stateMagic = "cdnmetrics-anomaly-v1\n"
 // maxPathLen bounds a path read back from a state file.
 const maxPathLen = 4096
 
-// fingerprint identifies p (and so whether saved detectors fit it).
+// stateFormat is the version of the per-detector layout below; it is part
+// of the fingerprint, so a state saved by a build with another layout is
+// refused as ErrStateMismatch even when the Params look alike. 2 added the
+// stuck-value run.
+const stateFormat = 2
+
+// fingerprint identifies p and the state layout (and so whether saved
+// detectors fit them).
 func fingerprint(p Params) uint64 {
 	h := fnv.New64a()
-	fmt.Fprintf(h, "%+v|%d|%d|%d", p, maxRates, maxShort, seasonBuckets)
+	fmt.Fprintf(h, "%+v|%d|%d|%d|format %d", p, maxRates, maxShort, seasonBuckets, stateFormat)
 	return h.Sum64()
 }
 
@@ -117,6 +124,12 @@ func (d *Detector) encode(e *encoder) {
 		e.u64(uint64(d.visits[i]))
 	}
 	d.slik.encode(e)
+	seen := uint64(0)
+	if d.runSeen {
+		seen = 1
+	}
+	e.u64(uint64(uint32(d.run))<<1 | seen)
+	e.u64(uint64(uint32(d.maxRun)))
 }
 
 func (d *Detector) decode(r *decoder) {
@@ -141,6 +154,9 @@ func (d *Detector) decode(r *decoder) {
 		d.visits[i] = uint16(min(r.u64(), math.MaxUint16))
 	}
 	d.slik.decode(r)
+	u := r.u64()
+	d.run, d.runSeen = int32(min(u>>1, math.MaxInt32)), u&1 == 1
+	d.maxRun = int32(min(r.u64(), math.MaxInt32))
 	if d.n < 0 || d.quiet < 0 {
 		r.fail(errors.New("negative counter"))
 	}

@@ -16,6 +16,14 @@ func TestSaveLoadContinuesExactly(t *testing.T) {
 	for i := 2000; i < 2010; i++ {
 		vals[i] += 50 // an anomaly after the restart
 	}
+	// Stuck stretches: one that sets the longest run, and one still going
+	// on at the save, so the stuck-value state must survive it too.
+	for i := 800; i < 812; i++ {
+		vals[i] = vals[799]
+	}
+	for i := 1490; i < 1530; i++ {
+		vals[i] = vals[1489]
+	}
 	paths := []string{"cdn.fastly.www.all.hit_ratio", "cdn.akamai.www.all.error_ratio"}
 	a := NewSet(DefaultParams(), SetOptions{})
 	feed := func(s *Set, from, to int) []float64 {

@@ -32,9 +32,9 @@ type SetOptions struct {
 
 // DefaultThreshold is the default QuietLevel and the configuration's default
 // threshold. NAB's optimiser picks 0.5101 for DefaultParams on all three
-// profiles (it drops the weakest alarms just above 0.5: 71.17 / 65.34 /
-// 75.03); at 0.5 the NAB scores are 0.4–1.3 points lower (70.58 / 64.09 /
-// 74.64).
+// profiles (it drops the weakest alarms just above 0.5: 72.90 / 66.85 /
+// 76.76); at 0.5 the NAB scores are 0.4–1.3 points lower (72.31 / 65.60 /
+// 76.37).
 const DefaultThreshold = 0.5
 
 // series is a Set's state for one path.

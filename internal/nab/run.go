@@ -23,7 +23,8 @@ import (
 )
 
 // usage is printed for -h and for bad arguments.
-const usage = `usage: anomaly-eval [--format table|json] [--scores-dir DIR] [--results DIR [--detector NAME]] NAB_ROOT
+const usage = `usage: anomaly-eval [--format table|json] [--scores-dir DIR] [--results DIR [--detector NAME]]
+                    [--holdout [--grid]] [--report] NAB_ROOT
 
 Runs the built-in anomaly detector over every NAB data file as a stream and
 scores it with NAB's rules. NAB_ROOT holds data/, labels/ and config/.
@@ -35,6 +36,16 @@ scores it with NAB's rules. NAB_ROOT holds data/, labels/ and config/.
                        built-in detector
   --detector NAME      with --results: also score at NAME's published thresholds
                        from config/thresholds.json
+  --holdout            also score held-out halves: files sorted by category/name,
+                       1st, 3rd, … file in half A, 2nd, 4th, … in half B; the
+                       threshold is chosen on one half and the other is scored
+                       (each half normalised with its own null and perfect
+                       scores), both ways
+  --grid               with --holdout and the built-in detector: also choose the
+                       parameter set on the tuning half, from a fixed grid of
+                       HoldoutGrid() sets around the defaults (a few minutes)
+  --report             list the missed windows (file, start, end, best score
+                       inside) and the files whose false positives cost most
 `
 
 // RunCommand is the anomaly-eval subcommand: it parses args (flags and the
@@ -49,6 +60,9 @@ func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	scoresDir := fs.String("scores-dir", "", "write detector output here")
 	resultsDir := fs.String("results", "", "score saved detector output")
 	detector := fs.String("detector", "", "published detector name for --results")
+	holdout := fs.Bool("holdout", false, "score held-out halves")
+	grid := fs.Bool("grid", false, "with --holdout: choose parameters on the tuning half too")
+	withReport := fs.Bool("report", false, "list missed windows and costliest false positives")
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -77,7 +91,12 @@ func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "anomaly-eval: --detector needs --results")
 		return 2
 	}
-	ev := evaluation{root: pos[0], scoresDir: *scoresDir, resultsDir: *resultsDir, detector: *detector, stderr: stderr}
+	if *grid && (!*holdout || *resultsDir != "") {
+		fmt.Fprintln(stderr, "anomaly-eval: --grid needs --holdout and the built-in detector (no --results)")
+		return 2
+	}
+	ev := evaluation{root: pos[0], scoresDir: *scoresDir, resultsDir: *resultsDir, detector: *detector,
+		holdout: *holdout, grid: *grid, report: *withReport, stderr: stderr}
 	rep, err := ev.run(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "anomaly-eval: %v\n", err)
@@ -97,6 +116,7 @@ func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 
 type evaluation struct {
 	root, scoresDir, resultsDir, detector string
+	holdout, grid, report                 bool
 	stderr                                io.Writer
 }
 
@@ -112,6 +132,12 @@ type report struct {
 	AtPub      []Result // per profile, at the published thresholds (--detector)
 	Published  Published
 	Categories []string
+	// Holdout is set with --holdout: per profile, the halves' scores.
+	Holdout     []HeldOut
+	HoldoutWins [2]int
+	Candidates  int // parameter sets tried per half (1 without --grid)
+	sweep       *Sweep
+	report      bool
 }
 
 func (e *evaluation) run(ctx context.Context) (*report, error) {
@@ -185,6 +211,28 @@ func (e *evaluation) run(ctx context.Context) (*report, error) {
 			rep.AtPub = append(rep.AtPub, sw.At(p, thresholds[e.detector][p.Name]))
 		}
 	}
+	rep.sweep, rep.report = sw, e.report
+	if e.holdout {
+		x := NewCrossHalves(files, profiles)
+		x.Add("default", scores)
+		rep.Candidates = 1
+		if e.grid {
+			grid := HoldoutGrid()
+			for k, c := range grid {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+				fmt.Fprintf(e.stderr, "anomaly-eval: grid [%d/%d] %s\n", k+1, len(grid), c.Name)
+				cs := make([][]float64, len(files))
+				for i, f := range files {
+					cs[i] = DetectWith(f, c.Params)
+				}
+				x.Add(c.Name, cs)
+			}
+			rep.Candidates += len(grid)
+		}
+		rep.Holdout, rep.HoldoutWins = x.Results, x.Windows()
+	}
 	seen := map[string]bool{}
 	for _, f := range files {
 		if !seen[f.Category] {
@@ -206,8 +254,11 @@ func hasProfile(ps []Profile, name string) bool {
 
 // Detect runs a fresh built-in detector (default parameters) over one file as
 // a stream and returns its score for every row.
-func Detect(f *File) []float64 {
-	d := anomaly.New(anomaly.DefaultParams())
+func Detect(f *File) []float64 { return DetectWith(f, anomaly.DefaultParams()) }
+
+// DetectWith runs a fresh detector with parameters p over one file.
+func DetectWith(f *File, p anomaly.Params) []float64 {
+	d := anomaly.New(p)
 	out := make([]float64, len(f.Values))
 	for i, v := range f.Values {
 		out[i] = d.Update(f.Times[i], v)
@@ -397,7 +448,47 @@ func (r *report) writeTable(w io.Writer) error {
 		}
 		fmt.Fprintln(tw, "\t")
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if r.Holdout != nil {
+		r.writeHoldout(w)
+	}
+	if r.report {
+		for _, res := range r.Results {
+			if res.Profile.Name == "standard" {
+				return writeReport(w, r.sweep, res, 15)
+			}
+		}
+	}
+	return nil
+}
+
+// writeHoldout prints the held-out table.
+func (r *report) writeHoldout(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	what := "threshold"
+	if r.Candidates > 1 {
+		what = fmt.Sprintf("parameter set (of %d) and threshold", r.Candidates)
+	}
+	fmt.Fprintf(w, "\nheld out (files by category/name; A = 1st, 3rd, …: %d windows; B = 2nd, 4th, …: %d windows;\n"+
+		"%s chosen on one half, the other scored; each half normalised with its own null and perfect scores):\n",
+		r.HoldoutWins[0], r.HoldoutWins[1], what)
+	fmt.Fprintln(tw, "profile	full corpus	A in-sample	A held out	B in-sample	B held out	θ chosen on A	θ chosen on B	")
+	for k, h := range r.Holdout {
+		full := math.NaN()
+		if k < len(r.Results) {
+			full = r.score(r.Results[k])
+		}
+		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.4f\t%.4f\t\n", h.Profile.Name, full,
+			h.Self[0], h.Held[0], h.Self[1], h.Held[1], h.Threshold[0], h.Threshold[1])
+	}
+	tw.Flush()
+	if r.Candidates > 1 {
+		for _, h := range r.Holdout {
+			fmt.Fprintf(w, "  %s: chosen on A: %s; on B: %s\n", h.Profile.Name, h.Choice[0], h.Choice[1])
+		}
+	}
 }
 
 // jsonReport keeps the three profile scores first, as the subcommand's
@@ -415,6 +506,20 @@ type jsonReport struct {
 	Rows         int                           `json:"rows"`
 	Windows      int                           `json:"windows"`
 	MicrosPerRow float64                       `json:"us_per_point,omitempty"`
+	Holdout      map[string]jsonHeldOut        `json:"holdout,omitempty"`
+}
+
+// jsonHeldOut is one profile's held-out scores: A and B are the halves.
+type jsonHeldOut struct {
+	Full       float64 `json:"full"`
+	ASelf      float64 `json:"A_in_sample"`
+	AHeld      float64 `json:"A_held_out"`
+	BSelf      float64 `json:"B_in_sample"`
+	BHeld      float64 `json:"B_held_out"`
+	ThresholdA float64 `json:"threshold_chosen_on_A"`
+	ThresholdB float64 `json:"threshold_chosen_on_B"`
+	ChoiceA    string  `json:"chosen_on_A,omitempty"`
+	ChoiceB    string  `json:"chosen_on_B,omitempty"`
 }
 
 func (r *report) writeJSON(w io.Writer) error {
@@ -454,6 +559,20 @@ func (r *report) writeJSON(w io.Writer) error {
 		j.AtPublished = map[string]float64{}
 		for _, res := range r.AtPub {
 			j.AtPublished[res.Profile.Name] = r.score(res)
+		}
+	}
+	if r.Holdout != nil {
+		j.Holdout = map[string]jsonHeldOut{}
+		for k, h := range r.Holdout {
+			jh := jsonHeldOut{ASelf: h.Self[0], AHeld: h.Held[0], BSelf: h.Self[1], BHeld: h.Held[1],
+				ThresholdA: h.Threshold[0], ThresholdB: h.Threshold[1]}
+			if k < len(r.Results) {
+				jh.Full = r.score(r.Results[k])
+			}
+			if r.Candidates > 1 {
+				jh.ChoiceA, jh.ChoiceB = h.Choice[0], h.Choice[1]
+			}
+			j.Holdout[h.Profile.Name] = jh
 		}
 	}
 	for k, v := range j.Raw {
