@@ -32,7 +32,13 @@ var countMetrics = []string{mHits, mMisses, mRequests, mEdgeBytes, mOriginBytes,
 
 // notProviders are the first-level nodes under the prefix that hold no
 // provider: self-metrics, events, anomaly scores, RUM beacons.
-var notProviders = map[string]bool{"cdnmetrics": true, "events": true, "anomaly": true, "beacons": true}
+var notProviders = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range schema.Namespaces() {
+		m[n] = true
+	}
+	return m
+}()
 
 // maxBuckets bounds the points per count series graphite-web returns: the
 // counts are summed server-side into at most this many buckets with

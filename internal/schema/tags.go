@@ -10,13 +10,21 @@ const (
 	TagsOnly = "only" // the tagged series only
 )
 
-// Namespaces under the prefix that are not providers: self-metrics, events
-// and anomaly scores. Their paths stay dotted in every tag mode.
+// Namespaces under the prefix that are not providers: self-metrics, events,
+// anomaly scores and failed RUM beacons (collectors/originlog). Their paths
+// stay dotted in every tag mode.
 const (
 	NamespaceSelf    = "cdnmetrics"
 	NamespaceEvents  = "events"
 	NamespaceAnomaly = "anomaly"
+	NamespaceBeacons = "beacons"
 )
+
+// Namespaces lists the first path elements under the prefix that are not
+// providers.
+func Namespaces() []string {
+	return []string{NamespaceSelf, NamespaceEvents, NamespaceAnomaly, NamespaceBeacons}
+}
 
 // The tag names of a tagged provider metric.
 const (
@@ -60,7 +68,7 @@ func Tagged(prefix, path string) (string, bool) {
 		return "", false
 	}
 	switch el[0] {
-	case NamespaceSelf, NamespaceEvents, NamespaceAnomaly:
+	case NamespaceSelf, NamespaceEvents, NamespaceAnomaly, NamespaceBeacons:
 		return "", false
 	}
 	for _, e := range el {
