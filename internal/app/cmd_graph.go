@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cdnmetrics/cdnmetrics/internal/compare"
 	"github.com/cdnmetrics/cdnmetrics/internal/redact"
 )
 
@@ -42,7 +43,7 @@ the hit ratio of every provider's services at location all.`)
 		return 2
 	}
 	if len(targets) == 0 {
-		targets = multiFlag{fmt.Sprintf("aliasByNode(%s.*.*.all.hit_ratio,%d,%d)", cfg.Graphite.Prefix, prefixDepth(cfg.Graphite.Prefix), prefixDepth(cfg.Graphite.Prefix)+1)}
+		targets = multiFlag{compare.HitRatioTarget(cfg.Graphite.Prefix, cfg.Graphite.Tags)}
 	}
 	q := url.Values{"from": {*from}, "until": {*until}, "width": {"1000"}, "height": {"450"}, "format": {"png"}, "lineMode": {"connected"}}
 	for _, t := range targets {
@@ -79,9 +80,6 @@ the hit ratio of every provider's services at location all.`)
 	fmt.Fprintf(stdio.Stdout, "graph: wrote %s (%d bytes)\n", *out, len(body))
 	return 0
 }
-
-// prefixDepth is the number of path elements of the prefix.
-func prefixDepth(prefix string) int { return strings.Count(prefix, ".") + 1 }
 
 type multiFlag []string
 

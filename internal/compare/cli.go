@@ -63,7 +63,7 @@ func Execute(ctx context.Context, cfg *config.Config, f Flags, stdout, stderr io
 	}
 	o := Options{
 		WebURL: cfg.Graphite.WebURL, Prefix: cfg.Graphite.Prefix, From: from, Until: until,
-		Baseline: cfg.Compare.Baseline, Service: f.Service, Thresholds: cfg.Compare,
+		Baseline: cfg.Compare.Baseline, Service: f.Service, Thresholds: cfg.Compare, Tags: cfg.Graphite.Tags,
 	}
 	if f.Baseline != "" {
 		o.Baseline = f.Baseline

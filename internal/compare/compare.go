@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/internal/config"
+	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
 // The count series read per provider and service, at location "all".
@@ -31,7 +32,13 @@ var countMetrics = []string{mHits, mMisses, mRequests, mEdgeBytes, mOriginBytes,
 
 // notProviders are the first-level nodes under the prefix that hold no
 // provider: self-metrics, events, anomaly scores, RUM beacons.
-var notProviders = map[string]bool{"cdnmetrics": true, "events": true, "anomaly": true, "beacons": true}
+var notProviders = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range schema.Namespaces() {
+		m[n] = true
+	}
+	return m
+}()
 
 // maxBuckets bounds the points per count series graphite-web returns: the
 // counts are summed server-side into at most this many buckets with
@@ -68,6 +75,9 @@ type Options struct {
 	Service string
 	// Thresholds are the verdict limits ([compare]).
 	Thresholds config.Compare
+	// Tags is [graphite] tags: with "only" the series are read with
+	// seriesByTag, as there is no dotted tree.
+	Tags string
 	// HTTPClient talks to graphite-web. By default, a client with a
 	// 2-minute timeout.
 	HTTPClient *http.Client
@@ -148,7 +158,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	r := &Report{From: o.From.UTC(), Until: o.Until.UTC(), Baseline: o.Baseline, Service: o.Service, Thresholds: o.Thresholds}
 
-	names, err := c.find(ctx, o.Prefix+".*")
+	nm := newNaming(o.Prefix, o.Tags)
+	names, err := nm.providerNames(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -171,21 +182,21 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, fmt.Errorf("%w: baseline %q has no series under %q (providers: %s)", ErrUsage, o.Baseline, o.Prefix, strings.Join(provs, ", "))
 	}
 
-	depth := strings.Count(o.Prefix, ".") + 1
 	svc := "*"
 	if o.Service != "" {
 		svc = o.Service
 	}
-	pset := braces(provs)
-	counts, err := c.render(ctx, []string{fmt.Sprintf("aliasByNode(summarize(%s.%s.%s.all.%s,'%ds','sum',true),%d,%d,%d)",
-		o.Prefix, pset, svc, braces(countMetrics), bucketSeconds(o.Until.Sub(o.From)), depth, depth+1, depth+3)}, o.From, o.Until)
+	counts, err := c.render(ctx, []string{nm.alias(fmt.Sprintf("summarize(%s,'%ds','sum',true)",
+		nm.series(provs, svc, schema.LocationAll, countMetrics), bucketSeconds(o.Until.Sub(o.From))),
+		"provider", "service", "metric")}, o.From, o.Until)
 	if err != nil {
 		return nil, err
 	}
+	nm.unalias(counts)
 	// Probe samples: every location (the probe files a sample under the
 	// POP that answered, or "all"), raw, unconsolidated.
-	probes, err := c.render(ctx, []string{fmt.Sprintf("aliasByNode(%s.%s.%s.*.%s,%d,%d,%d)",
-		o.Prefix, pset, svc, MetricTTFB, depth, depth+1, depth+2)}, o.From, o.Until)
+	probes, err := c.render(ctx, []string{nm.alias(nm.series(provs, svc, "*", []string{MetricTTFB}),
+		"provider", "service", "location")}, o.From, o.Until)
 	if err != nil {
 		return nil, err
 	}

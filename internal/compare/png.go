@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+
+	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
 // palette gives each provider one colour; its hit ratio is drawn solid and
@@ -21,13 +23,16 @@ func PNGTargets(o Options, r *Report) []string {
 	if o.Service != "" {
 		svc = o.Service
 	}
+	nm := newNaming(o.Prefix, o.Tags)
 	var ts []string
 	for i, p := range r.Providers {
-		path := func(m string) string { return fmt.Sprintf("sumSeries(%s.%s.%s.all.%s)", o.Prefix, p.Name, svc, m) }
+		path := func(m ...string) string {
+			return "sumSeries(" + nm.series([]string{p.Name}, svc, schema.LocationAll, m) + ")"
+		}
 		col := palette[i%len(palette)]
 		if p.HitRatio != nil {
 			ts = append(ts, fmt.Sprintf("alias(color(asPercent(%s,%s),'%s'),'%s hit ratio %%')",
-				path(mHits), path("{"+mHits+","+mMisses+"}"), col, p.Name))
+				path(mHits), path(mHits, mMisses), col, p.Name))
 		}
 		if p.OriginOffload != nil {
 			// 100 − origin/edge %: offset(scale(x,-1),100) keeps a gap a gap,

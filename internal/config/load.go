@@ -19,6 +19,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 	"github.com/cdnmetrics/cdnmetrics/internal/shard"
 )
 
@@ -288,6 +289,9 @@ func (c *Config) validate(getenv func(string) string) []collectors.Problem {
 	}
 	if c.Graphite.SpoolMaxBytes < 0 {
 		bad("graphite.spool_max_bytes", "must not be negative (0 disables the spool)")
+	}
+	if !schema.ValidTagMode(c.Graphite.Tags) {
+		bad("graphite.tags", fmt.Sprintf("%q is not one of off, both, only", c.Graphite.Tags))
 	}
 	for i, u := range c.Events.GraphiteWebURLs {
 		if err := checkURL(u); err != nil {

@@ -55,6 +55,9 @@ type Graphite struct {
 	SpoolMaxBytes int64 `toml:"spool_max_bytes"`
 	// SelfMetricsInterval is how often the daemon writes <prefix>.cdnmetrics.*.
 	SelfMetricsInterval Duration `toml:"self_metrics_interval"`
+	// Tags writes provider metrics as Graphite tagged series too ("both")
+	// or instead of the dotted tree ("only"); "off" by default.
+	Tags string `toml:"tags"`
 }
 
 // Filter is one [filters.<provider>] table.
@@ -140,6 +143,7 @@ func Default() Config {
 			WriteTimeout:        Duration(10 * time.Second),
 			SpoolMaxBytes:       256 << 20,
 			SelfMetricsInterval: Duration(time.Minute),
+			Tags:                "off",
 		},
 		Events:  Events{Tags: []string{"cdnmetrics"}},
 		Anomaly: Anomaly{Filter: `\.(hit_ratio|error_ratio|origin_offload)$`, Threshold: 0.5, Repeat: Duration(time.Hour)},

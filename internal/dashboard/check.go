@@ -57,6 +57,7 @@ type target struct {
 
 type variable struct {
 	Name       string          `json:"name"`
+	Regex      string          `json:"regex"`
 	Type       string          `json:"type"`
 	Definition string          `json:"definition"`
 	Query      json.RawMessage `json:"query"`
@@ -86,7 +87,8 @@ func CheckFile(path string) error {
 // Check validates a Grafana dashboard: valid JSON; every panel target
 // parses as a Graphite target whose metric paths start with $prefix and
 // end in a metric of Metrics(); the template variables prefix, provider,
-// service and location exist and their Graphite queries parse; Graphite
+// service and location exist and their Graphite queries parse, the
+// provider variable lists every provider and nothing else; Graphite
 // events annotations for the tags "deploy" and "cdn-config" are enabled.
 // It returns every problem found, joined.
 func Check(data []byte) error {
@@ -167,6 +169,11 @@ func Check(data []byte) error {
 		if _, err := ParseTarget(q); err != nil {
 			bad("variable %s: query %q: %w", v.Name, q, err)
 		}
+		if v.Name == "provider" {
+			if err := checkProviderVariable(v, q); err != nil {
+				bad("%w", err)
+			}
+		}
 	}
 	for _, name := range requiredVars {
 		if _, ok := vars[name]; !ok {
@@ -188,9 +195,13 @@ func Check(data []byte) error {
 	return errors.Join(errs...)
 }
 
-// CheckTarget parses one panel target and checks its metric paths: each
-// must start with the $prefix variable and end in a known metric (a {a,b}
-// alternative must name known metrics only). metrics nil means Metrics().
+// CheckTarget parses one panel target and checks its metric paths
+// (including those of applyByNode templates, "%" standing for
+// $prefix.$provider): each must start with the $prefix variable and end in
+// a known metric (a {a,b} alternative must name known metrics only); and
+// no function that combines series may take a ratio metric's series
+// (averaged ratios are wrong: derive them from summed counts). metrics nil
+// means Metrics().
 func CheckTarget(expr string, metrics map[string]bool) error {
 	if metrics == nil {
 		metrics = Metrics()
@@ -200,7 +211,27 @@ func CheckTarget(expr string, metrics map[string]bool) error {
 		return fmt.Errorf("target %q does not parse: %w", expr, err)
 	}
 	var errs []error
-	for _, path := range n.Paths() {
+	paths := n.Paths()
+	var walk func(Node)
+	walk = func(n Node) {
+		if t, ok := applyByNodeTemplate(n); ok {
+			tn, err := ParseTarget(t)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("applyByNode template %q does not parse: %w", n.Args[2].Value, err))
+				return
+			}
+			paths = append(paths, tn.Paths()...)
+			walk(tn)
+		}
+		for _, a := range n.Args {
+			walk(a)
+		}
+	}
+	walk(n)
+	if err := checkCombinedRatios(n); err != nil {
+		errs = append(errs, err)
+	}
+	for _, path := range paths {
 		nodes := splitNodes(path)
 		if nodes[0] != "$prefix" && nodes[0] != "${prefix}" {
 			errs = append(errs, fmt.Errorf("path %s does not start with $prefix", path))

@@ -29,6 +29,18 @@ func TestCheckCatchesBreakage(t *testing.T) {
 		{"deploy annotation gone", `"deploy"`, `"deplo"`, `tag "deploy"`},
 		{"variable gone", `"name": "service"`, `"name": "svc"`, `"service" missing`},
 		{"not JSON", `"panels": [`, `"panels": [[`, "not a valid dashboard JSON"},
+		// "Providers compared" must derive ratios from summed counts.
+		{"averaged ratio", `aliasByNode(applyByNode($prefix.$provider.$service.all.hits, -4, 'divideSeries(sumSeries(%.$service.all.hits), sumSeries(%.$service.all.{hits,misses}))', '%.hit_ratio'), -2, -1)`,
+			`groupByNodes($prefix.$provider.$service.all.hit_ratio, 'average', -4, -1)`, `groupByNodes(…) combines the ratio hit_ratio`},
+		{"averaged ratio in a template", `'divideSeries(sumSeries(%.$service.all.hits), sumSeries(%.$service.all.{hits,misses}))'`,
+			`'averageSeries(%.$service.all.hit_ratio)'`, `averageSeries(…) combines the ratio hit_ratio`},
+		{"summed ratio", `aliasByNode($prefix.$provider.$service.$location.error_ratio, -4, -3, -2)`,
+			`sumSeries($prefix.$provider.$service.$location.error_ratio)`, `sumSeries(…) combines the ratio error_ratio`},
+		{"template metric renamed", `sumSeries(%.$service.all.status_5xx)`, `sumSeries(%.$service.all.status5xx)`, `"status5xx" is not a metric`},
+		// The provider variable lists every provider and nothing else.
+		{"provider hidden", `"regex": "/^(?!events$|`, `"regex": "/^(?!fastly$|events$|`, "want exactly the non-provider namespaces"},
+		{"beacons listed as a provider", `|beacons$).+$/`, `).+$/`, "want exactly the non-provider namespaces"},
+		{"provider query narrowed", `"target": "$prefix.*"`, `"target": "$prefix.f*"`, `want "$prefix.*"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

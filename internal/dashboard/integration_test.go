@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -61,16 +62,25 @@ func TestDashboardTargetsRenderOnRealGraphite(t *testing.T) {
 	const prefix = "cdn"
 	t0 := time.Now().Unix() - 60
 	t0 -= t0 % 10 // whisper's 10 s step
-	// hit_ratio per provider/service; the comparison panel averages
-	// services: fastly (0.9+0.7)/2 = 0.8, akamai (0.6+0.4)/2 = 0.5.
+	// hit_ratio per provider/service, and the counts the comparison panel
+	// sums over services: hits, misses, status_5xx, requests, origin_bytes,
+	// edge_bytes. Services differ in size, so summed counts and the mean of
+	// the ratios differ (fastly: 970/1100 = 0.882, not (0.9+0.7)/2 = 0.8).
 	hit := map[string]float64{"fastly.svc1": 0.9, "fastly.svc2": 0.7, "akamai.svc1": 0.6, "akamai.svc2": 0.4}
+	counts := map[string][6]float64{ // hits, misses, status_5xx, requests, origin_bytes, edge_bytes
+		"fastly.svc1": {900, 100, 10, 1000, 100, 1000}, "fastly.svc2": {70, 30, 5, 100, 50, 100},
+		"akamai.svc1": {60, 40, 0, 100, 40, 100}, "akamai.svc2": {400, 600, 20, 1000, 600, 1000},
+	}
 	var b strings.Builder
 	for ps, hr := range hit {
 		for _, loc := range []string{"all", "ams"} {
 			base := prefix + "." + ps + "." + loc + "."
 			fmt.Fprintf(&b, "%shit_ratio %g %d\n", base, hr, t0)
-			for _, m := range []string{"bandwidth_bps", "origin_offload", "request_offload", "error_ratio", "requests"} {
+			for _, m := range []string{"bandwidth_bps", "origin_offload", "request_offload", "error_ratio"} {
 				fmt.Fprintf(&b, "%s%s %g %d\n", base, m, 0.25, t0)
+			}
+			for i, m := range []string{"hits", "misses", "status_5xx", "requests", "origin_bytes", "edge_bytes"} {
+				fmt.Fprintf(&b, "%s%s %g %d\n", base, m, counts[ps][i], t0)
 			}
 		}
 	}
@@ -102,11 +112,11 @@ func TestDashboardTargetsRenderOnRealGraphite(t *testing.T) {
 				n++
 			}
 		}
-		if n == 4*2*6 {
+		if n == 4*2*11 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("only %d of 48 metrics readable", n)
+			t.Fatalf("only %d of 88 metrics readable", n)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -129,9 +139,18 @@ func TestDashboardTargetsRenderOnRealGraphite(t *testing.T) {
 				if v, ok := names["fastly.svc1.all"]; !ok || v != 0.9 || len(names) != 4 {
 					t.Errorf("hit ratio panel series %v, want 4 named provider.service.location with fastly.svc1.all = 0.9", names)
 				}
-			case p.ID == 5 && tg.RefID == "A": // groupByNodes(..., 'average', -4, -1)
-				if names["fastly.hit_ratio"] != 0.8 || names["akamai.hit_ratio"] != 0.5 || len(names) != 2 {
-					t.Errorf("comparison series %v, want fastly.hit_ratio 0.8 and akamai.hit_ratio 0.5", names)
+			case p.ID == 5: // ratios of counts summed over the services
+				want := map[string]map[string]float64{
+					"A": {"fastly.hit_ratio": 970.0 / 1100, "akamai.hit_ratio": 460.0 / 1100},
+					"B": {"fastly.origin_offload": 1 - 150.0/1100, "akamai.origin_offload": 1 - 640.0/1100},
+					"C": {"fastly.error_ratio": 15.0 / 1100, "akamai.error_ratio": 20.0 / 1100},
+				}[tg.RefID]
+				ok := len(names) == len(want)
+				for k, w := range want {
+					ok = ok && math.Abs(names[k]-w) < 1e-9
+				}
+				if !ok {
+					t.Errorf("comparison target %s: series %v, want %v", tg.RefID, names, want)
 				}
 			}
 		}

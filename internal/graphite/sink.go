@@ -154,6 +154,7 @@ type options struct {
 	spoolDir     string
 	spoolMax     int64
 	log          *slog.Logger
+	tags         tagForms // provider metrics dotted, tagged or both (tags.go)
 	// spoolFault, when set (tests only), is asked before every spool
 	// write; an error fails the write as a full disk would.
 	spoolFault func() error
@@ -321,6 +322,9 @@ func New(addr string, opts ...Option) (*TCPSink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("graphite: %w", err)
 	}
+	if err := o.tags.check(); err != nil {
+		return nil, err
+	}
 	if strings.Contains(host, ":") {
 		host = "[" + host + "]" // the library joins host and port with Sprintf
 	}
@@ -356,12 +360,14 @@ func New(addr string, opts ...Option) (*TCPSink, error) {
 func (s *TCPSink) Send(ctx context.Context, pts []schema.Point) error {
 	ms := make([]graphite.Metric, 0, len(pts))
 	for i := range pts {
-		if err := checkPoint(&pts[i]); err != nil {
+		err := checkPoint(&pts[i])
+		if err == nil {
+			err = s.o.tags.lines(&pts[i], func(p *schema.Point) { ms = append(ms, toMetric(p)) })
+		}
+		if err != nil {
 			s.invalid.Add(1)
 			s.log.Debug("graphite dropped invalid point", "path", truncate(pts[i].Path), "reason", err.Error())
-			continue
 		}
-		ms = append(ms, toMetric(&pts[i]))
 	}
 	return s.q.push(ctx, ms)
 }

@@ -19,11 +19,21 @@ type WriterSink struct {
 	buf    []byte
 	stats  Stats
 	closed bool
+	tags   tagForms
 }
 
-// NewWriterSink returns a sink that prints lines to w.
-func NewWriterSink(w io.Writer) *WriterSink {
-	return &WriterSink{w: bufio.NewWriter(w)}
+// NewWriterSink returns a sink that prints lines to w. Of the options it
+// uses WithTags only (dry-run prints the lines carbon would get); an
+// unusable tag mode prints the dotted paths.
+func NewWriterSink(w io.Writer, opts ...Option) *WriterSink {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.tags.check() != nil {
+		o.tags = tagForms{}
+	}
+	return &WriterSink{w: bufio.NewWriter(w), tags: o.tags}
 }
 
 // Send implements Sink.
@@ -41,12 +51,23 @@ func (s *WriterSink) Send(ctx context.Context, pts []schema.Point) error {
 			s.stats.DroppedInvalid++
 			continue
 		}
-		s.buf = AppendLine(s.buf[:0], pts[i])
-		if _, err := s.w.Write(s.buf); err != nil {
+		var werr error
+		err := s.tags.lines(&pts[i], func(p *schema.Point) {
+			if werr != nil {
+				return
+			}
+			s.buf = AppendLine(s.buf[:0], *p)
+			if _, werr = s.w.Write(s.buf); werr == nil {
+				s.stats.SentPoints++
+			}
+		})
+		if werr != nil {
 			s.stats.SendErrors++
-			return fmt.Errorf("graphite: write: %w", err)
+			return fmt.Errorf("graphite: write: %w", werr)
 		}
-		s.stats.SentPoints++
+		if err != nil {
+			s.stats.DroppedInvalid++
+		}
 	}
 	return nil
 }

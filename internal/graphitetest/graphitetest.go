@@ -58,7 +58,16 @@ type DataPoint struct {
 // CDNMETRICS_REQUIRE_GRAPHITE=1 (set by `make test`).
 func Start(tb testing.TB) *Server {
 	tb.Helper()
-	return start(tb, false)
+	return start(tb, false, false)
+}
+
+// StartTagged is Start with graphite-web's tag database fed by carbon
+// (graphite-up TAGS=1, its default): tagged series are found by
+// seriesByTag. Start leaves it off, so the other tests do not pay for
+// carbon posting every new series to graphite-web.
+func StartTagged(tb testing.TB) *Server {
+	tb.Helper()
+	return start(tb, false, true)
 }
 
 // StartCluster is Start with CLUSTER=2: carbon-c-relay (consistent
@@ -67,10 +76,10 @@ func Start(tb testing.TB) *Server {
 // both.
 func StartCluster(tb testing.TB) *Server {
 	tb.Helper()
-	return start(tb, true)
+	return start(tb, true, false)
 }
 
-func start(tb testing.TB, cluster bool) *Server {
+func start(tb testing.TB, cluster, tags bool) *Server {
 	tb.Helper()
 	if testing.Short() {
 		tb.Skip("graphitetest: real Graphite is not started under -short")
@@ -96,6 +105,10 @@ func start(tb testing.TB, cluster bool) *Server {
 	if cluster {
 		mode = "CLUSTER=2"
 	}
+	tagsEnv := "TAGS=0"
+	if tags {
+		tagsEnv = "TAGS=1"
+	}
 	// Ports are checked free, released and handed to the script; another
 	// process may take one in between, so a failed start is retried.
 	var out []byte
@@ -107,7 +120,7 @@ func start(tb testing.TB, cluster bool) *Server {
 		s.env = append(os.Environ(),
 			"CARBON_PORT="+strconv.Itoa(carbon), "PICKLE_PORT="+strconv.Itoa(pickle),
 			"CACHE_QUERY_PORT="+strconv.Itoa(query), "WEB_PORT="+strconv.Itoa(web),
-			"RETENTIONS="+ret, mode)
+			"RETENTIONS="+ret, mode, tagsEnv)
 		out, err = s.run(s.up, s.Dir)
 		if err == nil {
 			s.CarbonAddr = "127.0.0.1:" + strconv.Itoa(carbon)
