@@ -73,7 +73,7 @@ func newRuntime(cfg *config.Config, stdio IO, dryRun bool) (*program, error) {
 		return nil, err
 	}
 	if dryRun {
-		rt.sink = newWriterSink(stdio.Stdout)
+		rt.sink = newWriterSink(stdio.Stdout, cfg)
 	} else {
 		if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
 			return nil, fmt.Errorf("state_dir: %w", err)

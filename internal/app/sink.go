@@ -11,7 +11,9 @@ import (
 	"github.com/cdnmetrics/cdnmetrics/internal/graphite"
 )
 
-func newWriterSink(w io.Writer) graphite.Sink { return graphite.NewWriterSink(w) }
+func newWriterSink(w io.Writer, cfg *config.Config) graphite.Sink {
+	return graphite.NewWriterSink(w, graphite.WithTags(cfg.Graphite.Prefix, cfg.Graphite.Tags))
+}
 
 // newTCPSink is the carbon sink with its spool under state_dir/spool.
 func newTCPSink(cfg *config.Config, logger *slog.Logger) (graphite.Sink, error) {
@@ -19,6 +21,7 @@ func newTCPSink(cfg *config.Config, logger *slog.Logger) (graphite.Sink, error) 
 		graphite.WithLogger(logger),
 		graphite.WithQueueSize(cfg.Graphite.QueueSize),
 		graphite.WithWriteTimeout(cfg.Graphite.WriteTimeout.D()),
+		graphite.WithTags(cfg.Graphite.Prefix, cfg.Graphite.Tags),
 	}
 	if cfg.Graphite.SpoolMaxBytes > 0 {
 		opts = append(opts, graphite.WithSpool(filepath.Join(cfg.StateDir, "spool"), cfg.Graphite.SpoolMaxBytes))
