@@ -16,8 +16,8 @@ import (
 // the pipeline because that is the one place that sees every collector's
 // output.
 
-// deltaRatioMetric is the metric reconcile emits.
-const deltaRatioMetric = "origin_requests_delta_ratio"
+// DeltaRatioMetric is the metric reconcile emits.
+const DeltaRatioMetric = "origin_requests_delta_ratio"
 
 // Names originlog's output is recognised by. They are the collector's
 // config section and the location of its paths (collectors/originlog), a
@@ -142,7 +142,7 @@ func reconcile(observed, reported map[reconcileKey]float64) []schema.Gauge {
 			continue
 		}
 		out = append(out, schema.Gauge{Provider: k.Provider, Service: k.Service, Location: originLocation,
-			Metric: deltaRatioMetric, Time: k.Start, Value: obs / rep})
+			Metric: DeltaRatioMetric, Time: k.Start, Value: obs / rep})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]

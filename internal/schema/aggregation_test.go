@@ -11,9 +11,9 @@ import (
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/collectors/cloudfront"
-	"github.com/cdnmetrics/cdnmetrics/collectors/originlog"
 	"github.com/cdnmetrics/cdnmetrics/collectors/probe"
 	"github.com/cdnmetrics/cdnmetrics/internal/graphite"
+	"github.com/cdnmetrics/cdnmetrics/internal/pipeline"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
@@ -118,7 +118,7 @@ func TestStorageAggregationCoversSchema(t *testing.T) {
 		provider(m, "average")
 	}
 	for _, m := range []string{probe.MetricOK, probe.MetricTTFB, probe.MetricTotal, probe.MetricHit,
-		cloudfront.GaugeOriginLatency, originlog.DeltaRatioMetric} {
+		cloudfront.GaugeOriginLatency, pipeline.DeltaRatioMetric} {
 		provider(m, "average")
 	}
 	want[schema.Path("cdn", "beacons", "rum", "failures")] = "sum" // failed beacons per interval
