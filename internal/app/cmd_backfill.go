@@ -54,7 +54,7 @@ touched.`)
 	if *shardFlag != "" {
 		cfg.Shard = *shardFlag
 	}
-	if startupRefused(stdio, cfg, "backfill") {
+	if startupRefused(stdio, cfg, "backfill") || collectorRefused(stdio, cfg, "backfill", *only) {
 		return 2
 	}
 	rt, err := newRuntime(cfg, stdio, false)

@@ -70,7 +70,7 @@ ends at run_timeout (default 10m): a collector still running then FAILED.`)
 	if *shardFlag != "" {
 		cfg.Shard = *shardFlag
 	}
-	if startupRefused(stdio, cfg, "collect") {
+	if startupRefused(stdio, cfg, "collect") || collectorRefused(stdio, cfg, "collect", *only) {
 		return 2
 	}
 	rt, err := newRuntime(cfg, stdio, *dry)
