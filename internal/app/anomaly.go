@@ -35,7 +35,7 @@ type feeds struct {
 func (rt *program) startFeeds(ctx context.Context) error {
 	rt.feeds.ctx = ctx
 	if rt.cfg.Skyline.Enabled() && !rt.dryRun {
-		f, err := skyline.New(rt.cfg.Skyline, rt.logger)
+		f, err := skyline.New(skyline.Options(rt.cfg.Skyline), rt.logger)
 		if err != nil {
 			return err
 		}
