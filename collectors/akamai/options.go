@@ -16,14 +16,14 @@ import (
 // Options is the [akamai] section.
 type Options struct {
 	// APIURL overrides the host from .edgerc (tests, the simulator).
-	APIURL   string              `toml:"api_url"`
-	Edgerc   string              `toml:"edgerc"`
-	Section  string              `toml:"section"`
-	Cron     string              `toml:"schedule"`
-	Delay    collectors.Duration `toml:"delay"`
-	Overlap  collectors.Duration `toml:"overlap"`
-	Lookback collectors.Duration `toml:"lookback"`
-	CPCode   []CPCode            `toml:"cpcode"`
+	APIURL  string `toml:"api_url"`
+	Edgerc  string `toml:"edgerc"`
+	Section string `toml:"section"`
+	Cron    string `toml:"schedule"`
+	// WindowKeys: by default, delay 20m, overlap 30m, lookback 2h (Akamai
+	// data lags about 15 minutes and is revised).
+	collectors.WindowKeys
+	CPCode []CPCode `toml:"cpcode"`
 	collectors.Common
 }
 
@@ -35,12 +35,14 @@ type CPCode struct {
 
 func defaults() *Options {
 	return &Options{
-		Edgerc:   "~/.edgerc",
-		Section:  "default",
-		Cron:     "*/5 * * * *",
-		Delay:    collectors.Duration(20 * time.Minute),
-		Overlap:  collectors.Duration(30 * time.Minute),
-		Lookback: collectors.Duration(2 * time.Hour),
+		Edgerc:  "~/.edgerc",
+		Section: "default",
+		Cron:    "*/5 * * * *",
+		WindowKeys: collectors.WindowKeys{
+			Delay:    collectors.Duration(20 * time.Minute),
+			Overlap:  collectors.Duration(30 * time.Minute),
+			Lookback: collectors.Duration(2 * time.Hour),
+		},
 	}
 }
 
@@ -54,6 +56,7 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 		ps = append(ps, collectors.Problem{Key: "akamai." + key, Message: msg, Warning: warn})
 	}
 	ps = append(ps, o.CommonProblems("akamai")...)
+	ps = append(ps, o.WindowProblems("akamai", retention)...)
 	if o.APIURL != "" {
 		if u, err := url.Parse(o.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("api_url", fmt.Sprintf("%q is not an http(s) URL", o.APIURL), false)

@@ -31,9 +31,7 @@ type Options struct {
 	Regions []string `toml:"regions"`
 	// Delay, Overlap and Lookback shape the historical windows. By default,
 	// 5m, 15m and 1h.
-	Delay    collectors.Duration `toml:"delay"`
-	Overlap  collectors.Duration `toml:"overlap"`
-	Lookback collectors.Duration `toml:"lookback"`
+	collectors.WindowKeys
 	// Concurrency is how many services Collect reads at once. By default,
 	// 1: requests go out one after the other, in a fixed order.
 	Concurrency int `toml:"concurrency"`
@@ -65,9 +63,11 @@ func defaults() *Options {
 		// Fastly: minute data "usually becomes available two minutes after
 		// the end of the minute, but can take up to 15 minutes". Read from
 		// 5 min after and keep re-reading until 20 min after.
-		Delay:       collectors.Duration(5 * time.Minute),
-		Overlap:     collectors.Duration(15 * time.Minute),
-		Lookback:    collectors.Duration(time.Hour),
+		WindowKeys: collectors.WindowKeys{
+			Delay:    collectors.Duration(5 * time.Minute),
+			Overlap:  collectors.Duration(15 * time.Minute),
+			Lookback: collectors.Duration(time.Hour),
+		},
 		Concurrency: 1,
 	}
 }
