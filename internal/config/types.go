@@ -1,10 +1,9 @@
 package config
 
 import (
-	"fmt"
 	"time"
 
-	"github.com/cdnmetrics/cdnmetrics/internal/skyline"
+	"github.com/cdnmetrics/cdnmetrics/collectors"
 )
 
 // Config is the whole program configuration. Vendor sections are decoded by
@@ -34,7 +33,7 @@ type Config struct {
 	Hook    Hook              `toml:"hook"`
 	Compare Compare           `toml:"compare"`
 	Anomaly Anomaly           `toml:"anomaly"`
-	Skyline skyline.Options   `toml:"skyline"`
+	Skyline SkylineOptions    `toml:"skyline"`
 
 	// Collectors holds every configured vendor section, sorted by name.
 	Collectors []Collector `toml:"-"`
@@ -147,7 +146,7 @@ func Default() Config {
 		},
 		Events:  Events{Tags: []string{"cdnmetrics"}},
 		Anomaly: Anomaly{Filter: `\.(hit_ratio|error_ratio|origin_offload)$`, Threshold: 0.5, Repeat: Duration(time.Hour)},
-		Skyline: skyline.DefaultOptions(),
+		Skyline: SkylineOptions{Queue: defaultSkylineQueue},
 		Hook:    Hook{SecretEnv: "CDNMETRICS_HOOK_SECRET", MaxBodyBytes: 1 << 20, MaxConnections: 64, MaxInflightBodies: 8, DedupeWindow: Duration(10 * time.Minute)},
 		Compare: Compare{
 			Baseline:               "fastly",
@@ -159,21 +158,6 @@ func Default() Config {
 	}
 }
 
-// Duration is a time.Duration that decodes from TOML strings ("90s", "5m").
-type Duration time.Duration
-
-// UnmarshalText parses a Go duration string.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return fmt.Errorf("invalid duration %q (use e.g. \"90s\", \"5m\")", b)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalText formats d as a Go duration string.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
-
-// D returns d as a time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
+// Duration is a time.Duration that decodes from TOML strings ("90s", "5m"):
+// the one duration type of every configuration section.
+type Duration = collectors.Duration

@@ -214,8 +214,8 @@ func show(v reflect.Value) string {
 var lagCell = regexp.MustCompile(`(?:delay (\d+) min, overlap (\d+) min)|(?:(\d+) min / (\d+) min)`)
 
 // TestTimingTablesMatchCode checks the lag README's provider tables state
-// against each vendor's Timing with default options: for Cloudflare and
-// CloudFront these are fixed in code, so no config key shows them.
+// against each vendor's Timing with default options (the delay and overlap
+// keys' defaults, which the tables repeat).
 func TestTimingTablesMatchCode(t *testing.T) {
 	src := string(readRepoFile(t, "README.md"))
 	checked := map[string]int{}
