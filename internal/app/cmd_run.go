@@ -42,9 +42,10 @@ sink before exit.`)
 		}
 		defer srv.Close()
 		cfg, stdio = c, simEnv(stdio)
+		applyLogLevel(fs, cfg)
 		fmt.Fprintf(stdio.Stderr, "simulator serving %v at %s\n", srv.Vendors(), srv.URL)
 	} else {
-		c, ok := loadConfig(stdio, *path)
+		c, ok := loadCommandConfig(fs, stdio, *path)
 		if !ok {
 			return 2
 		}
