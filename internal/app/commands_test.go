@@ -244,6 +244,10 @@ func TestExitCodeTable(t *testing.T) {
 	ln.Close()
 	cfgFor := func(u string) string { return configWithWeb(t, u) }
 	badCfg := writeConfig(t, "127.0.0.1:1", "log_format = \"xml\"\n")
+	authCfg := writeConfig(t, "127.0.0.1:1", "")
+	if b, err := os.ReadFile(authCfg); err == nil {
+		os.WriteFile(authCfg, []byte(strings.Replace(string(b), "[graphite]\n", "[graphite]\nweb_url = \""+goodURL+"\"\nusername = \"viewer\"\npassword_env = \"UNSET_GRAPHITE_PASSWORD\"\n", 1)), 0o600)
+	}
 	png := filepath.Join(t.TempDir(), "g.png")
 	for _, tc := range []struct {
 		situation string
@@ -264,7 +268,8 @@ func TestExitCodeTable(t *testing.T) {
 		{"graph, ok", []string{"graph", "--config", cfgFor(goodURL), "--out", png}, 0},
 		{"graph, graphite-web unreachable", []string{"graph", "--config", cfgFor(closedURL), "--out", png}, 3},
 		{"graph, answer not a PNG", []string{"graph", "--config", cfgFor(unusableURL), "--out", png}, 3},
-		{"graph, bad --from", []string{"graph", "--config", cfgFor(goodURL), "--from", "soon"}, 2},
+		{"graph, bad --from", []string{"graph", "--config", cfgFor(goodURL), "--from", "soon", "--out", png}, 2},
+		{"compare, graphite.password_env not set", []string{"compare", "--config", authCfg}, 2},
 		{"event, bad --when", []string{"event", "--config", cfgFor(goodURL), "--when", "soon"}, 2},
 		{"anomaly-eval, no corpus", []string{"anomaly-eval", filepath.Join(t.TempDir(), "none")}, 1},
 	} {
