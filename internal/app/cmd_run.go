@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"time"
 
@@ -36,7 +37,18 @@ sink before exit.`)
 	}
 	var cfg *config.Config
 	if *sim {
-		c, srv, ok := simulated(stdio, *path, *seed)
+		// As for collect: a simulated dry run leaves no state behind.
+		stateDir := ""
+		if *dry {
+			tmp, err := os.MkdirTemp("", "cdnmetrics-simulate-")
+			if err != nil {
+				fmt.Fprintf(stdio.Stderr, "run: %v\n", err)
+				return exitFailed
+			}
+			defer os.RemoveAll(tmp)
+			stateDir = tmp
+		}
+		c, srv, ok := simulatedIn(stdio, *path, *seed, stateDir)
 		if !ok {
 			return 2
 		}
