@@ -47,7 +47,7 @@ touched.`)
 		fmt.Fprintf(stdio.Stderr, "backfill: need --from < --to (got %q, %q)\n", *from, *to)
 		return 2
 	}
-	cfg, ok := loadConfig(stdio, *path)
+	cfg, ok := loadCommandConfig(fs, stdio, *path)
 	if !ok {
 		return 2
 	}

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -43,14 +44,27 @@ ends at run_timeout (default 10m): a collector still running then FAILED.`)
 	}
 	var cfg *config.Config
 	if *sim {
-		c, srv, ok := simulated(stdio, *path, *seed)
+		// A simulated dry run is a demo: it leaves no .state/ (nor any
+		// other state) behind, wherever it is run.
+		stateDir := ""
+		if *dry {
+			tmp, err := os.MkdirTemp("", "cdnmetrics-simulate-")
+			if err != nil {
+				fmt.Fprintf(stdio.Stderr, "collect: %v\n", err)
+				return 1
+			}
+			defer os.RemoveAll(tmp)
+			stateDir = tmp
+		}
+		c, srv, ok := simulatedIn(stdio, *path, *seed, stateDir)
 		if !ok {
 			return 2
 		}
 		defer srv.Close()
 		cfg, stdio = c, simEnv(stdio)
+		applyLogLevel(fs, cfg)
 	} else {
-		c, ok := loadConfig(stdio, *path)
+		c, ok := loadCommandConfig(fs, stdio, *path)
 		if !ok {
 			return 2
 		}

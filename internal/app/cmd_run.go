@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"time"
 
@@ -36,15 +37,27 @@ sink before exit.`)
 	}
 	var cfg *config.Config
 	if *sim {
-		c, srv, ok := simulated(stdio, *path, *seed)
+		// As for collect: a simulated dry run leaves no state behind.
+		stateDir := ""
+		if *dry {
+			tmp, err := os.MkdirTemp("", "cdnmetrics-simulate-")
+			if err != nil {
+				fmt.Fprintf(stdio.Stderr, "run: %v\n", err)
+				return exitFailed
+			}
+			defer os.RemoveAll(tmp)
+			stateDir = tmp
+		}
+		c, srv, ok := simulatedIn(stdio, *path, *seed, stateDir)
 		if !ok {
 			return 2
 		}
 		defer srv.Close()
 		cfg, stdio = c, simEnv(stdio)
+		applyLogLevel(fs, cfg)
 		fmt.Fprintf(stdio.Stderr, "simulator serving %v at %s\n", srv.Vendors(), srv.URL)
 	} else {
-		c, ok := loadConfig(stdio, *path)
+		c, ok := loadCommandConfig(fs, stdio, *path)
 		if !ok {
 			return 2
 		}

@@ -81,6 +81,9 @@ type Options struct {
 	// HTTPClient talks to graphite-web. By default, a client with a
 	// 2-minute timeout.
 	HTTPClient *http.Client
+	// Username and Password, when Username is set, are sent to
+	// graphite-web as basic auth ([graphite] username, password_env).
+	Username, Password string
 }
 
 // Report is the comparison of every provider over one window.
@@ -152,7 +155,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Prefix == "" {
 		return nil, fmt.Errorf("%w: empty [graphite] prefix", ErrUsage)
 	}
-	c, err := newClient(o.WebURL, o.HTTPClient)
+	c, err := newClient(o)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
 	}

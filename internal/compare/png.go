@@ -51,7 +51,7 @@ func PNG(ctx context.Context, o Options, r *Report) ([]byte, error) {
 		return nil, fmt.Errorf("no provider has the counts for a hit ratio or an origin offload: nothing to draw")
 	}
 	ts = append(ts, "alias(color(drawAsInfinite(events('deploy')),'999999'),'deploy')")
-	c, err := newClient(o.WebURL, o.HTTPClient)
+	c, err := newClient(o)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,9 @@ type Config struct {
 
 	StateDir string `toml:"state_dir"`
 	LogLevel string `toml:"log_level"`
+	// LogFormat is "text" (slog's key=value lines) or "json" (one JSON
+	// object per line, for log shippers).
+	LogFormat string `toml:"log_format"`
 	// MaxCatchup bounds how far back one collect run fills a gap after
 	// downtime; older gaps are reported and left to backfill.
 	MaxCatchup Duration `toml:"max_catchup"`
@@ -57,6 +60,10 @@ type Graphite struct {
 	// Tags writes provider metrics as Graphite tagged series too ("both")
 	// or instead of the dotted tree ("only"); "off" by default.
 	Tags string `toml:"tags"`
+	// Username and PasswordEnv enable basic auth towards web_url (compare,
+	// graph), as [events] username/password_env do for the events API.
+	Username    string `toml:"username"`
+	PasswordEnv string `toml:"password_env"`
 }
 
 // Filter is one [filters.<provider>] table.
@@ -77,7 +84,8 @@ type Events struct {
 	GraphiteWebURLs []string `toml:"graphite_web_urls"`
 	// Tags are added to every event.
 	Tags []string `toml:"tags"`
-	// Username and PasswordEnv enable basic auth towards graphite-web.
+	// Username and PasswordEnv enable basic auth towards graphite-web;
+	// when neither is set, [graphite]'s are used.
 	Username    string `toml:"username"`
 	PasswordEnv string `toml:"password_env"`
 }
@@ -133,6 +141,7 @@ func Default() Config {
 	return Config{
 		StateDir:           "/var/lib/cdnmetrics",
 		LogLevel:           "info",
+		LogFormat:          "text",
 		MaxCatchup:         Duration(24 * time.Hour),
 		ClockSkewTolerance: Duration(5 * time.Minute),
 		Graphite: Graphite{

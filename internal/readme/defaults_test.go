@@ -24,6 +24,8 @@ var exampleOnly = map[string]string{
 	"shard":                             "no default: every service",
 	"events.username":                   "basic auth is off by default",
 	"events.password_env":               "basic auth is off by default",
+	"graphite.username":                 "basic auth is off by default",
+	"graphite.password_env":             "basic auth is off by default",
 	"run_timeout":                       "no single default: the schedule period in the daemon, 10m for collect",
 	"fastly.token_file":                 "a path of the user's choosing",
 	"akamai.api_url":                    "default: the host from .edgerc",
