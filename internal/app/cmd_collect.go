@@ -159,16 +159,19 @@ ends at run_timeout (default 10m): a collector still running then FAILED.`)
 			parts = append(parts, fmt.Sprintf("%s ok (%d windows, %d points)", b.cfg.Name, res.Windows, n))
 		}
 	}
+	// failed counts collectors only; the sink's failure and lost points
+	// fail the run too, but are said as such, not as a collector.
+	sinkFailed := false
 	if closeErr != nil {
-		failed++
+		sinkFailed = true
 		parts = append(parts, fmt.Sprintf("sink FAILED (%v)", oneLine(closeErr)))
 	}
 	d := rt.deliverySummary(points, selfPts)
 	if d.text != "" {
 		parts = append(parts, d.text)
 	}
-	if d.dropped > 0 && closeErr == nil {
-		failed++ // points lost: the run could not deliver
+	if d.dropped > 0 {
+		sinkFailed = true // points lost: the run could not deliver
 	}
 	out := stdio.Stderr
 	if !rt.dryRun {
@@ -177,9 +180,13 @@ ends at run_timeout (default 10m): a collector still running then FAILED.`)
 	if d.warn != "" {
 		fmt.Fprintln(stdio.Stderr, d.warn)
 	}
-	fmt.Fprintf(out, "collect: %d collector(s), %d failed, %d points in %.1fs: %s\n",
-		len(bs), failed, points, time.Since(start).Seconds(), strings.Join(parts, "; "))
-	if failed > 0 {
+	delivery := ""
+	if sinkFailed {
+		delivery = ", delivery FAILED"
+	}
+	fmt.Fprintf(out, "collect: %d collector(s), %d failed%s, %d points in %.1fs: %s\n",
+		len(bs), failed, delivery, points, time.Since(start).Seconds(), strings.Join(parts, "; "))
+	if failed > 0 || sinkFailed {
 		return 1
 	}
 	return 0
