@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"reflect"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	graphite "github.com/marpaia/graphite-golang"
 
+	"github.com/cdnmetrics/cdnmetrics/internal/backoff"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
@@ -270,8 +270,8 @@ type TCPSink struct {
 	everConn  bool
 	redo      []written
 	redoBytes int
-	resend    [][]graphite.Metric // possibly lost, oldest first
-	backoff   time.Duration
+	resend    [][]graphite.Metric  // possibly lost, oldest first
+	retry     *backoff.Exponential // reconnect delay; Reset once carbon took a batch
 	nextTry   time.Time
 	downSince time.Time // first failure of the current outage; zero while up
 	spooling  uint64    // points spooled since carbon went away (for the log)
@@ -331,6 +331,7 @@ func New(addr string, opts ...Option) (*TCPSink, error) {
 		log:  o.log.With("component", "graphite", "addr", addr),
 		q:    newQueue(o.queueSize),
 		stop: make(chan struct{}), done: make(chan struct{}), closing: make(chan struct{}),
+		retry: backoff.New(o.minBackoff, o.maxBackoff, 0.8, 1.2),
 	}
 	if o.spoolDir != "" {
 		if o.spoolMax <= 0 {
@@ -801,7 +802,8 @@ func (s *TCPSink) writeAll(ms []graphite.Metric) error {
 	}
 	s.resend = nil
 	if len(ms) == 0 {
-		s.backoff, s.downSince = 0, time.Time{}
+		s.retry.Reset()
+		s.downSince = time.Time{}
 		return nil
 	}
 	if err := s.write(ms); err != nil {
@@ -809,7 +811,8 @@ func (s *TCPSink) writeAll(ms []graphite.Metric) error {
 		return err
 	}
 	s.sent.Add(uint64(len(ms)))
-	s.backoff, s.downSince = 0, time.Time{}
+	s.retry.Reset()
+	s.downSince = time.Time{}
 	return nil
 }
 
@@ -844,19 +847,14 @@ func (s *TCPSink) failed(op string, err error) {
 	if s.conn != nil {
 		s.peerGone(op + " failed: " + err.Error())
 	}
-	if s.backoff == 0 {
-		s.backoff = s.o.minBackoff
-	} else {
-		s.backoff = min(s.backoff*2, s.o.maxBackoff)
-	}
-	jitter := time.Duration((rand.Float64()*0.4 - 0.2) * float64(s.backoff))
-	s.nextTry = time.Now().Add(s.backoff + jitter)
+	wait := s.retry.NextBackOff()
+	s.nextTry = time.Now().Add(wait)
 	if s.downSince.IsZero() {
 		s.downSince = time.Now()
 	}
 	msg := op + ": " + err.Error()
 	s.setErrors(&msg, nil)
-	s.log.Warn("graphite reconnect scheduled", "op", op, "err", err, "backoff", (s.backoff + jitter).Round(time.Millisecond).String())
+	s.log.Warn("graphite reconnect scheduled", "op", op, "err", err, "backoff", wait.Round(time.Millisecond).String())
 }
 
 // connect opens a connection through the library and starts its reader.
