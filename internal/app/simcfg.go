@@ -49,6 +49,7 @@ func simulated(stdio IO, path string, seed int64) (*config.Config, *simulate.Ser
 		return nil, nil, false
 	}
 	cfg.Events, cfg.Hook, cfg.Compare, cfg.LogLevel, cfg.MaxCatchup = core.Events, core.Hook, core.Compare, core.LogLevel, core.MaxCatchup
+	cfg.Admin = core.Admin
 	return cfg, srv, true
 }
 
