@@ -96,8 +96,6 @@ func (t *Tracker) Emitter(name string, next collectors.Emitter) collectors.Emitt
 
 // Sink is the state of the Graphite sink the health rule reads.
 type Sink struct {
-	// DryRun: points go to stdout; the sink is always healthy.
-	DryRun    bool
 	Connected bool
 	// SpoolBytes is the size of the spool now; SpoolMaxBytes its limit
 	// (graphite.spool_max_bytes, 0 when there is no spool).
@@ -140,7 +138,7 @@ type CollectorReport struct {
 // SinkReport is the sink's part of the report.
 type SinkReport struct {
 	OK bool `json:"ok"`
-	// State is "connected", "spooling", "dry_run", or when unhealthy
+	// State is "connected" or "spooling", or when unhealthy
 	// "disconnected" (no spool), "spool_full" or "spool_refusing".
 	State         string `json:"state"`
 	SpoolBytes    int64  `json:"spool_bytes"`
@@ -221,8 +219,6 @@ func checkSink(s Sink) SinkReport {
 	sr := SinkReport{OK: true, SpoolBytes: s.SpoolBytes, SpoolMaxBytes: s.SpoolMaxBytes,
 		CarbonError: redact.String(s.CarbonError), SpoolError: redact.String(s.SpoolError)}
 	switch {
-	case s.DryRun:
-		sr.State = "dry_run"
 	case s.Connected:
 		sr.State = "connected"
 	case s.SpoolMaxBytes <= 0:

@@ -151,7 +151,6 @@ func TestSinkRule(t *testing.T) {
 		{"spool at its limit", Sink{SpoolBytes: 10, SpoolMaxBytes: 10}, false, "spool_full"},
 		{"spool refusing", Sink{SpoolBytes: 1, SpoolMaxBytes: 10, SpoolError: "no space left on device"}, false, "spool_refusing"},
 		{"no spool, disconnected", Sink{CarbonError: "dial tcp: connection refused"}, false, "disconnected"},
-		{"dry run", Sink{DryRun: true}, true, "dry_run"},
 	}
 	start := time.Now()
 	for _, c := range cases {

@@ -22,10 +22,12 @@ type adminServer struct {
 }
 
 // listenAdmin binds [admin] listen before anything starts: a configured
-// listener that cannot bind is an error of the start, as the hook's is.
+// listener that cannot bind is an error of the start, as the hook's is. A
+// dry run serves no endpoints (as it serves no hook): trying a config
+// with --dry-run beside the daemon must not collide with its port.
 func (rt *program) listenAdmin() (*adminServer, error) {
 	a := &adminServer{}
-	if rt.cfg.Admin.Listen == "" {
+	if rt.cfg.Admin.Listen == "" || rt.dryRun {
 		return a, nil
 	}
 	l, err := admin.Open(rt.cfg.Admin.Listen)
@@ -61,9 +63,6 @@ func (a *adminServer) serve(ctx context.Context, rt *program, d *scheduler.Daemo
 		Tracker: a.tracker,
 		Prefix:  rt.cfg.Graphite.Prefix,
 		Sink: func() admin.Sink {
-			if rt.dryRun {
-				return admin.Sink{DryRun: true}
-			}
 			st := rt.sink.Stats()
 			return admin.Sink{Connected: st.Connected, SpoolBytes: st.SpoolBytes, SpoolMaxBytes: rt.cfg.Graphite.SpoolMaxBytes,
 				SpoolError: st.SpoolError, CarbonError: st.CarbonError}

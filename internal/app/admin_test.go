@@ -142,3 +142,18 @@ func TestRunFailsWhenAdminPortIsTaken(t *testing.T) {
 		t.Fatalf("run took %v to refuse: it started before binding", time.Since(start))
 	}
 }
+
+// A dry run serves no endpoints: trying a config beside the daemon that
+// holds its admin port must not fail on that port.
+func TestRunDryRunLeavesAdminPortAlone(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	cfg := adminConfig(t, "127.0.0.1:1", taken.Addr().String())
+	code, errs := runFor(t, 2*time.Second, "run", "--dry-run", "--config", cfg)
+	if code != 0 || strings.Contains(errs, "admin") {
+		t.Fatalf("run --dry-run: exit %d, want 0 without a word of the admin listener:\n%s", code, errs)
+	}
+}
