@@ -58,6 +58,7 @@ func simulatedIn(stdio IO, path string, seed int64, stateDir string) (*config.Co
 		return nil, nil, false
 	}
 	cfg.Events, cfg.Hook, cfg.Compare, cfg.LogLevel, cfg.LogFormat, cfg.MaxCatchup = core.Events, core.Hook, core.Compare, core.LogLevel, core.LogFormat, core.MaxCatchup
+	cfg.Admin = core.Admin
 	return cfg, srv, true
 }
 

@@ -91,7 +91,7 @@ func (ps Problems) Warnings() Problems {
 }
 
 var coreSections = map[string]bool{
-	"state_dir": true, "log_level": true, "log_format": true, "max_catchup": true, "run_timeout": true, "clock_skew_tolerance": true, "shard": true, "filters": true, "anomaly": true, "skyline": true, "graphite": true, "events": true, "hook": true, "compare": true,
+	"state_dir": true, "log_level": true, "log_format": true, "max_catchup": true, "run_timeout": true, "clock_skew_tolerance": true, "shard": true, "filters": true, "anomaly": true, "skyline": true, "graphite": true, "events": true, "hook": true, "compare": true, "admin": true,
 }
 
 // Load reads and decodes the file at path. It returns the config and every
@@ -225,6 +225,8 @@ func (c *Config) coreField(name string) any {
 		return &c.Events
 	case "hook":
 		return &c.Hook
+	case "admin":
+		return &c.Admin
 	default:
 		return &c.Compare
 	}
@@ -314,6 +316,7 @@ func (c *Config) validate(getenv func(string) string) []collectors.Problem {
 		bad("hook.max_body_bytes", "must be positive")
 	}
 	ps = append(ps, c.Hook.limitProblems()...)
+	ps = append(ps, c.adminProblems()...)
 	return ps
 }
 

@@ -34,6 +34,7 @@ type Config struct {
 	Filters map[string]Filter `toml:"filters"`
 	Events  Events            `toml:"events"`
 	Hook    Hook              `toml:"hook"`
+	Admin   Admin             `toml:"admin"`
 	Compare Compare           `toml:"compare"`
 	Anomaly Anomaly           `toml:"anomaly"`
 	Skyline SkylineOptions    `toml:"skyline"`
@@ -156,6 +157,7 @@ func Default() Config {
 		Events:  Events{Tags: []string{"cdnmetrics"}},
 		Anomaly: Anomaly{Filter: `\.(hit_ratio|error_ratio|origin_offload)$`, Threshold: 0.5, Repeat: Duration(time.Hour)},
 		Skyline: SkylineOptions{Queue: defaultSkylineQueue},
+		Admin:   Admin{Listen: DefaultAdminListen},
 		Hook:    Hook{SecretEnv: "CDNMETRICS_HOOK_SECRET", MaxBodyBytes: 1 << 20, MaxConnections: 64, MaxInflightBodies: 8, DedupeWindow: Duration(10 * time.Minute)},
 		Compare: Compare{
 			Baseline:               "fastly",
