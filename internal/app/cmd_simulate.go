@@ -33,7 +33,7 @@ writes a config pointing every collector at it (core settings taken from
 		return code
 	}
 	logger := newLogger(stdio.Stderr, "info")
-	srv, err := simulate.Start(simulate.Options{Addr: *listen, Model: traffic.Default(*seed), Logger: logger})
+	srv, err := simulate.Start(simulate.Options{Addr: *listen, Model: traffic.Demo(*seed), Logger: logger})
 	if err != nil {
 		fmt.Fprintln(stdio.Stderr, err)
 		return 1

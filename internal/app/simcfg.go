@@ -24,7 +24,7 @@ func simulated(stdio IO, path string, seed int64) (*config.Config, *simulate.Ser
 		}
 		core = *cfg
 	}
-	srv, err := simulate.Start(simulate.Options{Model: traffic.Default(seed), Logger: newLogger(stdio.Stderr, "warn")})
+	srv, err := simulate.Start(simulate.Options{Model: traffic.Demo(seed), Logger: newLogger(stdio.Stderr, "warn")})
 	if err != nil {
 		fmt.Fprintln(stdio.Stderr, err)
 		return nil, nil, false
