@@ -94,6 +94,9 @@ type Report struct {
 	Notes []string
 
 	probed bool // some provider has probe series
+	// dataFrom is the earliest interval with a usable count, where the
+	// image starts (zero when there is none).
+	dataFrom time.Time
 }
 
 // Provider is one provider's row. A nil pointer is a value the data cannot
@@ -204,6 +207,19 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	return r, nil
 }
 
+// noteDataFrom moves r.dataFrom back to the first usable point of pts.
+func (r *Report) noteDataFrom(pts []Point) {
+	for _, pt := range pts {
+		if pt.Null || math.IsInf(pt.Value, 0) || pt.Value < 0 {
+			continue
+		}
+		if t := time.Unix(pt.Time, 0).UTC(); r.dataFrom.IsZero() || t.Before(r.dataFrom) {
+			r.dataFrom = t
+		}
+		return
+	}
+}
+
 // bucketSeconds is the summarize interval that splits window into at most
 // maxBuckets buckets, rounded up to whole 10 s, minutes or hours so that
 // buckets line up with whisper's archive steps.
@@ -234,6 +250,7 @@ func compute(r *Report, provs []string, counts, probes []Series) {
 		d := data[parts[0]]
 		d.services[parts[1]] = true
 		d.metric(parts[2]).add(parts[1], s.Points)
+		r.noteDataFrom(s.Points)
 	}
 	probed := false
 	for _, s := range probes {
