@@ -45,7 +45,7 @@ writes a config pointing every collector at it (core settings taken from
 		level = lv
 	}
 	logger := newCommandLogger(stdio.Stderr, level, format)
-	srv, err := simulate.Start(simulate.Options{Addr: *listen, Model: traffic.Default(*seed), Logger: logger})
+	srv, err := simulate.Start(simulate.Options{Addr: *listen, Model: traffic.Demo(*seed), Logger: logger})
 	if err != nil {
 		fmt.Fprintln(stdio.Stderr, err)
 		return 1

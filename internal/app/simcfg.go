@@ -33,7 +33,7 @@ func simulatedIn(stdio IO, path string, seed int64, stateDir string) (*config.Co
 	if stateDir != "" {
 		core.StateDir = stateDir
 	}
-	srv, err := simulate.Start(simulate.Options{Model: traffic.Default(seed), Logger: newCommandLogger(stdio.Stderr, "warn", core.LogFormat)})
+	srv, err := simulate.Start(simulate.Options{Model: traffic.Demo(seed), Logger: newCommandLogger(stdio.Stderr, "warn", core.LogFormat)})
 	if err != nil {
 		fmt.Fprintln(stdio.Stderr, err)
 		return nil, nil, false

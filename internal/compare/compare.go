@@ -97,6 +97,9 @@ type Report struct {
 	Notes []string
 
 	probed bool // some provider has probe series
+	// dataFrom is the earliest interval with a usable count, where the
+	// image starts (zero when there is none).
+	dataFrom time.Time
 }
 
 // Provider is one provider's row. A nil pointer is a value the data cannot
@@ -207,6 +210,19 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	return r, nil
 }
 
+// noteDataFrom moves r.dataFrom back to the first usable point of pts.
+func (r *Report) noteDataFrom(pts []Point) {
+	for _, pt := range pts {
+		if pt.Null || math.IsInf(pt.Value, 0) || pt.Value < 0 {
+			continue
+		}
+		if t := time.Unix(pt.Time, 0).UTC(); r.dataFrom.IsZero() || t.Before(r.dataFrom) {
+			r.dataFrom = t
+		}
+		return
+	}
+}
+
 // bucketSeconds is the summarize interval that splits window into at most
 // maxBuckets buckets, rounded up to whole 10 s, minutes or hours so that
 // buckets line up with whisper's archive steps.
@@ -229,7 +245,7 @@ func compute(r *Report, provs []string, counts, probes []Series) {
 	for _, p := range provs {
 		data[p] = &provData{metrics: map[string]*metricData{}, services: map[string]bool{}}
 	}
-	addCounts(data, counts)
+	addCounts(r, data, counts)
 	probed := addProbes(data, probes)
 	r.probed = probed
 	if !probed {
@@ -244,8 +260,9 @@ func compute(r *Report, provs []string, counts, probes []Series) {
 }
 
 // addCounts files each count series under its provider, service and
-// metric; series of other providers or metrics are ignored.
-func addCounts(data map[string]*provData, counts []Series) {
+// metric, and notes where r's data starts (for the image); series of other
+// providers or metrics are ignored.
+func addCounts(r *Report, data map[string]*provData, counts []Series) {
 	for _, s := range counts {
 		parts := strings.Split(s.Target, ".")
 		if len(parts) != 3 || data[parts[0]] == nil || !contains(countMetrics, parts[2]) {
@@ -254,6 +271,7 @@ func addCounts(data map[string]*provData, counts []Series) {
 		d := data[parts[0]]
 		d.services[parts[1]] = true
 		d.metric(parts[2]).add(parts[1], s.Points)
+		r.noteDataFrom(s.Points)
 	}
 }
 
