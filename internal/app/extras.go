@@ -67,7 +67,7 @@ func (rt *program) startExtras(ctx context.Context) error {
 	if hookLn == nil {
 		return nil
 	}
-	post := func(ctx context.Context, ev collectors.Event) error {
+	post := func(ctx context.Context, ev schema.Event) error {
 		// Without [events] the deploy still becomes a metric.
 		return rt.pipe.Direct().Emit(ctx, collectors.Batch{Points: events.MetricPoints(rt.cfg.Graphite.Prefix, ev)})
 	}

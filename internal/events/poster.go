@@ -22,7 +22,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/config"
 	"github.com/cdnmetrics/cdnmetrics/internal/redact"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
@@ -30,7 +29,7 @@ import (
 )
 
 // Event is an annotation for graphite-web's events API.
-type Event = collectors.Event
+type Event = schema.Event
 
 // Defaults of a Poster; each can be changed with an Option.
 const (

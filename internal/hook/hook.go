@@ -15,10 +15,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/config"
 	"github.com/cdnmetrics/cdnmetrics/internal/listen"
 	"github.com/cdnmetrics/cdnmetrics/internal/redact"
+	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
 // Path is where the hook is served.
@@ -32,7 +32,7 @@ const DefaultMaxDeliveries = 10000
 // durably (events.Poster.PostEvent) and write its metric form; an error
 // answers 500 and leaves the delivery id unrecorded, so the sender's retry
 // is accepted.
-type Callback func(ctx context.Context, ev collectors.Event) error
+type Callback func(ctx context.Context, ev schema.Event) error
 
 // Option changes a Handler built by New.
 type Option func(*Handler)
@@ -172,7 +172,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	ghEvent := r.Header.Get("X-GitHub-Event")
 	var (
-		ev     collectors.Event
+		ev     schema.Event
 		id     string
 		ignore string
 	)
