@@ -32,16 +32,6 @@ const (
 	RetryAfter = time.Second
 )
 
-// Open listens on addr (host:port) with at most maxConns connections open
-// at once (DefaultMaxConnections when maxConns <= 0).
-func Open(addr string, maxConns int) (net.Listener, error) {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	return LimitListener(l, maxConns), nil
-}
-
 // LimitListener returns l accepting at most n simultaneously open
 // connections (DefaultMaxConnections when n <= 0): past that, Accept waits
 // until one closes, and new connections wait in the kernel's backlog
