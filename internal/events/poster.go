@@ -609,7 +609,7 @@ func MetricPoints(prefix string, ev Event) []schema.Point {
 	seen := map[string]bool{}
 	var pts []schema.Point
 	for _, tag := range append(normTags(ev.Tags), schema.LocationAll) {
-		path := schema.Path(prefix, "events", what, tag)
+		path := schema.Path(prefix, schema.NamespaceEvents, what, tag)
 		if seen[path] {
 			continue
 		}
