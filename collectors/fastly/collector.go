@@ -218,7 +218,7 @@ func (c *Collector) noteVersion(ctx context.Context, s service) {
 	if c.env.Events == nil {
 		return
 	}
-	ev := collectors.Event{
+	ev := schema.Event{
 		What: "cdn-config",
 		Tags: []string{"cdn-config", "fastly", s.name},
 		Data: fmt.Sprintf("fastly %s: version %d → %d", s.name, old, s.version),

@@ -19,7 +19,7 @@ import (
 )
 
 // LocationOrigin is the location element of every originlog path.
-const LocationOrigin = "origin"
+const LocationOrigin = schema.LocationOrigin
 
 const (
 	fpMax       = 256       // bytes hashed to fingerprint a file

@@ -127,7 +127,7 @@ func (p *Pipeline) clockSelfPoints(ts int64) []schema.Point {
 			{collectors.RejectedTooOld, c.tooOld.Load()},
 			{"checkpoint_resets", c.checkpointResets.Load()},
 		} {
-			pts = append(pts, schema.Point{Path: schema.Path(p.prefix, "cdnmetrics", "collector", n, m.metric), Value: float64(m.v), Time: ts})
+			pts = append(pts, schema.Point{Path: schema.Path(p.prefix, schema.NamespaceSelf, "collector", n, m.metric), Value: float64(m.v), Time: ts})
 		}
 	}
 	return pts

@@ -111,7 +111,7 @@ func (vc *valueChecks) points(prefix string, ts int64) []schema.Point {
 	defer vc.mu.Unlock()
 	var pts []schema.Point
 	for name, n := range vc.rejected {
-		pts = append(pts, schema.Point{Path: schema.Path(prefix, "cdnmetrics", "collector", name, "rejected_values"), Value: float64(n), Time: ts})
+		pts = append(pts, schema.Point{Path: schema.Path(prefix, schema.NamespaceSelf, "collector", name, "rejected_values"), Value: float64(n), Time: ts})
 	}
 	return pts
 }
