@@ -92,3 +92,34 @@ func TestRealTimeImpossibleFieldKeepsSecond(t *testing.T) {
 		t.Errorf("rejected_values = %v, want 2\n%s", v, pipe.Log())
 	}
 }
+
+// A historical row stamped in 2100 is counted in rejected_future (before:
+// dropped silently as outside the window); the row in the window stays
+// (issue 16 items 1, 2).
+func TestHistoricalFutureRowCounted(t *testing.T) {
+	f := newFake(t)
+	f.mux.HandleFunc("GET /stats/service/{id}", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"status":"success","msg":null,"data":[
+			{"start_time":1700000040,"requests":10},
+			{"start_time":4102444800,"requests":7}]}`)
+	})
+	f.mux.HandleFunc("GET /service", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `[]`) })
+	var logs syncBuffer
+	c := f.collector(t, testToken, &logs, nil, Service{ID: "S1", Name: "www"})
+	c.o.Regions = nil
+	pipe := collectorstest.NewPipe()
+	c.env.Clock = pipe.Clock("fastly")
+	if err := c.Collect(context.Background(), collectors.Window{Start: time.Unix(1700000040, 0), End: time.Unix(1700000100, 0)}, pipe.Emitter("fastly")); err != nil {
+		t.Fatal(err)
+	}
+	got := pipe.Lines(t)
+	if v := got["cdn.fastly.www.all.requests@1700000040"]; v != 10 {
+		t.Errorf("requests = %v, want 10", v)
+	}
+	if v := got["cdn.cdnmetrics.collector.fastly.rejected_future"]; v != 1 {
+		t.Errorf("rejected_future = %v, want 1\n%s", v, logs.String())
+	}
+	if !strings.Contains(logs.String(), "ahead of our clock") {
+		t.Errorf("not logged: %s", logs.String())
+	}
+}
