@@ -1,7 +1,10 @@
 package akamai
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
@@ -54,5 +57,20 @@ func TestImpossibleMetricKeepsRow(t *testing.T) {
 	}
 	if v := got["cdn.cdnmetrics.collector.akamai.rejected_values"]; v != 2 {
 		t.Errorf("rejected_values = %v, want 2\n%s", v, pipe.Log())
+	}
+}
+
+// Intervals stamped in 2100 are counted in rejected_future; one merely
+// after the window (but in our past) is not (issue 16 items 1, 2).
+func TestFutureIntervalsCounted(t *testing.T) {
+	pipe := collectorstest.NewPipe()
+	var logs bytes.Buffer
+	c := &Collector{env: collectors.Env{Clock: pipe.Clock("akamai")}, logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	c.rejectFutureRows([]int64{4102444800, 4102445100, 1736935500})
+	if v := pipe.Lines(t)["cdn.cdnmetrics.collector.akamai.rejected_future"]; v != 2 {
+		t.Errorf("rejected_future = %v, want 2\n%s", v, logs.String())
+	}
+	if !strings.Contains(logs.String(), "count=2") {
+		t.Errorf("log: %s", logs.String())
 	}
 }
