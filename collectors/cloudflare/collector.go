@@ -168,8 +168,9 @@ func (c *Collector) collectZone(ctx context.Context, z Zone, w collectors.Window
 			// longer window ever arrives rather than drop minutes silently.
 			errs = append(errs, zerr(fmt.Errorf("%s answer fills the %d-row limit: later minutes may be missing", nodeTotal, c.rowLimit)))
 		}
-		rs, bad, after := mapTotals(name, a.totals, w.Start, w.End)
+		rs, bad, after, rejected := mapTotals(name, a.totals, w.Start, w.End)
 		c.logBad(name, nodeTotal, bad)
+		c.statusRejected(name, rejected)
 		c.afterWindow(name, nodeTotal, after, w)
 		recs = append(recs, rs...)
 	}

@@ -36,3 +36,16 @@ func (c *Collector) afterWindow(zone, node string, after []int64, w collectors.W
 			"window_end", w.End.UTC().Format(time.RFC3339))
 	}
 }
+
+// statusRejected counts the status classes made unknown in rows whose
+// responseStatusMap exceeded their requests (four values a row) in
+// rejected_values, with one warning.
+func (c *Collector) statusRejected(zone string, rejected []string) {
+	if len(rejected) == 0 {
+		return
+	}
+	n := len(rejected) * len(statusFields)
+	c.env.Clock.Count(collectors.RejectedValues, n)
+	c.logger.Warn("status classes adding up to more than requests rejected; the rows' other counts kept", "zone", zone,
+		"node", nodeTotal, "rows", len(rejected), "values", n, "first", rejected[0])
+}

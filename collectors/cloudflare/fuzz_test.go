@@ -33,7 +33,7 @@ func FuzzParseAnswer(f *testing.F) {
 			_ = e.where()
 			_ = e.node()
 		}
-		recs, _, _ := mapTotals("z", a.totals, start, end)
+		recs, _, _, _ := mapTotals("z", a.totals, start, end)
 		colos, _, _, _ := mapColos("z", a.colos, start, end)
 		for _, r := range append(recs, colos...) {
 			if r.Start < start.Unix() || r.Start >= end.Unix() {

@@ -253,8 +253,12 @@ func minute(s string, start, end time.Time) (int64, error) {
 // mapTotals turns httpRequests1mGroups rows into the zone's "all" records.
 // A row that cannot be placed is skipped and described in bad, or, when
 // stamped after the window, its minute is returned in after. Impossible
-// values stay in their record for the pipeline's value check.
-func mapTotals(service string, rs []json.RawMessage, start, end time.Time) (recs []schema.Record, bad []string, after []int64) {
+// values stay in their record for the pipeline's value check. A row whose
+// status classes add up to more than its requests keeps its other counts;
+// its four classes are made unknown and described in rejected (the
+// collector counts them in rejected_values: the value check cannot see
+// responseStatusMap).
+func mapTotals(service string, rs []json.RawMessage, start, end time.Time) (recs []schema.Record, bad []string, after []int64, rejected []string) {
 	seen := map[int64]bool{}
 	for i, raw := range rs {
 		var r totalsRow
@@ -271,6 +275,14 @@ func mapTotals(service string, rs []json.RawMessage, start, end time.Time) (recs
 			after = append(after, aw.t)
 			continue
 		}
+		var sx *statusExcess
+		if errors.As(err, &sx) {
+			for _, f := range statusFields {
+				rec.Unset(f)
+			}
+			rejected = append(rejected, fmt.Sprintf("%s[%d]: %v", nodeTotal, i, err))
+			err = nil
+		}
 		if err != nil {
 			bad = append(bad, fmt.Sprintf("%s[%d]: %v", nodeTotal, i, err))
 			continue
@@ -278,7 +290,17 @@ func mapTotals(service string, rs []json.RawMessage, start, end time.Time) (recs
 		seen[rec.Start] = true
 		recs = append(recs, rec)
 	}
-	return recs, bad, after
+	return recs, bad, after, rejected
+}
+
+var statusFields = [...]schema.Field{schema.Status2xx, schema.Status3xx, schema.Status4xx, schema.Status5xx}
+
+// statusExcess is a responseStatusMap that adds up to more than the
+// minute's requests: the classes cannot all be right.
+type statusExcess struct{ sum, requests float64 }
+
+func (e *statusExcess) Error() string {
+	return fmt.Sprintf("responseStatusMap sums to %v > requests %v", e.sum, e.requests)
 }
 
 // totalsRecord maps one row. Vendor values are set as they came; what is
@@ -346,7 +368,7 @@ func totalsRecord(service string, r *totalsRow, start, end time.Time) (schema.Re
 			rec.Set(f, v)
 		}
 		if !impossible(req) && sum > req {
-			return rec, fmt.Errorf("responseStatusMap sums to %v > requests %v", sum, req)
+			return rec, &statusExcess{sum, req}
 		}
 	}
 	return rec, nil

@@ -62,7 +62,7 @@ func TestMapTotalsSample(t *testing.T) {
 	if len(a.errs) != 0 || !a.hasTotals || a.hasColos {
 		t.Fatalf("answer: errs=%v hasTotals=%v hasColos=%v", a.errs, a.hasTotals, a.hasColos)
 	}
-	recs, bad, _ := mapTotals("www", a.totals, mustTime(t, "2019-09-08T20:00:00Z"), mustTime(t, "2019-09-08T20:02:00Z"))
+	recs, bad, _, _ := mapTotals("www", a.totals, mustTime(t, "2019-09-08T20:00:00Z"), mustTime(t, "2019-09-08T20:02:00Z"))
 	if len(bad) != 0 {
 		t.Fatalf("bad rows: %v", bad)
 	}
@@ -168,9 +168,12 @@ func TestMapTotalsBadRowsSkipped(t *testing.T) {
 	for i, r := range rows {
 		raw[i] = json.RawMessage(r)
 	}
-	recs, bad, after := mapTotals("www", raw, start, end)
-	if len(bad) != 6 { // wrong type, not a minute, no requests, statuses > requests, duplicate, not an object
-		t.Errorf("bad = %d, want 6: %v", len(bad), bad)
+	recs, bad, after, rejected := mapTotals("www", raw, start, end)
+	if len(bad) != 5 { // wrong type, not a minute, no requests, duplicate, not an object
+		t.Errorf("bad = %d, want 5: %v", len(bad), bad)
+	}
+	if len(rejected) != 1 || !strings.Contains(rejected[0], "sums to 9 > requests 3") {
+		t.Errorf("rejected = %v, want the 20:06 status map", rejected)
 	}
 	if len(after) != 1 || after[0] != 1567976400 { // 2019-09-08T21:00:00Z
 		t.Errorf("after = %v, want [1567976400]", after)
@@ -180,6 +183,7 @@ func TestMapTotalsBadRowsSkipped(t *testing.T) {
 		"cloudflare www all 1567972860/60 requests=-1",
 		"cloudflare www all 1567972920/60 requests=5 hits=6 misses=-1",
 		"cloudflare www all 1567972980/60 requests=5 edge_bytes=10 origin_bytes=-1",
+		"cloudflare www all 1567973160/60 requests=3",
 		"cloudflare www all 1567973220/60 requests=7 hits=2 misses=5",
 	})
 	// What the value check keeps: each row's possible values. 20:07: 7
@@ -192,6 +196,7 @@ func TestMapTotalsBadRowsSkipped(t *testing.T) {
 		"cloudflare www all 1567972860/60 ",
 		"cloudflare www all 1567972920/60 requests=5",
 		"cloudflare www all 1567972980/60 requests=5 edge_bytes=10",
+		"cloudflare www all 1567973160/60 requests=3",
 		"cloudflare www all 1567973220/60 requests=7 hits=2 misses=5",
 	})
 }

@@ -23,7 +23,8 @@ func TestCollectImpossibleValuesAndFutureRows(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"data":{"viewer":{"zones":[{"httpRequests1mGroups":[
 			{"dimensions":{"datetimeMinute":"2019-09-08T20:00:00Z"},"sum":{"requests":100,"cachedRequests":9e15,"bytes":5000}},
-			{"dimensions":{"datetimeMinute":"2019-09-08T20:01:00Z"},"sum":{"requests":50,"cachedRequests":20,"bytes":-7}},
+			{"dimensions":{"datetimeMinute":"2019-09-08T20:01:00Z"},"sum":{"requests":50,"cachedRequests":20,"bytes":-7,
+			 "responseStatusMap":[{"edgeResponseStatus":200,"requests":40},{"edgeResponseStatus":503,"requests":30}]}},
 			{"dimensions":{"datetimeMinute":"2100-01-01T00:00:00Z"},"sum":{"requests":1}}
 		]}]}},"errors":null}`)
 	}))
@@ -67,9 +68,13 @@ func TestCollectImpossibleValuesAndFutureRows(t *testing.T) {
 			t.Errorf("%s = %v emitted; it was impossible", path, v)
 		}
 	}
-	// 20:00 hits (9e15 > 100 requests) and misses (100 - 9e15 < 0); 20:01 bytes.
-	if v := got["cdn.cdnmetrics.collector.cloudflare.rejected_values"]; v != 3 {
-		t.Errorf("rejected_values = %v, want 3\n%s", v, pipe.Log())
+	// 20:00 hits (9e15 > 100 requests) and misses (100 - 9e15 < 0); 20:01
+	// bytes, and its four status classes (40 + 30 > 50 requests).
+	if v := got["cdn.cdnmetrics.collector.cloudflare.rejected_values"]; v != 3+4 {
+		t.Errorf("rejected_values = %v, want 7\n%s\n%s", v, pipe.Log(), logs.String())
+	}
+	if v, ok := got["cdn.cloudflare.www.all.status_2xx"+m1]; ok {
+		t.Errorf("status_2xx = %v emitted; the classes exceed requests", v)
 	}
 	if v := got["cdn.cdnmetrics.collector.cloudflare.rejected_future"]; v != 1 {
 		t.Errorf("rejected_future = %v, want 1\n%s", v, logs.String())
