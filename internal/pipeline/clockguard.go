@@ -70,6 +70,8 @@ func (p *Pipeline) Clock(name string) collectors.Clock {
 				counts.future.Add(int64(n))
 			case collectors.RejectedTooOld:
 				counts.tooOld.Add(int64(n))
+			case collectors.RejectedValues:
+				p.values.add(name, n)
 			}
 		},
 	}
