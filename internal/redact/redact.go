@@ -8,11 +8,15 @@ package redact
 
 import (
 	"encoding/base64"
+	"encoding/hex"
+	"fmt"
 	"net/url"
 	"regexp"
 	"sort"
 	"strings"
 	"sync"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // Mask replaces every redacted value.
@@ -50,32 +54,80 @@ var (
 
 var known struct {
 	sync.RWMutex
-	values []string // longest first, so a secret containing another goes whole
-	set    map[string]bool
+	values []string        // registered secrets, longest first, so one containing another goes whole
+	set    map[string]bool // the same, for dedupe
+	re     *regexp.Regexp  // every form of every value in values; nil while none
 }
 
-// AddSecret registers a credential value: String removes it, its base64
-// and its URL-encoded forms from every text from now on. Values shorter
-// than 6 bytes are not registered (see minSecret).
+// AddSecret registers a credential value: String removes it from every
+// text from now on in every shape a server is known to echo it: literal
+// in any letter case, base64 (standard, raw, URL), URL-encoded, hex (either
+// case), and JSON-escaped ("\/" and "\u00XX" for any non-alphanumeric
+// character, as PHP and Django write them, mixed freely with plain ones).
+// Values shorter than 6 bytes are not registered (see minSecret).
 func AddSecret(v string) {
 	v = strings.TrimSpace(v)
 	if len(v) < minSecret {
 		return
 	}
-	forms := []string{v, base64.StdEncoding.EncodeToString([]byte(v)), base64.RawStdEncoding.EncodeToString([]byte(v)),
-		base64.URLEncoding.EncodeToString([]byte(v)), url.QueryEscape(v), url.PathEscape(v)}
 	known.Lock()
 	defer known.Unlock()
 	if known.set == nil {
 		known.set = map[string]bool{}
 	}
-	for _, f := range forms {
-		if !known.set[f] {
-			known.set[f] = true
-			known.values = append(known.values, f)
-		}
+	if known.set[v] {
+		return
 	}
-	sort.Slice(known.values, func(i, j int) bool { return len(known.values[i]) > len(known.values[j]) })
+	known.set[v] = true
+	known.values = append(known.values, v)
+	sort.SliceStable(known.values, func(i, j int) bool { return len(known.values[i]) > len(known.values[j]) })
+	// One combined pattern, rebuilt on the rare registration, so String
+	// makes one pass over a text whatever the number of secrets.
+	alts := make([]string, 0, len(known.values))
+	for _, s := range known.values {
+		alts = append(alts, secretPattern(s))
+	}
+	known.re = regexp.MustCompile(`(?i)` + strings.Join(alts, "|"))
+}
+
+// secretPattern is the alternation of every form of v (matched case-
+// insensitively, except for the base64 forms whose case is significant).
+func secretPattern(v string) string {
+	b := []byte(v)
+	forms := []string{
+		escapedPattern(v),
+		regexp.QuoteMeta(hex.EncodeToString(b)),
+		regexp.QuoteMeta(url.QueryEscape(v)),
+		regexp.QuoteMeta(url.PathEscape(v)),
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		forms = append(forms, `(?-i:`+regexp.QuoteMeta(enc.EncodeToString(b))+`)`)
+	}
+	return strings.Join(forms, "|")
+}
+
+// escapedPattern matches v literally or with any of its non-alphanumeric
+// characters JSON-escaped ("\/", "\"", "\\", "\uXXXX", UTF-16 pairs
+// for runes beyond the BMP).
+func escapedPattern(v string) string {
+	var p strings.Builder
+	for _, r := range v {
+		if r < utf8.RuneSelf && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			p.WriteRune(r)
+			continue
+		}
+		alts := []string{regexp.QuoteMeta(string(r))}
+		if r == '/' || r == '"' || r == '\\' {
+			alts = append(alts, regexp.QuoteMeta(`\`+string(r)))
+		}
+		if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError {
+			alts = append(alts, regexp.QuoteMeta(fmt.Sprintf(`\u%04x\u%04x`, r1, r2)))
+		} else {
+			alts = append(alts, regexp.QuoteMeta(fmt.Sprintf(`\u%04x`, r)))
+		}
+		p.WriteString(`(?:` + strings.Join(alts, "|") + `)`)
+	}
+	return p.String()
 }
 
 // AddBasicAuth registers a user name and password as HTTP basic auth
@@ -110,10 +162,11 @@ func String(s string, extra ...string) string {
 		}
 	}
 	known.RLock()
-	for _, v := range known.values {
-		s = strings.ReplaceAll(s, v, Mask)
-	}
+	re := known.re
 	known.RUnlock()
+	if re != nil {
+		s = re.ReplaceAllLiteralString(s, Mask)
+	}
 	s = userinfo.ReplaceAllString(s, "${1}${2}:"+Mask+"@")
 	s = cookieValue.ReplaceAllString(s, "${1}"+Mask)
 	s = authScheme.ReplaceAllStringFunc(s, func(m string) string {
