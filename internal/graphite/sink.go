@@ -73,6 +73,7 @@ type Stats struct {
 	CarriedPoints   int64  // found at start
 	CarriedReplayed uint64 // of those, replayed to carbon (included in SentPoints and ReplayedPoints)
 	CarriedDropped  uint64 // of those, dropped (included in SpoolDroppedPoints)
+	CarriedCorrupt  uint64 // of those, lost in damaged records (included in SpoolCorruptPoints)
 
 	RequeuedPoints uint64 // counted in SentPoints, then spooled, held or lost as possibly not delivered
 
@@ -90,12 +91,12 @@ func (st Stats) Own() (delivered, spooled, dropped, inMemory uint64) {
 		}
 		return a - b
 	}
-	carriedLeft := st.CarriedPoints - int64(st.CarriedReplayed) - int64(st.CarriedDropped)
+	carriedLeft := st.CarriedPoints - int64(st.CarriedReplayed) - int64(st.CarriedDropped) - int64(st.CarriedCorrupt)
 	delivered = sub(st.SentPoints, st.CarriedReplayed+st.RequeuedPoints)
 	spooled = sub(uint64(max(st.SpoolPoints, 0)), uint64(max(carriedLeft, 0)))
-	// Damaged spool records count as dropped here even when they were an
-	// earlier run's: they are lost either way, and the run says so.
-	dropped = sub(st.SpoolDroppedPoints, st.CarriedDropped) + st.LostPoints + st.SpoolCorruptPoints
+	// Damaged records of an earlier run's points are that run's loss
+	// (CarriedCorrupt), not this process's.
+	dropped = sub(st.SpoolDroppedPoints, st.CarriedDropped) + st.LostPoints + sub(st.SpoolCorruptPoints, st.CarriedCorrupt)
 	inMemory = uint64(max(st.UnspooledPoints, 0)) + uint64(max(st.QueuePoints, 0))
 	return delivered, spooled, dropped, inMemory
 }
@@ -260,6 +261,7 @@ type TCPSink struct {
 	spoolPoints, spoolBytes                     atomic.Int64
 	connected                                   atomic.Bool
 	spoolErrs, carriedReplayed, carriedDropped  atomic.Uint64
+	carriedCorrupt                              atomic.Uint64
 	requeued                                    atomic.Uint64 // counted sent, then spooled, held or lost: possibly not delivered
 	unspooled, carriedStart                     atomic.Int64
 	errMu                                       sync.Mutex
@@ -294,6 +296,7 @@ type TCPSink struct {
 	flushWait  []*flushReq // Flushes taken from the queue while points were held
 	carried    int64       // points of a previous process still in the spool
 	droppedAt  uint64      // spool.dropped when last looked at
+	corruptAt  uint64      // spool.corrupt when last looked at
 }
 
 // errNoSpool is why points are held in memory when there is no spool.
@@ -347,9 +350,12 @@ func New(addr string, opts ...Option) (*TCPSink, error) {
 			return nil, err
 		}
 		s.spool = sp
+		// Damage in the segments found is counted when they are opened
+		// (final before anything is reported) and is theirs.
 		s.carried = sp.points
-		s.carriedStart.Store(sp.points)
-		s.droppedAt = sp.dropped
+		s.carriedStart.Store(sp.points + int64(sp.corrupt))
+		s.carriedCorrupt.Store(sp.corrupt)
+		s.droppedAt, s.corruptAt = sp.dropped, sp.corrupt
 		s.syncSpoolStats()
 	}
 	go s.run()
@@ -456,7 +462,7 @@ func (s *TCPSink) Stats() Stats {
 		QueuePoints: s.q.length(), Connected: s.connected.Load(),
 		SpoolErrors: s.spoolErrs.Load(), UnspooledPoints: s.unspooled.Load(),
 		CarriedPoints: s.carriedStart.Load(), CarriedReplayed: s.carriedReplayed.Load(),
-		CarriedDropped: s.carriedDropped.Load(), RequeuedPoints: s.requeued.Load(),
+		CarriedDropped: s.carriedDropped.Load(), RequeuedPoints: s.requeued.Load(), CarriedCorrupt: s.carriedCorrupt.Load(),
 	}
 }
 
@@ -1013,6 +1019,7 @@ func (s *TCPSink) replayOne() bool {
 		s.syncSpoolStats()
 		return false
 	}
+	s.syncSpoolStats() // damage skipped on the way came before this record
 	ms, bad := parseLines(payload, nil)
 	if bad > 0 {
 		s.invalid.Add(uint64(bad))
@@ -1115,6 +1122,14 @@ func (s *TCPSink) syncSpoolStats() {
 		s.carried -= k
 		s.carriedDropped.Add(uint64(k))
 		s.droppedAt = s.spool.dropped
+	}
+	if d := s.spool.corrupt - s.corruptAt; d > 0 {
+		// Damage met by the replay: FIFO, so a previous process's
+		// points are the first lost.
+		k := min(s.carried, int64(d))
+		s.carried -= k
+		s.carriedCorrupt.Add(uint64(k))
+		s.corruptAt = s.spool.corrupt
 	}
 	s.spoolPoints.Store(s.spool.points)
 	s.spoolBytes.Store(s.spool.total)
