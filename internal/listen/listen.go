@@ -60,9 +60,10 @@ func LimitListener(l net.Listener, n int) net.Listener {
 // When every slot is taken, the listener takes one back from a connection
 // that holds it without a request in progress, so that nobody can keep
 // the cap with idle keep-alive connections (renewed with a request now
-// and then) or with connections that never send a byte: first the one
-// idle longest, else one that has sent nothing for newGrace. A request in
-// progress is never cut. Retried every evictEvery while Accept waits.
+// and then) or with connections that never complete a request header:
+// first the one idle longest, else one new for newGrace. A request in
+// progress (its headers read) is never cut. Retried every evictEvery
+// while Accept waits.
 const (
 	newGrace   = time.Second
 	evictEvery = 100 * time.Millisecond
