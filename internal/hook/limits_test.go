@@ -162,8 +162,10 @@ func TestConnectionsCapped(t *testing.T) {
 		fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: hook\r\nAuthorization: Bearer %s\r\nContent-Length: 100\r\n\r\n{\"what\"", Path, secret)
 		open = append(open, c)
 	}
-	time.Sleep(300 * time.Millisecond) // the server accepts them and reads their headers
-	last := dial(t, addr) // the kernel completes the handshake; the server does not accept
+	// The server accepts them and reads their headers; the 65th is
+	// then left in the kernel's backlog.
+	time.Sleep(300 * time.Millisecond)
+	last := dial(t, addr)
 	body := `{"what":"deploy"}`
 	fmt.Fprintf(last, "POST %s HTTP/1.1\r\nHost: hook\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n%s", Path, secret, len(body), body)
 	br := bufio.NewReader(last)
