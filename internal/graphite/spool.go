@@ -383,6 +383,16 @@ func (s *spool) adopt(id uint64) (*segment, error) {
 		s.log.Error("graphite spool segment header damaged; reading its records", "file", path, "version", seg.version)
 		repair = true
 	}
+	if other := 3 - seg.version; !repair {
+		// A magic damaged into the other version's (two bits apart):
+		// the first record tells.
+		if _, _, err := readRecord(f, seg.version, magicLen, end, &s.rbuf); isFormatErr(err) && err != errTruncated {
+			if _, _, err := readRecord(f, other, magicLen, end, &s.rbuf); err == nil {
+				s.log.Error("graphite spool segment header names the wrong version; reading its records", "file", path, "version", other)
+				seg.version, repair = other, true
+			}
+		}
+	}
 	var good []int64 // offsets of the sound records
 	off := int64(magicLen)
 	for off < end {

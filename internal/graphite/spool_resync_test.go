@@ -436,6 +436,25 @@ func TestSpoolDamagedMagic(t *testing.T) {
 			checkLost(t, sp, got, linesOf(kept...), 0, &logs2, path)
 		})
 	}
+	t.Run("v2 magic turned into v1's", func(t *testing.T) {
+		dir := t.TempDir()
+		seg := []byte("cdnspl1\n") // two bits flipped in "cdnspl2\n"
+		var written int64
+		for _, p := range payloads {
+			seg = appendRecordV2(seg, p, 100, written)
+			written += 100
+		}
+		if err := os.WriteFile(filepath.Join(dir, segName(1)), seg, 0o640); err != nil {
+			t.Fatal(err)
+		}
+		sp, err := openSpool(dir, 256<<20, quietLog())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := replayAll(t, sp); len(got) != 1000 || sp.corrupt != 0 {
+			t.Fatalf("delivered %d of 1000 points, %d corrupt", len(got), sp.corrupt)
+		}
+	})
 	t.Run("nothing readable", func(t *testing.T) {
 		dir := t.TempDir()
 		path := filepath.Join(dir, segName(1))
