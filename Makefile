@@ -36,7 +36,7 @@ soak: deps
 	CDNMETRICS_SOAK=1 CDNMETRICS_REQUIRE_GRAPHITE=1 $(GO) test -count=1 -run '^TestSoak$$' -timeout 15m -v ./internal/e2e/
 
 # Starts Graphite, the simulator and the collector, lets data flow, posts a
-# deploy event, prints render URLs and writes hit_ratio_per_pop.png here.
+# deploy event, runs compare (writes compare.png here) and prints render URLs.
 demo: build
 	scripts/demo
 

@@ -24,21 +24,25 @@ type Common struct {
 	// RequestTimeout bounds one vendor request as a whole: every attempt,
 	// backoff and Retry-After wait, until the last byte of the answer. By
 	// default, DefaultRequestTimeout.
-	RequestTimeout Duration `toml:"request_timeout"`
+	// A pointer, so that an explicit "0s" is told from an absent key and
+	// refused rather than silently read as the default.
+	RequestTimeout *Duration `toml:"request_timeout"`
 }
 
 // RequestDeadline returns the configured request timeout or the default.
 func (c Common) RequestDeadline() time.Duration {
-	if c.RequestTimeout <= 0 {
+	if c.RequestTimeout == nil || *c.RequestTimeout <= 0 {
 		return DefaultRequestTimeout
 	}
-	return time.Duration(c.RequestTimeout)
+	return time.Duration(*c.RequestTimeout)
 }
 
 // CommonProblems validates the common keys of section.
 func (c Common) CommonProblems(section string) []Problem {
-	d := time.Duration(c.RequestTimeout)
-	if d != 0 && (d < minRequestTimeout || d > maxRequestTimeout) {
+	if c.RequestTimeout == nil {
+		return nil
+	}
+	if d := time.Duration(*c.RequestTimeout); d < minRequestTimeout || d > maxRequestTimeout {
 		return []Problem{{Key: section + ".request_timeout",
 			Message: fmt.Sprintf("%v: must be between %v and %v (default %v)", d, minRequestTimeout, maxRequestTimeout, DefaultRequestTimeout)}}
 	}
@@ -57,3 +61,9 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	*d = Duration(v)
 	return nil
 }
+
+// MarshalText formats d as a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }

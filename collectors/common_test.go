@@ -29,6 +29,7 @@ func TestCommonRequestTimeout(t *testing.T) {
 		{`request_timeout = "1s"`, time.Second, false},
 		{`request_timeout = "500ms"`, 0, true},
 		{`request_timeout = "-5s"`, 0, true},
+		{`request_timeout = "0s"`, 0, true}, // not a silent "use the default"
 		{`request_timeout = "31m"`, 0, true},
 	} {
 		var raw map[string]toml.Primitive

@@ -10,13 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/collectors/akamai/akamaisim"
+	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
 	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
@@ -93,17 +93,8 @@ func TestBadRowsSkippedOthersKept(t *testing.T) {
 	}
 }
 
-type recorder struct {
-	mu   sync.Mutex
-	recs []schema.Record
-}
-
-func (r *recorder) Emit(_ context.Context, b collectors.Batch) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.recs = append(r.recs, b.Records...)
-	return nil
-}
+// recorder keeps what a collector emits.
+type recorder = collectorstest.Recorder
 
 func simCollector(t *testing.T, now time.Time, wrapper func(http.Handler) http.Handler, secret string, logs *bytes.Buffer) (*Collector, *traffic.Model) {
 	t.Helper()
@@ -148,11 +139,11 @@ func TestSignedCollectAgainstStandInEqualsExpect(t *testing.T) {
 		t.Fatalf("%v\n%s", err, logs.String())
 	}
 	want := akamaisim.Expect(m, w)
-	if len(want) != 18 || len(rec.recs) != len(want) { // 6 intervals × 3 CP codes
-		t.Fatalf("got %d records, want %d (18)", len(rec.recs), len(want))
+	if len(want) != 18 || len(rec.Records()) != len(want) { // 6 intervals × 3 CP codes
+		t.Fatalf("got %d records, want %d (18)", len(rec.Records()), len(want))
 	}
 	got := map[string]schema.Counts{}
-	for _, r := range rec.recs {
+	for _, r := range rec.Records() {
 		got[fmt.Sprint(r.Service, r.Start)] = r.Counts
 	}
 	for _, r := range want {
@@ -206,10 +197,10 @@ func TestRateLimitAndProblemJSON(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "Bad Request: Unknown dimension: responseClas") || !strings.Contains(err.Error(), "HTTP 400") {
 		t.Fatalf("err = %v", err)
 	}
-	if len(rec.recs) != len(akamaisim.Expect(m, w)) || len(rec.recs) == 0 {
-		t.Fatalf("traffic records %d, want %d kept despite the class error", len(rec.recs), len(akamaisim.Expect(m, w)))
+	if len(rec.Records()) != len(akamaisim.Expect(m, w)) || len(rec.Records()) == 0 {
+		t.Fatalf("traffic records %d, want %d kept despite the class error", len(rec.Records()), len(akamaisim.Expect(m, w)))
 	}
-	if rec.recs[0].Has(schema.Status2xx) {
+	if rec.Records()[0].Has(schema.Status2xx) {
 		t.Error("status classes set although their call failed")
 	}
 }

@@ -95,12 +95,11 @@ func rateHeaders(h http.Header, now time.Time) (time.Duration, bool) {
 
 // SelectServices implements collectors.ServiceSelector.
 func (c *Collector) SelectServices(ids []string) error {
+	only := collectors.NewSelection(ids)
 	var keep []CPCode
 	for _, cp := range c.codes {
-		for _, id := range ids {
-			if id == strconv.FormatInt(cp.ID, 10) || id == cp.Name {
-				keep = append(keep, cp)
-			}
+		if only.Has(strconv.FormatInt(cp.ID, 10), cp.Name) {
+			keep = append(keep, cp)
 		}
 	}
 	if len(keep) == 0 {

@@ -16,14 +16,14 @@ import (
 // Options is the [akamai] section.
 type Options struct {
 	// APIURL overrides the host from .edgerc (tests, the simulator).
-	APIURL   string   `toml:"api_url"`
-	Edgerc   string   `toml:"edgerc"`
-	Section  string   `toml:"section"`
-	Sched    string   `toml:"schedule"`
-	Delay    duration `toml:"delay"`
-	Overlap  duration `toml:"overlap"`
-	Lookback duration `toml:"lookback"`
-	CPCode   []CPCode `toml:"cpcode"`
+	APIURL  string `toml:"api_url"`
+	Edgerc  string `toml:"edgerc"`
+	Section string `toml:"section"`
+	Cron    string `toml:"schedule"`
+	// WindowKeys: by default, delay 20m, overlap 30m, lookback 2h (Akamai
+	// data lags about 15 minutes and is revised).
+	collectors.WindowKeys
+	CPCode []CPCode `toml:"cpcode"`
 	collectors.Common
 }
 
@@ -33,30 +33,21 @@ type CPCode struct {
 	Name string `toml:"name"`
 }
 
-type duration time.Duration
-
-func (d *duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return fmt.Errorf("invalid duration %q", b)
-	}
-	*d = duration(v)
-	return nil
-}
-
 func defaults() *Options {
 	return &Options{
-		Edgerc:   "~/.edgerc",
-		Section:  "default",
-		Sched:    "*/5 * * * *",
-		Delay:    duration(20 * time.Minute),
-		Overlap:  duration(30 * time.Minute),
-		Lookback: duration(2 * time.Hour),
+		Edgerc:  "~/.edgerc",
+		Section: "default",
+		Cron:    "*/5 * * * *",
+		WindowKeys: collectors.WindowKeys{
+			Delay:    collectors.Duration(20 * time.Minute),
+			Overlap:  collectors.Duration(30 * time.Minute),
+			Lookback: collectors.Duration(2 * time.Hour),
+		},
 	}
 }
 
 // Schedule implements collectors.Options.
-func (o *Options) Schedule() string { return o.Sched }
+func (o *Options) Schedule() string { return o.Cron }
 
 // Validate implements collectors.Options.
 func (o *Options) Validate(env collectors.Env) []collectors.Problem {
@@ -65,6 +56,7 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 		ps = append(ps, collectors.Problem{Key: "akamai." + key, Message: msg, Warning: warn})
 	}
 	ps = append(ps, o.CommonProblems("akamai")...)
+	ps = append(ps, o.WindowProblems("akamai", retention)...)
 	if o.APIURL != "" {
 		if u, err := url.Parse(o.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("api_url", fmt.Sprintf("%q is not an http(s) URL", o.APIURL), false)
@@ -93,7 +85,7 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 		names[i] = c.name()
 	}
 	ps = append(ps, collectors.NameClashes(names, func(i int) string { return fmt.Sprintf("akamai.cpcode[%d].name", i) })...)
-	if o.Delay < duration(15*time.Minute) {
+	if o.Delay < collectors.Duration(15*time.Minute) {
 		bad("delay", "Akamai data lags about 15 minutes; a shorter delay reads incomplete intervals", true)
 	}
 	return ps

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,27 +19,14 @@ import (
 	"github.com/cdnmetrics/cdnmetrics/collectors/cloudflare/cloudflaresim"
 	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
 	"github.com/cdnmetrics/cdnmetrics/internal/httpx"
-	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
 	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
 )
 
 const testToken = "cf-test-token-5c2d9e81f0"
 
-// recorder is an Emitter that keeps every batch.
-type recorder struct {
-	mu      sync.Mutex
-	records []schema.Record
-	batches int
-}
-
-func (r *recorder) Emit(_ context.Context, b collectors.Batch) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.records = append(r.records, b.Records...)
-	r.batches++
-	return nil
-}
+// recorder keeps what a collector emits.
+type recorder = collectorstest.Recorder
 
 // newTest builds a collector against url with a fast retry policy and a
 // log buffer.
@@ -125,8 +111,8 @@ func TestCollectErrorIn200KeepsOtherZones(t *testing.T) {
 	if strings.Contains(err.Error(), "www") {
 		t.Errorf("error %q blames the good zone", err)
 	}
-	if len(rec.records) != 2 || rec.records[0].Service != "www" {
-		t.Fatalf("emitted %v, want the 2 minutes of www", flatten(rec.records))
+	if len(rec.Records()) != 2 || rec.Records()[0].Service != "www" {
+		t.Fatalf("emitted %v, want the 2 minutes of www", flatten(rec.Records()))
 	}
 	if calls.Load() != 2 {
 		t.Errorf("calls = %d, want 2", calls.Load())
@@ -150,8 +136,8 @@ func TestCollectPartialAnswerKeepsOtherNode(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "viewer.zones.0.httpRequestsAdaptiveGroups: quota exceeded") {
 		t.Fatalf("err = %v", err)
 	}
-	if len(rec.records) != 2 {
-		t.Fatalf("emitted %d records, want the 2 totals", len(rec.records))
+	if len(rec.Records()) != 2 {
+		t.Fatalf("emitted %d records, want the 2 totals", len(rec.Records()))
 	}
 }
 
@@ -204,8 +190,8 @@ func TestCollectHTTPFailures(t *testing.T) {
 			rec := &recorder{}
 			err := c.Collect(context.Background(), sampleWindow(t), rec)
 			if tc.okAfter {
-				if err != nil || len(rec.records) != 2 {
-					t.Fatalf("err = %v, records = %d", err, len(rec.records))
+				if err != nil || len(rec.Records()) != 2 {
+					t.Fatalf("err = %v, records = %d", err, len(rec.Records()))
 				}
 			} else {
 				if err == nil {
@@ -298,8 +284,8 @@ func TestDiscoveryPaging(t *testing.T) {
 	if gql.Load() != 3 {
 		t.Errorf("graphql calls = %d, want one per discovered zone (3)", gql.Load())
 	}
-	if len(rec.records) != 2 || rec.records[0].Service != "three.example" {
-		t.Errorf("records = %v", flatten(rec.records))
+	if len(rec.Records()) != 2 || rec.Records()[0].Service != "three.example" {
+		t.Errorf("records = %v", flatten(rec.Records()))
 	}
 }
 
@@ -345,9 +331,9 @@ func TestSimulateCollectEqualsExpect(t *testing.T) {
 	if len(want) != 3*10*7 {
 		t.Errorf("Expect gave %d records, want 210", len(want))
 	}
-	diffLines(t, flatten(rec.records), flatten(want))
-	if rec.batches != 3 {
-		t.Errorf("batches = %d, want one per zone", rec.batches)
+	diffLines(t, flatten(rec.Records()), flatten(want))
+	if len(rec.Batches()) != 3 {
+		t.Errorf("batches = %d, want one per zone", len(rec.Batches()))
 	}
 }
 
@@ -363,7 +349,7 @@ func TestSimulateColoSplit(t *testing.T) {
 	if err := c.Collect(context.Background(), w, rec); err != nil {
 		t.Fatal(err)
 	}
-	diffLines(t, flatten(rec.records), flatten(cloudflaresim.Expect(m, w)))
+	diffLines(t, flatten(rec.Records()), flatten(cloudflaresim.Expect(m, w)))
 
 	// A limit no minute fits in: totals are kept, the error names the zone.
 	c.rowLimit = 3
@@ -386,7 +372,7 @@ func TestSimulateAuthAndLag(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub := collectors.Window{Start: w.Start, End: now.Add(-cloudflaresim.Lag)}
-	diffLines(t, flatten(rec.records), flatten(cloudflaresim.Expect(m, pub)))
+	diffLines(t, flatten(rec.Records()), flatten(cloudflaresim.Expect(m, pub)))
 	// Nothing published yet.
 	if err := c.Collect(context.Background(), collectors.Window{Start: now.Add(-time.Minute), End: now}, &recorder{}); !errors.Is(err, collectors.ErrNoData) {
 		t.Errorf("err = %v, want ErrNoData", err)
@@ -409,7 +395,7 @@ func TestSimulateDiscovery(t *testing.T) {
 	if err := c.Collect(context.Background(), w, rec); err != nil {
 		t.Fatal(err)
 	}
-	diffLines(t, flatten(rec.records), flatten(cloudflaresim.Expect(m, w)))
+	diffLines(t, flatten(rec.Records()), flatten(cloudflaresim.Expect(m, w)))
 }
 
 func TestValidate(t *testing.T) {

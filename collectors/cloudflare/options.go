@@ -3,6 +3,7 @@ package cloudflare
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
@@ -53,6 +54,9 @@ type Options struct {
 	Zones []Zone `toml:"zone"`
 	// Cron is the schedule; by default, "@every 1m".
 	Cron string `toml:"schedule"`
+	// WindowKeys: by default, delay 5m, overlap 10m, lookback 1h (minute
+	// data that settles within a few minutes; late rows re-read).
+	collectors.WindowKeys
 	collectors.Common
 }
 
@@ -64,6 +68,11 @@ func defaultOptions() *Options {
 		TokenEnv: "CLOUDFLARE_API_TOKEN",
 		PerColo:  true,
 		Cron:     "@every 1m",
+		WindowKeys: collectors.WindowKeys{
+			Delay:    collectors.Duration(5 * time.Minute),
+			Overlap:  collectors.Duration(10 * time.Minute),
+			Lookback: collectors.Duration(time.Hour),
+		},
 	}
 }
 
@@ -77,6 +86,7 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 		ps = append(ps, collectors.Problem{Key: "cloudflare." + key, Message: fmt.Sprintf(format, args...)})
 	}
 	ps = append(ps, o.CommonProblems("cloudflare")...)
+	ps = append(ps, o.WindowProblems("cloudflare", retention)...)
 	if err := collectors.CheckURL(o.APIURL); err != nil {
 		add("api_url", "%v", err)
 	}

@@ -49,7 +49,7 @@ func TestDiscoveredZonesSharingAPathAreKeptApart(t *testing.T) {
 		t.Fatal(err)
 	}
 	nodes := map[string]bool{}
-	for _, r := range rec.records {
+	for _, r := range rec.Records() {
 		nodes[schema.Sanitize(r.Service)] = true
 	}
 	var got []string

@@ -23,26 +23,12 @@ import (
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/collectors/cloudfront/cloudfrontsim"
 	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
-	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
 	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
 )
 
-type recorder struct {
-	mu      sync.Mutex
-	records []schema.Record
-	gauges  []schema.Gauge
-	batches int
-}
-
-func (r *recorder) Emit(_ context.Context, b collectors.Batch) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.records = append(r.records, b.Records...)
-	r.gauges = append(r.gauges, b.Gauges...)
-	r.batches++
-	return nil
-}
+// recorder keeps what a collector emits.
+type recorder = collectorstest.Recorder
 
 // fakeAPI answers GetMetricData from a function of the distribution id and
 // the call number.
@@ -100,7 +86,7 @@ func TestCollectPagesPartialData(t *testing.T) {
 		t.Errorf("calls = %d, want 2", api.calls)
 	}
 	// Same numbers as TestMapSampleResponse: the pages add up to the full answer.
-	diffLines(t, flatten(rec.records), []string{
+	diffLines(t, flatten(rec.Records()), []string{
 		"cloudfront www all 1736935200/60 requests=125341 edge_bytes=5.3721458e+09 status_4xx=1042 status_5xx=27",
 		"cloudfront www all 1736935260/60 requests=119872 edge_bytes=5.1030977e+09 status_4xx=953 status_5xx=22",
 		"cloudfront www all 1736935320/60 requests=121004 edge_bytes=5.2441203e+09 status_4xx=980",
@@ -144,8 +130,8 @@ func TestCollectFailuresPerDistribution(t *testing.T) {
 	if strings.Contains(err.Error(), "www") {
 		t.Errorf("error blames the good distribution: %v", err)
 	}
-	if len(rec.records) != 3 || rec.records[0].Service != "www" {
-		t.Errorf("records = %v", flatten(rec.records))
+	if len(rec.Records()) != 3 || rec.Records()[0].Service != "www" {
+		t.Errorf("records = %v", flatten(rec.Records()))
 	}
 }
 
@@ -254,12 +240,12 @@ func TestSDKCBORRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Minute 0: hits round(87.5/100 × 2000) = 1750, misses 2000-1750 = 250.
-	diffLines(t, flatten(rec.records), []string{
+	diffLines(t, flatten(rec.Records()), []string{
 		"cloudfront www all 1736935200/60 requests=2000 hits=1750 misses=250",
 		"cloudfront www all 1736935260/60 requests=10",
 	})
-	if len(rec.gauges) != 1 || rec.gauges[0].Value != 31.25 || rec.gauges[0].Time != t0+60 || rec.gauges[0].Metric != "origin_latency_ms" {
-		t.Errorf("gauges = %+v", rec.gauges)
+	if len(rec.Gauges()) != 1 || rec.Gauges()[0].Value != 31.25 || rec.Gauges()[0].Time != t0+60 || rec.Gauges()[0].Metric != "origin_latency_ms" {
+		t.Errorf("gauges = %+v", rec.Gauges())
 	}
 }
 
@@ -296,9 +282,9 @@ func TestSimulateCollectEqualsExpect(t *testing.T) {
 	if len(want) != 3*90 {
 		t.Errorf("Expect gave %d records, want 270", len(want))
 	}
-	diffLines(t, flatten(rec.records), flatten(want))
-	if len(rec.gauges) != 0 {
-		t.Errorf("gauges from a stand-in without OriginLatency: %v", rec.gauges)
+	diffLines(t, flatten(rec.Records()), flatten(want))
+	if len(rec.Gauges()) != 0 {
+		t.Errorf("gauges from a stand-in without OriginLatency: %v", rec.Gauges())
 	}
 }
 
@@ -312,7 +298,7 @@ func TestSimulateLagAndAuth(t *testing.T) {
 	if err := c.Collect(context.Background(), w, rec); err != nil {
 		t.Fatal(err)
 	}
-	diffLines(t, flatten(rec.records), flatten(cloudfrontsim.Expect(m, collectors.Window{Start: w.Start, End: now.Add(-cloudfrontsim.Lag)})))
+	diffLines(t, flatten(rec.Records()), flatten(cloudfrontsim.Expect(m, collectors.Window{Start: w.Start, End: now.Add(-cloudfrontsim.Lag)})))
 	if err := c.Collect(context.Background(), collectors.Window{Start: now.Add(-2 * time.Minute), End: now}, &recorder{}); !errors.Is(err, collectors.ErrNoData) {
 		t.Errorf("err = %v, want ErrNoData", err)
 	}

@@ -3,6 +3,7 @@ package cloudfront
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
@@ -50,6 +51,9 @@ type Options struct {
 	Distributions []Distribution `toml:"distribution"`
 	// Cron is the schedule; by default, "@every 1m".
 	Cron string `toml:"schedule"`
+	// WindowKeys: by default, delay 5m, overlap 10m, lookback 1h
+	// (CloudWatch's minutes arrive a few minutes late and may be revised).
+	collectors.WindowKeys
 	// Common holds request_timeout: it bounds one GetMetricData call, the
 	// SDK's own retries included.
 	collectors.Common
@@ -58,7 +62,13 @@ type Options struct {
 const defaultRegion = "us-east-1"
 
 func defaultOptions() *Options {
-	return &Options{Region: defaultRegion, Cron: "@every 1m"}
+	return &Options{Region: defaultRegion, Cron: "@every 1m",
+		WindowKeys: collectors.WindowKeys{
+			Delay:    collectors.Duration(5 * time.Minute),
+			Overlap:  collectors.Duration(10 * time.Minute),
+			Lookback: collectors.Duration(time.Hour),
+		},
+	}
 }
 
 // Schedule returns the cron spec.
@@ -71,6 +81,7 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 		ps = append(ps, collectors.Problem{Key: "cloudfront." + key, Message: fmt.Sprintf(format, args...), Warning: warn})
 	}
 	ps = append(ps, o.CommonProblems("cloudfront")...)
+	ps = append(ps, o.WindowProblems("cloudfront", retention)...)
 	if o.EndpointURL != "" {
 		if err := collectors.CheckURL(o.EndpointURL); err != nil {
 			add(false, "endpoint_url", "%v", err)

@@ -52,7 +52,7 @@ type Collector struct {
 	listedAt time.Time
 	versions map[string]int    // service id → active version last seen
 	apiNames map[string]string // service id → name from the last good listing
-	only     map[string]bool
+	only     collectors.Selection
 }
 
 type service struct {
@@ -115,10 +115,7 @@ func (c *Collector) header() http.Header {
 func (c *Collector) SelectServices(ids []string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.only = map[string]bool{}
-	for _, id := range ids {
-		c.only[id] = true
-	}
+	c.only = collectors.NewSelection(ids)
 	c.services = nil
 	return nil
 }
@@ -193,7 +190,7 @@ func (c *Collector) resolve(ctx context.Context, force bool) ([]service, error) 
 	pathNames := c.env.PathNames("fastly", refs)
 	kept := []service{}
 	for i, s := range out {
-		if c.only != nil && !c.only[s.id] && !c.only[s.name] {
+		if !c.only.Has(s.id, s.name) {
 			continue
 		}
 		if !c.env.Includes(s.id, s.name) {

@@ -226,10 +226,10 @@ func TestCollectPerRegionAndServiceFailure(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	// 2 minutes × (all + usa + europe).
-	if len(rec.recs) != 6 {
-		t.Fatalf("%d records, want 6: %s", len(rec.recs), locations(rec.recs))
+	if len(rec.Records()) != 6 {
+		t.Fatalf("%d records, want 6: %s", len(rec.Records()), locations(rec.Records()))
 	}
-	r := find(t, rec.recs, "europe", 1700000100)
+	r := find(t, rec.Records(), "europe", 1700000100)
 	want(t, r, map[schema.Field]float64{schema.Requests: 10, schema.Hits: 8, schema.Misses: 1, schema.Passes: 1, schema.EdgeBytes: 100 + 900,
 		schema.OriginRequests: 2, schema.OriginBytes: 20 + 180, schema.Status2xx: 9, schema.Status4xx: 1, schema.Status5xx: 0, schema.Errors: 0})
 	if r.Service != "www" || r.Step != 60 {
@@ -293,8 +293,8 @@ func TestCollectBadAnswers(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), `region "usa"`) || !strings.Contains(err.Error(), "service www (S1)") {
 				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
 			}
-			if len(rec.recs) != 2 { // all + europe kept
-				t.Fatalf("kept %d records: %s", len(rec.recs), locations(rec.recs))
+			if len(rec.Records()) != 2 { // all + europe kept
+				t.Fatalf("kept %d records: %s", len(rec.Records()), locations(rec.Records()))
 			}
 		})
 	}
@@ -326,8 +326,8 @@ func TestCollectRetriesThrottlingAndServerErrors(t *testing.T) {
 	if err := c.Collect(context.Background(), collectors.Window{Start: time.Unix(1700000040, 0), End: time.Unix(1700000100, 0)}, &rec); err != nil {
 		t.Fatal(err)
 	}
-	if calls.Load() != 3 || len(rec.recs) != 1 {
-		t.Fatalf("%d calls, %d records", calls.Load(), len(rec.recs))
+	if calls.Load() != 3 || len(rec.Records()) != 1 {
+		t.Fatalf("%d calls, %d records", calls.Load(), len(rec.Records()))
 	}
 }
 
@@ -354,8 +354,8 @@ func TestCollectSkipsAbsurdRows(t *testing.T) {
 	if err := c.Collect(context.Background(), collectors.Window{Start: time.Unix(1700000040, 0), End: time.Unix(1700000460, 0)}, &rec); err != nil {
 		t.Fatal(err)
 	}
-	if len(rec.recs) != 2 || rec.recs[0].Start != 1700000040 || rec.recs[1].Start != 1700000400 {
-		t.Fatalf("kept %+v", rec.recs)
+	if len(rec.Records()) != 2 || rec.Records()[0].Start != 1700000040 || rec.Records()[1].Start != 1700000400 {
+		t.Fatalf("kept %+v", rec.Records())
 	}
 	l := logs.String()
 	if !strings.Contains(l, "fastly historical rows skipped") || !strings.Contains(l, "count=6") || !strings.Contains(l, "requests: negative") {
@@ -381,8 +381,8 @@ func TestCollectNoData(t *testing.T) {
 		t.Fatalf("recent window: err %v, want ErrNoData", err)
 	}
 	c.now = func() time.Time { return end.Add(publishLag + time.Minute) }
-	if err := c.Collect(context.Background(), w, &rec); err != nil || len(rec.recs) != 0 {
-		t.Fatalf("old window: err %v, %d records", err, len(rec.recs))
+	if err := c.Collect(context.Background(), w, &rec); err != nil || len(rec.Records()) != 0 {
+		t.Fatalf("old window: err %v, %d records", err, len(rec.Records()))
 	}
 }
 

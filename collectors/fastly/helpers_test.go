@@ -63,26 +63,8 @@ func want(t *testing.T, r schema.Record, fields map[schema.Field]float64) {
 	}
 }
 
-// recorder is an Emitter that keeps every record.
-type recorder struct {
-	mu   sync.Mutex
-	recs []schema.Record
-	n    int // batches
-}
-
-func (r *recorder) Emit(_ context.Context, b collectors.Batch) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.recs = append(r.recs, b.Records...)
-	r.n++
-	return nil
-}
-
-func (r *recorder) snapshot() []schema.Record {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]schema.Record(nil), r.recs...)
-}
+// recorder keeps what a collector emits.
+type recorder = collectorstest.Recorder
 
 type events struct {
 	mu  sync.Mutex

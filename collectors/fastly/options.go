@@ -21,19 +21,17 @@ type Options struct {
 	// is never part of the configuration.
 	TokenEnv  string `toml:"token_env"`
 	TokenFile string `toml:"token_file"`
-	// Sched is the cron spec of the historical runs. By default, every minute.
-	Sched string `toml:"schedule"`
+	// Cron is the cron spec of the historical runs. By default, every minute.
+	Cron string `toml:"schedule"`
 	// Resolution is the step the real-time stream is aggregated to. By
 	// default, 60s.
-	Resolution duration `toml:"resolution"`
+	Resolution collectors.Duration `toml:"resolution"`
 	// Regions are the historical API regions read besides the total. By
 	// default, all of Fastly's.
 	Regions []string `toml:"regions"`
 	// Delay, Overlap and Lookback shape the historical windows. By default,
 	// 5m, 15m and 1h.
-	Delay    duration `toml:"delay"`
-	Overlap  duration `toml:"overlap"`
-	Lookback duration `toml:"lookback"`
+	collectors.WindowKeys
 	// Concurrency is how many services Collect reads at once. By default,
 	// 1: requests go out one after the other, in a fixed order.
 	Concurrency int `toml:"concurrency"`
@@ -51,17 +49,6 @@ type Service struct {
 	Name string `toml:"name"`
 }
 
-type duration time.Duration
-
-func (d *duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return fmt.Errorf("invalid duration %q", b)
-	}
-	*d = duration(v)
-	return nil
-}
-
 // DefaultRegions are Fastly's historical stats regions.
 var DefaultRegions = []string{"usa", "europe", "asia", "asia_india", "asia_southkorea", "anzac", "southamerica_std", "africa_std", "mexico"}
 
@@ -70,21 +57,23 @@ func defaults() *Options {
 		APIURL:     "https://api.fastly.com",
 		RTURL:      "https://rt.fastly.com",
 		TokenEnv:   "FASTLY_API_TOKEN",
-		Sched:      "@every 1m",
-		Resolution: duration(time.Minute),
+		Cron:       "@every 1m",
+		Resolution: collectors.Duration(time.Minute),
 		Regions:    slices.Clone(DefaultRegions), // decoding must not write into the package's list
 		// Fastly: minute data "usually becomes available two minutes after
 		// the end of the minute, but can take up to 15 minutes". Read from
 		// 5 min after and keep re-reading until 20 min after.
-		Delay:       duration(5 * time.Minute),
-		Overlap:     duration(15 * time.Minute),
-		Lookback:    duration(time.Hour),
+		WindowKeys: collectors.WindowKeys{
+			Delay:    collectors.Duration(5 * time.Minute),
+			Overlap:  collectors.Duration(15 * time.Minute),
+			Lookback: collectors.Duration(time.Hour),
+		},
 		Concurrency: 1,
 	}
 }
 
 // Schedule implements collectors.Options.
-func (o *Options) Schedule() string { return o.Sched }
+func (o *Options) Schedule() string { return o.Cron }
 
 // Validate implements collectors.Options.
 func (o *Options) Validate(env collectors.Env) []collectors.Problem {
@@ -117,7 +106,7 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 	if o.Delay < 0 || o.Overlap < 0 || o.Lookback <= 0 {
 		bad("delay", "delay and overlap must not be negative, lookback must be positive")
 	}
-	if o.Delay > duration(2*time.Hour) || o.Overlap > duration(24*time.Hour) || o.Lookback > duration(35*24*time.Hour) {
+	if o.Delay > collectors.Duration(2*time.Hour) || o.Overlap > collectors.Duration(24*time.Hour) || o.Lookback > collectors.Duration(35*24*time.Hour) {
 		bad("delay", "delay at most 2h, overlap at most 24h, lookback at most 35d (Fastly keeps minute data 35 days)")
 	}
 	if o.Concurrency < 1 || o.Concurrency > 16 {

@@ -12,12 +12,8 @@ func init() {
 		Decode: collectors.Decoder(defaults),
 		New:    collectors.Builder("fastly", New),
 		Timing: func(o collectors.Options) collectors.Timing {
-			fo := o.(*Options)
-			return collectors.Timing{
-				Step:     time.Minute,
-				Delay:    time.Duration(fo.Delay),
-				Overlap:  time.Duration(fo.Overlap),
-				Lookback: time.Duration(fo.Lookback),
+			return o.(*Options).ApplyTo(collectors.Timing{
+				Step: time.Minute,
 				// 6 h of minutes is 360 rows (~1.5 MB) per request: long
 				// backfills are chunked rather than asked for at once.
 				MaxWindow: 6 * time.Hour,
@@ -25,7 +21,7 @@ func init() {
 				// statistics data older than 35 days" (Historical Stats
 				// API). Real-time seconds are newer than any of it.
 				Retention: 35 * 24 * time.Hour,
-			}
+			})
 		},
 	})
 }

@@ -32,14 +32,14 @@ func TestSimulatorCollectEqualsExpect(t *testing.T) {
 	if len(want) != len(m.Services)*15*(1+len(m.Regions())) || len(want) != 225 {
 		t.Fatalf("expect gave %d records", len(want))
 	}
-	if len(rec.recs) != len(want) {
-		t.Fatalf("got %d records, expect %d", len(rec.recs), len(want))
+	if len(rec.Records()) != len(want) {
+		t.Fatalf("got %d records, expect %d", len(rec.Records()), len(want))
 	}
 	key := func(r schema.Record) string {
 		return fmt.Sprintf("%s/%s/%d/%d", r.Service, r.Location, r.Start, r.Step)
 	}
 	got := map[string]schema.Record{}
-	for _, r := range rec.recs {
+	for _, r := range rec.Records() {
 		got[key(r)] = r
 	}
 	for _, w := range want {
@@ -63,10 +63,10 @@ func TestSimulatorCollectEqualsExpect(t *testing.T) {
 	// Services read concurrently: the same records.
 	c.o.Concurrency = 3
 	var rec3 recorder
-	if err := c.Collect(context.Background(), w, &rec3); err != nil || len(rec3.recs) != len(want) {
-		t.Fatalf("concurrent collect: %d records, err %v", len(rec3.recs), err)
+	if err := c.Collect(context.Background(), w, &rec3); err != nil || len(rec3.Records()) != len(want) {
+		t.Fatalf("concurrent collect: %d records, err %v", len(rec3.Records()), err)
 	}
-	for _, r := range rec3.recs {
+	for _, r := range rec3.Records() {
 		if got[key(r)].Counts != r.Counts {
 			t.Fatalf("concurrent collect differs at %s", key(r))
 		}
@@ -125,7 +125,7 @@ func TestStreamAgainstSimulatorAddsUpToTheModel(t *testing.T) {
 	go func() { done <- c.Stream(ctx, &rec) }()
 	waitFor(t, 15*time.Second, "4 buckets", func() bool {
 		n := 0
-		for _, r := range rec.snapshot() {
+		for _, r := range rec.Records() {
 			if r.Location == "all" {
 				n++
 			}
@@ -146,7 +146,7 @@ func TestStreamAgainstSimulatorAddsUpToTheModel(t *testing.T) {
 		pop[p.Code] = i
 	}
 	seen := map[string]bool{}
-	for _, r := range rec.snapshot() {
+	for _, r := range rec.Records() {
 		if r.Step != 10 || r.Start%10 != 0 || r.Service != m.Services[1].Name {
 			t.Fatalf("record %+v", r)
 		}

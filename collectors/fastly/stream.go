@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -13,11 +12,13 @@ import (
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/internal/backoff"
 	"github.com/cdnmetrics/cdnmetrics/internal/httpx"
 )
 
 // Stream backoffs. A refused token will not heal within seconds; other
-// failures back off exponentially with jitter.
+// failures back off exponentially; both waits get up to +25 % jitter so many
+// subscribers do not retry in step.
 const (
 	authBackoff = 2 * time.Minute
 	minBackoff  = time.Second
@@ -94,7 +95,9 @@ func (c *Collector) subscribe(ctx context.Context, s service, e collectors.Emitt
 	var frame rtFrame
 	base := strings.TrimRight(c.o.RTURL, "/") + "/v1/channel/" + url.PathEscape(s.id) + "/ts/"
 	ts := int64(0)
-	backoff := minBackoff
+	retry := backoff.New(minBackoff, maxBackoff, 1, 1.25)
+	// The same wait every time (first == cap), jittered.
+	authRetry := backoff.New(authBackoff, authBackoff, 1, 1.25)
 	refused := false // a 401/403 was logged; stay quiet until it heals
 	var future futureWarn
 	log := c.logger.With("service", s.name)
@@ -112,20 +115,19 @@ func (c *Collector) subscribe(ctx context.Context, s service, e collectors.Emitt
 				} else {
 					log.Debug("fastly real-time API still refuses the token", "err", err)
 				}
-				c.sleep(ctx, jitter(authBackoff))
+				c.sleep(ctx, authRetry.NextBackOff())
 				continue
 			}
-			wait := jitter(backoff)
+			wait := retry.NextBackOff()
 			log.Warn("fastly real-time request failed", "err", err, "retry_in", wait.Round(time.Millisecond))
 			c.sleep(ctx, wait)
-			backoff = min(backoff*2, maxBackoff)
 			continue
 		}
 		if refused {
 			log.Info("fastly real-time API accepts the token again")
 			refused = false
 		}
-		backoff = minBackoff
+		retry.Reset()
 		if err := decodeRT(resp.Body, &frame); err != nil {
 			log.Warn("bad fastly real-time response skipped", "err", err, "body_start", head(resp.Body))
 			c.sleep(ctx, c.idle)
@@ -167,11 +169,6 @@ func (c *Collector) subscribe(ctx context.Context, s service, e collectors.Emitt
 			c.sleep(ctx, c.idle)
 		}
 	}
-}
-
-// jitter spreads d by up to +25 %, so many subscribers do not retry in step.
-func jitter(d time.Duration) time.Duration {
-	return d + time.Duration(rand.Int64N(int64(d)/4+1))
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
@@ -43,23 +44,12 @@ func (w whisper) apply(b collectors.Batch) {
 	}
 }
 
-// recorder is an Emitter that records batches and can be told to fail.
-type recorder struct {
-	batches []collectors.Batch
-	fail    bool
-}
-
-func (r *recorder) Emit(_ context.Context, b collectors.Batch) error {
-	if r.fail {
-		return errors.New("sink closed")
-	}
-	r.batches = append(r.batches, b)
-	return nil
-}
+// recorder keeps what a collector emits, with this package's views of it.
+type recorder struct{ collectorstest.Recorder }
 
 func (r *recorder) whisper() whisper {
 	w := whisper{}
-	for _, b := range r.batches {
+	for _, b := range r.Batches() {
 		w.apply(b)
 	}
 	return w
@@ -194,14 +184,14 @@ func TestCollectTornLineOutOfOrderAndReemit(t *testing.T) {
 	// 10:01 fastly 1+1 lines, 10+7 bytes, one 3xx one 5xx.
 	want(t, w2, "fastly", minB, 2, 17, 0, 1, 0, 1)
 	// Overwriting run 1's points with run 2's gives the same totals.
-	w.apply(rec2.batches[0])
+	w.apply(rec2.Batches()[0])
 	want(t, w, "fastly", minA, 3, 1300, 3, 0, 0, 0)
 
 	// Nothing new: nothing emitted.
 	rec3 := &recorder{}
 	collect(t, f.collector(nil), rec3)
-	if len(rec3.batches) != 0 {
-		t.Errorf("run without new lines emitted %v", rec3.batches)
+	if len(rec3.Batches()) != 0 {
+		t.Errorf("run without new lines emitted %v", rec3.Batches())
 	}
 }
 
@@ -301,7 +291,7 @@ func TestCopyTruncate(t *testing.T) {
 func TestEmitFailureRereads(t *testing.T) {
 	f := newFixture(t)
 	f.write(f.log, ll(1, 200, "1", "fastly")+ll(2, 200, "2", "fastly"))
-	bad := &recorder{fail: true}
+	bad := &recorder{collectorstest.Recorder{Err: errors.New("sink closed")}}
 	if err := f.collector(nil).Collect(context.Background(), collectors.Window{}, bad); err == nil {
 		t.Fatal("emit failure not reported")
 	}
@@ -407,8 +397,8 @@ func TestStartAtEnd(t *testing.T) {
 	c := f.collector(func(o *Options) { o.StartAt = "end" })
 	rec := &recorder{}
 	collect(t, c, rec)
-	if len(rec.batches) != 0 {
-		t.Fatalf("start_at=end emitted old lines: %v", rec.batches)
+	if len(rec.Batches()) != 0 {
+		t.Fatalf("start_at=end emitted old lines: %v", rec.Batches())
 	}
 	// The torn line at the end is completed: counted whole.
 	f.appendTo(f.log, ll(3, 200, "4", "fastly")[20:])

@@ -24,24 +24,14 @@ const t0 = 1795341600
 // syncBuffer is a log sink safe for concurrent writers.
 type syncBuffer = collectorstest.SyncBuffer
 
-type recorder struct {
-	gauges []schema.Gauge
-	fail   bool
-}
-
-func (r *recorder) Emit(_ context.Context, b collectors.Batch) error {
-	if r.fail {
-		return errors.New("sink closed")
-	}
-	r.gauges = append(r.gauges, b.Gauges...)
-	return nil
-}
+// recorder keeps what a collector emits, with this package's views of it.
+type recorder struct{ collectorstest.Recorder }
 
 // values maps path → value over the recorded gauges, checking each time.
 func (r *recorder) values(t *testing.T, wantTime int64) map[string]float64 {
 	t.Helper()
 	m := map[string]float64{}
-	for _, p := range schema.Points("cdn", nil, r.gauges) {
+	for _, p := range schema.Points("cdn", nil, r.Gauges()) {
 		if p.Time != wantTime {
 			t.Errorf("%s stamped %d, want %d", p.Path, p.Time, wantTime)
 		}
@@ -137,8 +127,8 @@ func TestVendorHeaderStyles(t *testing.T) {
 		t.Errorf("ttfb %v ms, total %v ms", ttfb, total)
 	}
 	// 6 targets: 6 ok + 6 ttfb + 6 total + 5 hits (plain has none).
-	if len(rec.gauges) != 23 {
-		t.Errorf("%d gauges, want 23", len(rec.gauges))
+	if len(rec.Gauges()) != 23 {
+		t.Errorf("%d gauges, want 23", len(rec.Gauges()))
 	}
 }
 
@@ -235,7 +225,7 @@ func TestConcurrencyBound(t *testing.T) {
 		t.Errorf("peak concurrency %d, want %d", p, limit)
 	}
 	if len(rec.values(t, t0)) != targets*3 {
-		t.Errorf("gauges %v", rec.gauges)
+		t.Errorf("gauges %v", rec.Gauges())
 	}
 }
 
@@ -243,7 +233,7 @@ func TestEmitFailureIsReported(t *testing.T) {
 	s := vendor(t, nil, 200, nil)
 	o := DefaultOptions()
 	o.Targets = []Target{{Provider: "p", Service: "s", URL: s.URL}}
-	if err := newCollector(t, o, nil).Collect(context.Background(), collectors.Window{}, &recorder{fail: true}); err == nil {
+	if err := newCollector(t, o, nil).Collect(context.Background(), collectors.Window{}, &recorder{collectorstest.Recorder{Err: errors.New("sink closed")}}); err == nil {
 		t.Error("emit failure not reported")
 	}
 }

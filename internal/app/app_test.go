@@ -213,9 +213,10 @@ func TestValidateExitCodes(t *testing.T) {
 
 func TestHelpOnEveryCommand(t *testing.T) {
 	for name := range commands {
-		code, _, errs := run(t, name, "--help")
-		if code != 0 || !strings.Contains(errs, "Usage: cdnmetrics "+name) {
-			t.Errorf("%s --help: exit %d, output %q", name, code, errs)
+		// Asked-for help is output (stdout), not a diagnostic (#18).
+		code, out, errs := run(t, name, "--help")
+		if code != 0 || !strings.Contains(out, "Usage: cdnmetrics "+name) || errs != "" {
+			t.Errorf("%s --help: exit %d, stdout %q, stderr %q", name, code, out, errs)
 		}
 	}
 	if code, _, _ := run(t, "nonsense"); code != 2 {

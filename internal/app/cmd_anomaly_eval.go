@@ -1,19 +1,66 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/cdnmetrics/cdnmetrics/internal/nab"
 )
 
 func init() {
 	register(Command{Name: "anomaly-eval", Summary: "score the built-in anomaly detector on the Numenta Anomaly Benchmark", Run: func(ctx context.Context, stdio IO, args []string) int {
-		for _, a := range args {
-			if a == "-h" || a == "--help" || a == "-help" {
-				stdio.Stderr.Write([]byte("Usage: cdnmetrics anomaly-eval DIR [--format table|json] [--scores-dir DIR] [--holdout [--grid]] [--report]\n\nRuns the built-in detector over the NAB corpus in DIR (data/, labels/, config/) and prints the\nstandard, reward-low-FP and reward-low-FN scores from NAB's published scoring rules.\n\n"))
-				break
-			}
+		nabArgs, help, err := commonFlags(args)
+		if err != nil {
+			fmt.Fprintf(stdio.Stderr, "anomaly-eval: %v\n", err)
+			return exitUsage
 		}
-		return nab.RunCommand(ctx, args, stdio.Stdout, stdio.Stderr)
+		if help {
+			stdio.Stdout.Write([]byte("Usage: cdnmetrics anomaly-eval DIR [--format table|json] [--scores-dir DIR] [--holdout [--grid]] [--report]\n\nRuns the built-in detector over the NAB corpus in DIR (data/, labels/, config/) and prints the\nstandard, reward-low-FP and reward-low-FN scores from NAB's published scoring rules.\n--config and --log-level are accepted like on every command; the detector needs no config.\n\n"))
+			var usage bytes.Buffer
+			nab.RunCommand(ctx, []string{"--help"}, &usage, &usage)
+			stdio.Stdout.Write(usage.Bytes())
+			return exitOK
+		}
+		return nab.RunCommand(ctx, nabArgs, stdio.Stdout, stdio.Stderr)
 	}})
+}
+
+// commonFlags takes the flags every command accepts (--config FILE,
+// --log-level LEVEL) out of args for a command that parses its own flags
+// and uses neither, and reports whether help was asked for.
+func commonFlags(args []string) (rest []string, help bool, err error) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(rest, args[i:]...), help, nil
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") {
+			rest = append(rest, a)
+			continue
+		}
+		switch name {
+		case "h", "help":
+			help = true
+			continue
+		case "config", "log-level":
+			if !hasValue {
+				if i+1 >= len(args) {
+					return nil, false, fmt.Errorf("flag needs an argument: -%s", name)
+				}
+				i++
+				value = args[i]
+			}
+			if name == "log-level" {
+				if err := checkLogLevel(value); err != nil {
+					return nil, false, err
+				}
+			}
+			continue
+		}
+		rest = append(rest, a)
+	}
+	return rest, help, nil
 }

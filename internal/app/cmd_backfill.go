@@ -47,14 +47,14 @@ touched.`)
 		fmt.Fprintf(stdio.Stderr, "backfill: need --from < --to (got %q, %q)\n", *from, *to)
 		return 2
 	}
-	cfg, ok := loadConfig(stdio, *path)
+	cfg, ok := loadCommandConfig(fs, stdio, *path)
 	if !ok {
 		return 2
 	}
 	if *shardFlag != "" {
 		cfg.Shard = *shardFlag
 	}
-	if startupRefused(stdio, cfg, "backfill") {
+	if startupRefused(stdio, cfg, "backfill") || collectorRefused(stdio, cfg, "backfill", *only) {
 		return 2
 	}
 	rt, err := newRuntime(cfg, stdio, false)

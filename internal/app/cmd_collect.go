@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -43,14 +44,27 @@ ends at run_timeout (default 10m): a collector still running then FAILED.`)
 	}
 	var cfg *config.Config
 	if *sim {
-		c, srv, ok := simulated(stdio, *path, *seed)
+		// A simulated dry run is a demo: it leaves no .state/ (nor any
+		// other state) behind, wherever it is run.
+		stateDir := ""
+		if *dry {
+			tmp, err := os.MkdirTemp("", "cdnmetrics-simulate-")
+			if err != nil {
+				fmt.Fprintf(stdio.Stderr, "collect: %v\n", err)
+				return 1
+			}
+			defer os.RemoveAll(tmp)
+			stateDir = tmp
+		}
+		c, srv, ok := simulatedIn(stdio, *path, *seed, stateDir)
 		if !ok {
 			return 2
 		}
 		defer srv.Close()
 		cfg, stdio = c, simEnv(stdio)
+		applyLogLevel(fs, cfg)
 	} else {
-		c, ok := loadConfig(stdio, *path)
+		c, ok := loadCommandConfig(fs, stdio, *path)
 		if !ok {
 			return 2
 		}
@@ -70,7 +84,7 @@ ends at run_timeout (default 10m): a collector still running then FAILED.`)
 	if *shardFlag != "" {
 		cfg.Shard = *shardFlag
 	}
-	if startupRefused(stdio, cfg, "collect") {
+	if startupRefused(stdio, cfg, "collect") || collectorRefused(stdio, cfg, "collect", *only) {
 		return 2
 	}
 	rt, err := newRuntime(cfg, stdio, *dry)
@@ -145,16 +159,19 @@ ends at run_timeout (default 10m): a collector still running then FAILED.`)
 			parts = append(parts, fmt.Sprintf("%s ok (%d windows, %d points)", b.cfg.Name, res.Windows, n))
 		}
 	}
+	// failed counts collectors only; the sink's failure and lost points
+	// fail the run too, but are said as such, not as a collector.
+	sinkFailed := false
 	if closeErr != nil {
-		failed++
+		sinkFailed = true
 		parts = append(parts, fmt.Sprintf("sink FAILED (%v)", oneLine(closeErr)))
 	}
 	d := rt.deliverySummary(points, selfPts)
 	if d.text != "" {
 		parts = append(parts, d.text)
 	}
-	if d.dropped > 0 && closeErr == nil {
-		failed++ // points lost: the run could not deliver
+	if d.dropped > 0 {
+		sinkFailed = true // points lost: the run could not deliver
 	}
 	out := stdio.Stderr
 	if !rt.dryRun {
@@ -163,9 +180,13 @@ ends at run_timeout (default 10m): a collector still running then FAILED.`)
 	if d.warn != "" {
 		fmt.Fprintln(stdio.Stderr, d.warn)
 	}
-	fmt.Fprintf(out, "collect: %d collector(s), %d failed, %d points in %.1fs: %s\n",
-		len(bs), failed, points, time.Since(start).Seconds(), strings.Join(parts, "; "))
-	if failed > 0 {
+	delivery := ""
+	if sinkFailed {
+		delivery = ", delivery FAILED"
+	}
+	fmt.Fprintf(out, "collect: %d collector(s), %d failed%s, %d points in %.1fs: %s\n",
+		len(bs), failed, delivery, points, time.Since(start).Seconds(), strings.Join(parts, "; "))
+	if failed > 0 || sinkFailed {
 		return 1
 	}
 	return 0

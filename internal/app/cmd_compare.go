@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"github.com/cdnmetrics/cdnmetrics/internal/config"
 
 	"github.com/cdnmetrics/cdnmetrics/internal/compare"
 )
@@ -17,7 +18,9 @@ prints per provider over the window: requests and bytes and their share,
 hit ratio, origin offload, request offload, error ratio (all from counts
 summed over the window) and probe TTFB p50/p95, with a verdict against the
 baseline provider using the [compare] thresholds.
-Exit status: 0 all pass, 1 a provider fails, 2 usage/config/graphite error.`)
+Basic auth: [graphite] username and password_env.
+Exit status: 0 all pass, 1 a provider fails, 2 usage or config error,
+3 graphite-web unreachable or its answer unusable.`)
 	path := fs.String("config", "./config.toml", "config file")
 	var f compare.Flags
 	fs.StringVar(&f.From, "from", "-7d", "start: -7d, -24h, -30min, RFC 3339 or Unix seconds")
@@ -29,9 +32,10 @@ Exit status: 0 all pass, 1 a provider fails, 2 usage/config/graphite error.`)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	cfg, ok := loadConfig(stdio, *path)
+	cfg, ok := loadCommandConfig(fs, stdio, *path, config.ReadBackSections...)
 	if !ok {
-		return 2
+		return exitUsage
 	}
+	f.Password = graphitePassword(stdio, cfg)
 	return compare.Execute(ctx, cfg, f, stdio.Stdout, stdio.Stderr)
 }

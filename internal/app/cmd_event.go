@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"github.com/cdnmetrics/cdnmetrics/internal/config"
 	"path/filepath"
 	"strings"
 	"time"
@@ -24,8 +25,9 @@ drawAsInfinite(events('deploy')) and drawAsInfinite(<prefix>.events.deploy.<tag>
 draw its line. An event graphite-web cannot take now (unreachable, 5xx)
 is kept queued under state_dir/events and posted by the daemon (or the
 next event); one it rejects as invalid (400, 413, 422) is moved to the
-queue's rejected/ directory and never retried. Either way the exit status
-is 1 and the output says which of the two happened.`)
+queue's rejected/ directory and never retried. The output says which of
+the two happened; the exit status is 3 when it was kept queued (or the
+metric could not reach carbon), 1 when it was rejected.`)
 	path := fs.String("config", "./config.toml", "config file")
 	what := fs.String("what", "deploy", "what happened")
 	tags := fs.String("tags", "deploy", "space-separated tags")
@@ -34,9 +36,9 @@ is 1 and the output says which of the two happened.`)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	cfg, ok := loadConfig(stdio, *path)
+	cfg, ok := loadCommandConfig(fs, stdio, *path, config.ReadBackSections...)
 	if !ok {
-		return 2
+		return exitUsage
 	}
 	ev := events.Event{What: *what, Tags: strings.Fields(*tags), Data: *data, When: time.Now()}
 	if *when != "" {
@@ -62,7 +64,7 @@ is 1 and the output says which of the two happened.`)
 	code := 0
 	if err := rt.pipe.Direct().Emit(ctx, collectors.Batch{Points: events.MetricPoints(cfg.Graphite.Prefix, ev)}); err != nil {
 		fmt.Fprintf(stdio.Stderr, "event: metric not sent: %v\n", err)
-		code = 1
+		code = exitBackend
 	}
 	if len(cfg.Events.GraphiteWebURLs) == 0 {
 		fmt.Fprintln(stdio.Stderr, "event: no [events] graphite_web_urls configured: only the metric was written")
@@ -85,15 +87,30 @@ is 1 and the output says which of the two happened.`)
 				fmt.Fprintln(stdio.Stderr, line)
 			}
 			if !res.Delivered() {
-				code = 1
+				code = max(code, eventFailure(res))
 			}
 		}
 	}
 	if err := rt.close(); err != nil {
 		fmt.Fprintf(stdio.Stderr, "event: flushing the metric: %v\n", err)
-		code = 1
+		code = exitBackend
 	}
 	return code
+}
+
+// eventFailure is the exit status of an event not delivered everywhere:
+// rejected by a graphite-web (a run failed: 1) or kept queued because one
+// could not take it now (a backend unreachable: 3).
+func eventFailure(res events.Result) int {
+	for _, u := range res.URLs {
+		if u.Rejected > 0 {
+			return exitFailed
+		}
+	}
+	if res.Pending() > 0 {
+		return exitBackend
+	}
+	return exitFailed
 }
 
 // undelivered says what becomes of the events graphite-web did not take:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"time"
 
@@ -36,15 +37,27 @@ sink before exit.`)
 	}
 	var cfg *config.Config
 	if *sim {
-		c, srv, ok := simulated(stdio, *path, *seed)
+		// As for collect: a simulated dry run leaves no state behind.
+		stateDir := ""
+		if *dry {
+			tmp, err := os.MkdirTemp("", "cdnmetrics-simulate-")
+			if err != nil {
+				fmt.Fprintf(stdio.Stderr, "run: %v\n", err)
+				return exitFailed
+			}
+			defer os.RemoveAll(tmp)
+			stateDir = tmp
+		}
+		c, srv, ok := simulatedIn(stdio, *path, *seed, stateDir)
 		if !ok {
 			return 2
 		}
 		defer srv.Close()
 		cfg, stdio = c, simEnv(stdio)
+		applyLogLevel(fs, cfg)
 		fmt.Fprintf(stdio.Stderr, "simulator serving %v at %s\n", srv.Vendors(), srv.URL)
 	} else {
-		c, ok := loadConfig(stdio, *path)
+		c, ok := loadCommandConfig(fs, stdio, *path)
 		if !ok {
 			return 2
 		}
@@ -61,6 +74,13 @@ sink before exit.`)
 		fmt.Fprintf(stdio.Stderr, "run: %v\n", err)
 		return 1
 	}
+	adm, err := rt.listenAdmin()
+	if err != nil {
+		fmt.Fprintf(stdio.Stderr, "run: %v\n", err)
+		rt.close()
+		return 1
+	}
+	defer adm.close()
 	if err := rt.startFeeds(ctx); err != nil {
 		fmt.Fprintf(stdio.Stderr, "%v\n", err)
 		rt.close()
@@ -78,13 +98,14 @@ sink before exit.`)
 		return 2
 	}
 	d := scheduler.NewDaemon(rt.logger)
+	adm.serve(ctx, rt, d, bs)
 	var streams sync.WaitGroup
 	for _, b := range bs {
 		if s, ok := b.c.(collectors.Streamer); ok {
 			streams.Add(1)
 			go func() {
 				defer streams.Done()
-				rt.stream(ctx, b, s)
+				rt.stream(ctx, b, s, adm)
 			}()
 			continue
 		}
@@ -92,6 +113,7 @@ sink before exit.`)
 		err := d.Add(ctx, scheduler.Job{Name: b.cfg.Name, Schedule: b.cfg.Options.Schedule(), Timeout: cfg.RunDeadline(0), Run: func(ctx context.Context) {
 			res := b.runner.RunOnce(ctx)
 			rt.pipe.Record(b.cfg.Name, res)
+			adm.record(b.cfg.Name, res.Err)
 			if res.Err != nil && !errors.Is(res.Err, context.Canceled) {
 				rt.logger.Error("run failed", "collector", b.cfg.Name, "windows", res.Windows, "err", res.Err)
 			} else {
@@ -142,11 +164,12 @@ loop:
 // stream catches a streaming collector up from its checkpoint with its
 // windowed API, then follows the stream until ctx ends, saving progress as
 // buckets are flushed.
-func (rt *program) stream(ctx context.Context, b *built, s collectors.Streamer) {
+func (rt *program) stream(ctx context.Context, b *built, s collectors.Streamer, adm *adminServer) {
 	cctx, cancel := scheduler.WithRunDeadline(ctx, rt.cfg.RunDeadline(scheduler.DefaultOneShotTimeout))
 	res := b.runner.RunOnce(cctx)
 	cancel()
 	rt.pipe.Record(b.cfg.Name, res)
+	adm.record(b.cfg.Name, res.Err)
 	caughtUp := res.Err == nil
 	if !caughtUp && ctx.Err() == nil {
 		// The stream's checkpoints would jump past the window that failed
@@ -162,7 +185,7 @@ func (rt *program) stream(ctx context.Context, b *built, s collectors.Streamer) 
 		}
 	}()
 	for ctx.Err() == nil {
-		err := s.Stream(ctx, rt.pipe.Emitter(b.cfg.Name))
+		err := s.Stream(ctx, adm.emitter(b.cfg.Name, rt.pipe.Emitter(b.cfg.Name)))
 		if ctx.Err() != nil {
 			break
 		}

@@ -32,8 +32,20 @@ writes a config pointing every collector at it (core settings taken from
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	logger := newLogger(stdio.Stderr, "info")
-	srv, err := simulate.Start(simulate.Options{Addr: *listen, Model: traffic.Default(*seed), Logger: logger})
+	// The config file, when there is one, gives log_format and log_level
+	// (--log-level overrides); without one, text at info.
+	level, format := "info", "text"
+	if _, err := os.Stat(*path); err == nil {
+		c, ok := loadCommandConfig(fs, stdio, *path)
+		if !ok {
+			return exitUsage
+		}
+		level, format = c.LogLevel, c.LogFormat
+	} else if lv := logLevelOf(fs); lv != "" {
+		level = lv
+	}
+	logger := newCommandLogger(stdio.Stderr, level, format)
+	srv, err := simulate.Start(simulate.Options{Addr: *listen, Model: traffic.Demo(*seed), Logger: logger})
 	if err != nil {
 		fmt.Fprintln(stdio.Stderr, err)
 		return 1

@@ -28,20 +28,21 @@ func TestEventOutputSaysRejectedOrQueuedNotBoth(t *testing.T) {
 		name, url      string
 		stdout, stderr string // must appear
 		notOut, notErr string // must not appear
+		code           int    // README "Exit codes": rejected 1, backend unreachable 3
 	}{
 		{name: "rejected", url: refusing.URL,
 			stdout: "REJECTED 1", stderr: "1 event(s) rejected by graphite-web and not retried",
-			notOut: "NOT DELIVERED", notErr: "kept queued"},
+			notOut: "NOT DELIVERED", notErr: "kept queued", code: 1},
 		{name: "unreachable", url: "http://" + unreachable,
 			stdout: "NOT DELIVERED 1", stderr: "1 event(s) kept queued; the daemon",
-			notOut: "REJECTED", notErr: "rejected by graphite-web"},
+			notOut: "REJECTED", notErr: "rejected by graphite-web", code: 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fc := newFakeCarbon(t)
 			cfg := writeConfig(t, fc.ln.Addr().String(), "[events]\ngraphite_web_urls = [\""+tc.url+"\"]\n")
 			code, out, errs := run(t, "event", "--config", cfg, "--what", "deploy", "--tags", "deploy www")
-			if code != 1 {
-				t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, out, errs)
 			}
 			if !strings.Contains(out, tc.stdout) || strings.Contains(out, tc.notOut) {
 				t.Errorf("stdout wants %q and not %q:\n%s", tc.stdout, tc.notOut, out)

@@ -1,11 +1,15 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/config"
@@ -50,6 +54,9 @@ func checkStartup(cfg *config.Config, getenv func(string) string) config.Problem
 	if len(probs) > 0 {
 		return probs
 	}
+	if err := writableDir(cfg.StateDir); err != nil {
+		probs = append(probs, config.Problem{File: cfg.File, Key: "state_dir", Message: err.Error()})
+	}
 	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, cc := range cfg.Collectors {
 		env := sel.env(cc.Name)
@@ -90,4 +97,45 @@ func startupRefused(stdio IO, cfg *config.Config, cmd string) bool {
 		return true
 	}
 	return false
+}
+
+// writableDir reports why this user could not create or write dir: the
+// directory itself when it exists, else its nearest existing ancestor
+// (run creates the rest). validate checks it as the user it runs as.
+func writableDir(dir string) error {
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err == nil {
+			if !fi.IsDir() {
+				return fmt.Errorf("%s: %s is not a directory", dir, d)
+			}
+			if err := syscall.Access(d, 2 /* W_OK */); err != nil {
+				return fmt.Errorf("%s: %s is not writable by this user: %v", dir, d, err)
+			}
+			return nil
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%s: %v", dir, err)
+		}
+		if parent := filepath.Dir(d); parent == d {
+			return fmt.Errorf("%s: no existing ancestor", dir)
+		}
+	}
+}
+
+// collectorRefused reports (and prints) a --collector name the config does
+// not have, before anything is opened or connected.
+func collectorRefused(stdio IO, cfg *config.Config, cmd, only string) bool {
+	if only == "" {
+		return false
+	}
+	var names []string
+	for _, cc := range cfg.Collectors {
+		if cc.Name == only {
+			return false
+		}
+		names = append(names, cc.Name)
+	}
+	fmt.Fprintf(stdio.Stderr, "%s: collector %q is not configured (configured: %s)\n", cmd, only, strings.Join(names, ", "))
+	return true
 }

@@ -14,7 +14,7 @@ import (
 func TestLoggerAndStderrRedact(t *testing.T) {
 	const echoed = "Authorization: Basic b3BzOmh1bnRlcjItaHVudGVy" // ops:hunter2-hunter
 	var logs bytes.Buffer
-	newLogger(&logs, "info").Error("vendor request failed", "err", errors.New("HTTP 400: "+echoed))
+	newCommandLogger(&logs, "info", "text").Error("vendor request failed", "err", errors.New("HTTP 400: "+echoed))
 	if strings.Contains(logs.String(), "b3BzOmh1bnRlcjItaHVudGVy") || !strings.Contains(logs.String(), "Basic [redacted]") {
 		t.Errorf("log line not redacted: %s", logs.String())
 	}

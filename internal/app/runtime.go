@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -15,9 +14,9 @@ import (
 	"github.com/cdnmetrics/cdnmetrics/internal/config"
 	"github.com/cdnmetrics/cdnmetrics/internal/graphite"
 	"github.com/cdnmetrics/cdnmetrics/internal/pipeline"
-	"github.com/cdnmetrics/cdnmetrics/internal/redact"
 	"github.com/cdnmetrics/cdnmetrics/internal/scheduler"
 	"github.com/cdnmetrics/cdnmetrics/internal/shard"
+	"github.com/cdnmetrics/cdnmetrics/internal/skyline"
 	"github.com/cdnmetrics/cdnmetrics/internal/state"
 )
 
@@ -38,14 +37,6 @@ type program struct {
 	paths   *pipeline.PathNamer // service names in paths without clashes
 }
 
-func newLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
-	_ = l.UnmarshalText([]byte(level))
-	// Every log line passes through redact, whatever path a credential
-	// took to reach it (#16: secrets never appear in logs).
-	return slog.New(redact.Handler(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})))
-}
-
 // loadConfig loads the config (or, with simulate, a config pointing every
 // collector at an in-process simulator) and prints its problems.
 func loadConfig(stdio IO, path string) (*config.Config, bool) {
@@ -62,7 +53,7 @@ func loadConfig(stdio IO, path string) (*config.Config, bool) {
 
 func newRuntime(cfg *config.Config, stdio IO, dryRun bool) (*program, error) {
 	rt := &program{cfg: cfg, stdio: stdio, dryRun: dryRun, filters: map[string]shard.Filter{}}
-	rt.logger = newLogger(stdio.Stderr, cfg.LogLevel)
+	rt.logger = newCommandLogger(stdio.Stderr, cfg.LogLevel, cfg.LogFormat)
 	sel, probs := compileSelection(cfg)
 	if len(probs) > 0 {
 		return nil, probs
@@ -95,7 +86,7 @@ func newRuntime(cfg *config.Config, stdio IO, dryRun bool) (*program, error) {
 // startFeeds starts the pipeline's anomaly detector and Skyline feed when
 // configured; they live until ctx ends.
 func (rt *program) startFeeds(ctx context.Context) error {
-	return rt.pipe.StartFeeds(ctx, pipeline.FeedOptions{Anomaly: rt.cfg.Anomaly, Skyline: rt.cfg.Skyline,
+	return rt.pipe.StartFeeds(ctx, pipeline.FeedOptions{Anomaly: rt.cfg.Anomaly, Skyline: skyline.Options(rt.cfg.Skyline),
 		StateDir: rt.cfg.StateDir, DryRun: rt.dryRun})
 }
 

@@ -15,6 +15,12 @@ import (
 // core (state_dir, [graphite], [events]) comes from the file at path when
 // it exists, and whose collectors all point at the simulator.
 func simulated(stdio IO, path string, seed int64) (*config.Config, *simulate.Server, bool) {
+	return simulatedIn(stdio, path, seed, "")
+}
+
+// simulatedIn is simulated with state kept under stateDir when it is not
+// empty (a dry run's throw-away directory).
+func simulatedIn(stdio IO, path string, seed int64, stateDir string) (*config.Config, *simulate.Server, bool) {
 	core := config.Default()
 	core.StateDir = ".state"
 	if _, err := os.Stat(path); err == nil {
@@ -24,7 +30,10 @@ func simulated(stdio IO, path string, seed int64) (*config.Config, *simulate.Ser
 		}
 		core = *cfg
 	}
-	srv, err := simulate.Start(simulate.Options{Model: traffic.Default(seed), Logger: newLogger(stdio.Stderr, "warn")})
+	if stateDir != "" {
+		core.StateDir = stateDir
+	}
+	srv, err := simulate.Start(simulate.Options{Model: traffic.Demo(seed), Logger: newCommandLogger(stdio.Stderr, "warn", core.LogFormat)})
 	if err != nil {
 		fmt.Fprintln(stdio.Stderr, err)
 		return nil, nil, false
@@ -48,7 +57,8 @@ func simulated(stdio IO, path string, seed int64) (*config.Config, *simulate.Ser
 		fmt.Fprintln(stdio.Stderr, probs.Error())
 		return nil, nil, false
 	}
-	cfg.Events, cfg.Hook, cfg.Compare, cfg.LogLevel, cfg.MaxCatchup = core.Events, core.Hook, core.Compare, core.LogLevel, core.MaxCatchup
+	cfg.Events, cfg.Hook, cfg.Compare, cfg.LogLevel, cfg.LogFormat, cfg.MaxCatchup = core.Events, core.Hook, core.Compare, core.LogLevel, core.LogFormat, core.MaxCatchup
+	cfg.Admin = core.Admin
 	return cfg, srv, true
 }
 

@@ -19,7 +19,9 @@ import (
 const (
 	ExitOK    = 0 // every provider passed
 	ExitFail  = 1 // at least one provider failed against the baseline
-	ExitUsage = 2 // bad flags or config, or graphite-web failed
+	ExitUsage = 2 // bad flags or config
+	// ExitBackend: graphite-web unreachable or its answer unusable.
+	ExitBackend = 3
 )
 
 // Flags are the command-line settings of `cdnmetrics compare`.
@@ -29,6 +31,9 @@ type Flags struct {
 	Service     string // one service; empty sums all
 	Format      string // table, markdown or json
 	PNG         string // file for the image; empty: none
+	// Password is the value of [graphite] password_env, sent with
+	// [graphite] username as basic auth.
+	Password string
 	// Now resolves relative times. By default, time.Now.
 	Now func() time.Time
 }
@@ -64,6 +69,11 @@ func Execute(ctx context.Context, cfg *config.Config, f Flags, stdout, stderr io
 	o := Options{
 		WebURL: cfg.Graphite.WebURL, Prefix: cfg.Graphite.Prefix, From: from, Until: until,
 		Baseline: cfg.Compare.Baseline, Service: f.Service, Thresholds: cfg.Compare, Tags: cfg.Graphite.Tags,
+		Username: cfg.Graphite.Username, Password: f.Password,
+	}
+	backendFail := func(format string, args ...any) int {
+		fail(format, args...)
+		return ExitBackend
 	}
 	if f.Baseline != "" {
 		o.Baseline = f.Baseline
@@ -73,7 +83,7 @@ func Execute(ctx context.Context, cfg *config.Config, f Flags, stdout, stderr io
 		if errors.Is(err, ErrUsage) {
 			return fail("%s", strings.TrimPrefix(err.Error(), ErrUsage.Error()+": "))
 		}
-		return fail("%v", redactMsg(err, cfg.Graphite.WebURL))
+		return backendFail("%v", redactMsg(err, cfg.Graphite.WebURL))
 	}
 	switch f.Format {
 	case "json":
@@ -89,7 +99,7 @@ func Execute(ctx context.Context, cfg *config.Config, f Flags, stdout, stderr io
 	if f.PNG != "" {
 		img, err := PNG(ctx, o, r)
 		if err != nil {
-			return fail("--png: %v", redactMsg(err, cfg.Graphite.WebURL))
+			return backendFail("--png: %v", redactMsg(err, cfg.Graphite.WebURL))
 		}
 		if err := os.WriteFile(f.PNG, img, 0o644); err != nil {
 			return fail("--png: %v", err)

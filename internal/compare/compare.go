@@ -81,6 +81,9 @@ type Options struct {
 	// HTTPClient talks to graphite-web. By default, a client with a
 	// 2-minute timeout.
 	HTTPClient *http.Client
+	// Username and Password, when Username is set, are sent to
+	// graphite-web as basic auth ([graphite] username, password_env).
+	Username, Password string
 }
 
 // Report is the comparison of every provider over one window.
@@ -94,6 +97,9 @@ type Report struct {
 	Notes []string
 
 	probed bool // some provider has probe series
+	// dataFrom is the earliest interval with a usable count, where the
+	// image starts (zero when there is none).
+	dataFrom time.Time
 }
 
 // Provider is one provider's row. A nil pointer is a value the data cannot
@@ -152,7 +158,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Prefix == "" {
 		return nil, fmt.Errorf("%w: empty [graphite] prefix", ErrUsage)
 	}
-	c, err := newClient(o.WebURL, o.HTTPClient)
+	c, err := newClient(o)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
 	}
@@ -204,6 +210,19 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	return r, nil
 }
 
+// noteDataFrom moves r.dataFrom back to the first usable point of pts.
+func (r *Report) noteDataFrom(pts []Point) {
+	for _, pt := range pts {
+		if pt.Null || math.IsInf(pt.Value, 0) || pt.Value < 0 {
+			continue
+		}
+		if t := time.Unix(pt.Time, 0).UTC(); r.dataFrom.IsZero() || t.Before(r.dataFrom) {
+			r.dataFrom = t
+		}
+		return
+	}
+}
+
 // bucketSeconds is the summarize interval that splits window into at most
 // maxBuckets buckets, rounded up to whole 10 s, minutes or hours so that
 // buckets line up with whisper's archive steps.
@@ -226,6 +245,24 @@ func compute(r *Report, provs []string, counts, probes []Series) {
 	for _, p := range provs {
 		data[p] = &provData{metrics: map[string]*metricData{}, services: map[string]bool{}}
 	}
+	addCounts(r, data, counts)
+	probed := addProbes(data, probes)
+	r.probed = probed
+	if !probed {
+		r.Notes = append(r.Notes, fmt.Sprintf("no %s series for any provider in the window: TTFB left empty", MetricTTFB))
+	}
+	for _, name := range provs {
+		r.Providers = append(r.Providers, provider(name, data[name], r.Service, probed))
+	}
+	shares(r.Providers, func(p *Provider) *float64 { return p.Requests }, func(p *Provider, v *float64) { p.RequestShare = v })
+	shares(r.Providers, func(p *Provider) *float64 { return p.EdgeBytes }, func(p *Provider, v *float64) { p.BytesShare = v })
+	verdicts(r)
+}
+
+// addCounts files each count series under its provider, service and
+// metric, and notes where r's data starts (for the image); series of other
+// providers or metrics are ignored.
+func addCounts(r *Report, data map[string]*provData, counts []Series) {
 	for _, s := range counts {
 		parts := strings.Split(s.Target, ".")
 		if len(parts) != 3 || data[parts[0]] == nil || !contains(countMetrics, parts[2]) {
@@ -234,7 +271,13 @@ func compute(r *Report, provs []string, counts, probes []Series) {
 		d := data[parts[0]]
 		d.services[parts[1]] = true
 		d.metric(parts[2]).add(parts[1], s.Points)
+		r.noteDataFrom(s.Points)
 	}
+}
+
+// addProbes pools each provider's TTFB samples, counting the ones that
+// cannot be a time; it reports whether any provider had a probe series.
+func addProbes(data map[string]*provData, probes []Series) bool {
 	probed := false
 	for _, s := range probes {
 		parts := strings.Split(s.Target, ".")
@@ -254,68 +297,81 @@ func compute(r *Report, provs []string, counts, probes []Series) {
 			}
 		}
 	}
-	r.probed = probed
-	if !probed {
-		r.Notes = append(r.Notes, fmt.Sprintf("no %s series for any provider in the window: TTFB left empty", MetricTTFB))
-	}
+	return probed
+}
 
-	for _, name := range provs {
-		d := data[name]
-		p := &Provider{Name: name}
-		for s := range d.services {
-			p.Services = append(p.Services, s)
-		}
-		sort.Strings(p.Services)
-		if len(d.services) == 0 {
-			p.Notes = append(p.Notes, "no count series at location all"+serviceSuffix(r.Service))
-		}
-		p.Requests = d.total(mRequests)
-		p.EdgeBytes = d.total(mEdgeBytes)
-		p.OriginBytes = d.total(mOriginBytes)
-		p.OriginRequests = d.total(mOriginRequests)
-		p.Hits = d.total(mHits)
-		p.Misses = d.total(mMisses)
-		p.Status5xx = d.total(mStatus5xx)
-		if len(d.services) > 0 {
-			if p.Requests == nil {
-				p.Notes = append(p.Notes, "no requests datapoints: requests and request share left empty")
-			}
-			if p.EdgeBytes == nil {
-				p.Notes = append(p.Notes, "no edge_bytes datapoints: edge bytes and bytes share left empty")
-			}
-			p.HitRatio = d.ratio("hit ratio", mHits, mMisses, func(a, b float64) (float64, bool) { return a / (a + b), a+b > 0 }, &p.Notes)
-			p.OriginOffload = d.ratio("origin offload", mOriginBytes, mEdgeBytes, func(a, b float64) (float64, bool) { return 1 - a/b, b > 0 }, &p.Notes)
-			p.RequestOffload = d.ratio("request offload", mOriginRequests, mRequests, func(a, b float64) (float64, bool) { return 1 - a/b, b > 0 }, &p.Notes)
-			p.ErrorRatio = d.ratio("error ratio", mStatus5xx, mRequests, func(a, b float64) (float64, bool) { return a / b, b > 0 }, &p.Notes)
-		}
-		for _, m := range countMetrics {
-			if md := d.metrics[m]; md != nil && md.skippedInf > 0 {
-				p.Notes = append(p.Notes, fmt.Sprintf("%s: skipped %s", m, plural(md.skippedInf, "infinite value (1e9999)", "infinite values (1e9999)")))
-			}
-			if md := d.metrics[m]; md != nil && md.skippedNeg > 0 {
-				p.Notes = append(p.Notes, fmt.Sprintf("%s: skipped %s", m, plural(md.skippedNeg, "negative count", "negative counts")))
-			}
-		}
-		if len(d.ttfb) > 0 {
-			sort.Float64s(d.ttfb)
-			p.TTFBP50 = ptr(percentile(d.ttfb, 50))
-			p.TTFBP95 = ptr(percentile(d.ttfb, 95))
-			p.TTFBSamples = len(d.ttfb)
-		} else if probed {
-			if d.probeSeries == 0 {
-				p.Notes = append(p.Notes, fmt.Sprintf("no %s series: TTFB left empty", MetricTTFB))
-			} else {
-				p.Notes = append(p.Notes, fmt.Sprintf("%s has no samples in the window: TTFB left empty", MetricTTFB))
-			}
-		}
-		if d.probeSkipped > 0 {
-			p.Notes = append(p.Notes, fmt.Sprintf("%s: skipped %s", MetricTTFB, plural(d.probeSkipped, "infinite or negative sample", "infinite or negative samples")))
-		}
-		r.Providers = append(r.Providers, p)
+// provider turns one provider's pooled data into its row: totals, ratios,
+// TTFB percentiles, and a note for everything left empty or skipped.
+// service is the --service filter; probed, whether any provider was probed.
+func provider(name string, d *provData, service string, probed bool) *Provider {
+	p := &Provider{Name: name}
+	for s := range d.services {
+		p.Services = append(p.Services, s)
 	}
-	shares(r.Providers, func(p *Provider) *float64 { return p.Requests }, func(p *Provider, v *float64) { p.RequestShare = v })
-	shares(r.Providers, func(p *Provider) *float64 { return p.EdgeBytes }, func(p *Provider, v *float64) { p.BytesShare = v })
-	verdicts(r)
+	sort.Strings(p.Services)
+	if len(d.services) == 0 {
+		p.Notes = append(p.Notes, "no count series at location all"+serviceSuffix(service))
+	}
+	p.Requests = d.total(mRequests)
+	p.EdgeBytes = d.total(mEdgeBytes)
+	p.OriginBytes = d.total(mOriginBytes)
+	p.OriginRequests = d.total(mOriginRequests)
+	p.Hits = d.total(mHits)
+	p.Misses = d.total(mMisses)
+	p.Status5xx = d.total(mStatus5xx)
+	if len(d.services) > 0 {
+		providerRatios(p, d)
+	}
+	skippedCountNotes(p, d)
+	providerTTFB(p, d, probed)
+	return p
+}
+
+// providerRatios sets p's ratios from the totals, noting totals left empty.
+func providerRatios(p *Provider, d *provData) {
+	if p.Requests == nil {
+		p.Notes = append(p.Notes, "no requests datapoints: requests and request share left empty")
+	}
+	if p.EdgeBytes == nil {
+		p.Notes = append(p.Notes, "no edge_bytes datapoints: edge bytes and bytes share left empty")
+	}
+	p.HitRatio = d.ratio("hit ratio", mHits, mMisses, func(a, b float64) (float64, bool) { return a / (a + b), a+b > 0 }, &p.Notes)
+	p.OriginOffload = d.ratio("origin offload", mOriginBytes, mEdgeBytes, func(a, b float64) (float64, bool) { return 1 - a/b, b > 0 }, &p.Notes)
+	p.RequestOffload = d.ratio("request offload", mOriginRequests, mRequests, func(a, b float64) (float64, bool) { return 1 - a/b, b > 0 }, &p.Notes)
+	p.ErrorRatio = d.ratio("error ratio", mStatus5xx, mRequests, func(a, b float64) (float64, bool) { return a / b, b > 0 }, &p.Notes)
+}
+
+// skippedCountNotes notes the infinite and negative counts left out of p's
+// totals.
+func skippedCountNotes(p *Provider, d *provData) {
+	for _, m := range countMetrics {
+		if md := d.metrics[m]; md != nil && md.skippedInf > 0 {
+			p.Notes = append(p.Notes, fmt.Sprintf("%s: skipped %s", m, plural(md.skippedInf, "infinite value (1e9999)", "infinite values (1e9999)")))
+		}
+		if md := d.metrics[m]; md != nil && md.skippedNeg > 0 {
+			p.Notes = append(p.Notes, fmt.Sprintf("%s: skipped %s", m, plural(md.skippedNeg, "negative count", "negative counts")))
+		}
+	}
+}
+
+// providerTTFB sets p's TTFB percentiles from its pooled samples, or says
+// why they are empty when some provider was probed.
+func providerTTFB(p *Provider, d *provData, probed bool) {
+	if len(d.ttfb) > 0 {
+		sort.Float64s(d.ttfb)
+		p.TTFBP50 = ptr(percentile(d.ttfb, 50))
+		p.TTFBP95 = ptr(percentile(d.ttfb, 95))
+		p.TTFBSamples = len(d.ttfb)
+	} else if probed {
+		if d.probeSeries == 0 {
+			p.Notes = append(p.Notes, fmt.Sprintf("no %s series: TTFB left empty", MetricTTFB))
+		} else {
+			p.Notes = append(p.Notes, fmt.Sprintf("%s has no samples in the window: TTFB left empty", MetricTTFB))
+		}
+	}
+	if d.probeSkipped > 0 {
+		p.Notes = append(p.Notes, fmt.Sprintf("%s: skipped %s", MetricTTFB, plural(d.probeSkipped, "infinite or negative sample", "infinite or negative samples")))
+	}
 }
 
 func serviceSuffix(svc string) string {

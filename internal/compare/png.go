@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
@@ -51,7 +52,7 @@ func PNG(ctx context.Context, o Options, r *Report) ([]byte, error) {
 		return nil, fmt.Errorf("no provider has the counts for a hit ratio or an origin offload: nothing to draw")
 	}
 	ts = append(ts, "alias(color(drawAsInfinite(events('deploy')),'999999'),'deploy')")
-	c, err := newClient(o.WebURL, o.HTTPClient)
+	c, err := newClient(o)
 	if err != nil {
 		return nil, err
 	}
@@ -59,9 +60,22 @@ func PNG(ctx context.Context, o Options, r *Report) ([]byte, error) {
 	if o.Service != "" {
 		title += ", service " + o.Service
 	}
+	// hideLegend=false: graphite-web drops the legend on its own above
+	// 10 series, and an image of providers without names says nothing.
 	extra := url.Values{
 		"width": {"1000"}, "height": {"450"}, "lineMode": {"connected"},
-		"title": {title}, "vtitle": {"%"}, "tz": {"UTC"},
+		"title": {title}, "vtitle": {"%"}, "tz": {"UTC"}, "hideLegend": {"false"},
 	}
-	return c.png(ctx, ts, r.From, r.Until, extra)
+	return c.png(ctx, ts, pngFrom(r), r.Until, extra)
+}
+
+// pngFrom is where the image starts: where the data starts when that is
+// later than the window's start (a window reaching back before the first
+// collected interval would otherwise draw an empty left part, squeezing
+// the data into a corner).
+func pngFrom(r *Report) time.Time {
+	if r.dataFrom.After(r.From) && r.dataFrom.Before(r.Until) {
+		return r.dataFrom
+	}
+	return r.From
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // TestGraphiteWebEchoRedacted: a graphite-web that repeats the request's
-// headers (here the basic auth Go derives from user:password@ in web_url)
+// headers (here the basic auth of [graphite] username and password_env)
 // in an error page or a non-JSON answer must not get them into the error.
 func TestGraphiteWebEchoRedacted(t *testing.T) {
 	const pass = "w3b-pa55word"
@@ -22,8 +22,7 @@ func TestGraphiteWebEchoRedacted(t *testing.T) {
 			w.WriteHeader(status)
 			fmt.Fprintf(w, "{'HTTP_AUTHORIZATION': '%s'} %v", r.Header.Get("Authorization"), r.Header)
 		}))
-		u := strings.Replace(web.URL, "http://", "http://viewer:"+pass+"@", 1)
-		c, err := newClient(u, nil)
+		c, err := newClient(Options{WebURL: web.URL, Username: "viewer", Password: pass})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,20 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/cdnmetrics/cdnmetrics/internal/graphiteweb"
 	"github.com/cdnmetrics/cdnmetrics/internal/redact"
 )
-
-// maxBody bounds one graphite-web answer; a render of a long window over
-// many services is a few MB, so this only stops a runaway server.
-const maxBody = 256 << 20
 
 // Series is one series of a render answer.
 type Series struct {
@@ -122,48 +117,23 @@ func snippet(b []byte) string {
 	return s
 }
 
-// client talks to one graphite-web.
+// client talks to one graphite-web through the shared graphiteweb client
+// (basic auth, timeouts, bounded answers, redacted errors).
 type client struct {
-	base *url.URL
-	http *http.Client
+	web *graphiteweb.Client
 }
 
-func newClient(webURL string, hc *http.Client) (*client, error) {
-	u, err := url.Parse(strings.TrimRight(webURL, "/"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("graphite web_url %q is not an http(s) URL", redact.String(webURL))
+func newClient(o Options) (*client, error) {
+	web, err := graphiteweb.New(o.WebURL, o.Username, o.Password, o.HTTPClient)
+	if err != nil {
+		return nil, err
 	}
-	if hc == nil {
-		hc = &http.Client{Timeout: 2 * time.Minute}
-	}
-	return &client{base: u, http: hc}, nil
+	return &client{web: web}, nil
 }
 
 // get fetches path?q and returns the body of a 200 answer.
 func (c *client) get(ctx context.Context, path string, q url.Values) ([]byte, string, error) {
-	u := *c.base
-	u.Path += path
-	u.RawQuery = q.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return nil, "", fmt.Errorf("graphite-web %s: %w", path, err)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, "", redact.Error(fmt.Errorf("graphite-web %s: %w", path, err))
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	if err != nil {
-		return nil, "", fmt.Errorf("graphite-web %s: read answer: %w", path, err)
-	}
-	if len(body) > maxBody {
-		return nil, "", fmt.Errorf("graphite-web %s: answer larger than %d bytes", path, maxBody)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, "", fmt.Errorf("graphite-web %s: HTTP %d: %s", path, resp.StatusCode, errorText(body))
-	}
-	return body, resp.Header.Get("Content-Type"), nil
+	return c.web.Get(ctx, path, q)
 }
 
 // errorText shortens a graphite-web error page (Django's HTML debug page

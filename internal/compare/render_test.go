@@ -98,7 +98,7 @@ func TestFindDemo(t *testing.T) {
 	}
 	f := &fake{find: string(body)}
 	srv := f.server(t)
-	c, err := newClient(srv.URL+"/", nil)
+	c, err := newClient(Options{WebURL: srv.URL + "/"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ func (c *Config) checkStartup() []collectors.Problem {
 			bad("hook.listen", err)
 		}
 	}
-	// skyline.Validate reports what is not host:port; here the port, which
+	// SkylineOptions.Validate reports what is not host:port; here the port, which
 	// the feed would only find out when it dials.
 	if c.Skyline.Validate() == nil {
 		for _, a := range [...]struct{ key, addr string }{{"skyline.pickle_address", c.Skyline.PickleAddress}, {"skyline.udp_address", c.Skyline.UDPAddress}} {

@@ -91,7 +91,7 @@ func (ps Problems) Warnings() Problems {
 }
 
 var coreSections = map[string]bool{
-	"state_dir": true, "log_level": true, "max_catchup": true, "run_timeout": true, "clock_skew_tolerance": true, "shard": true, "filters": true, "anomaly": true, "skyline": true, "graphite": true, "events": true, "hook": true, "compare": true,
+	"state_dir": true, "log_level": true, "log_format": true, "max_catchup": true, "run_timeout": true, "clock_skew_tolerance": true, "shard": true, "filters": true, "anomaly": true, "skyline": true, "graphite": true, "events": true, "hook": true, "compare": true, "admin": true,
 }
 
 // Load reads and decodes the file at path. It returns the config and every
@@ -179,6 +179,7 @@ func Parse(file string, data []byte, getenv func(string) string) (*Config, Probl
 		add(lines.keyLine(k...), k.String(), msg, false)
 	}
 
+	cfg.shareGraphiteWebAuth()
 	env := collectors.Env{Prefix: cfg.Graphite.Prefix, StateDir: cfg.StateDir, Getenv: getenv}
 	for _, p := range append(cfg.validate(getenv), cfg.checkStartup()...) {
 		add(lines.keyLine(strings.Split(p.Key, ".")...), p.Key, p.Message, p.Warning)
@@ -202,6 +203,8 @@ func (c *Config) coreField(name string) any {
 		return &c.StateDir
 	case "log_level":
 		return &c.LogLevel
+	case "log_format":
+		return &c.LogFormat
 	case "max_catchup":
 		return &c.MaxCatchup
 	case "run_timeout":
@@ -222,6 +225,8 @@ func (c *Config) coreField(name string) any {
 		return &c.Events
 	case "hook":
 		return &c.Hook
+	case "admin":
+		return &c.Admin
 	default:
 		return &c.Compare
 	}
@@ -266,6 +271,7 @@ func (c *Config) validate(getenv func(string) string) []collectors.Problem {
 	default:
 		bad("log_level", fmt.Sprintf("%q is not one of debug, info, warn, error", c.LogLevel))
 	}
+	ps = append(ps, c.validateCommandKeys(getenv)...)
 	if c.Graphite.Prefix == "" {
 		bad("graphite.prefix", "must not be empty")
 	} else {
@@ -310,6 +316,7 @@ func (c *Config) validate(getenv func(string) string) []collectors.Problem {
 		bad("hook.max_body_bytes", "must be positive")
 	}
 	ps = append(ps, c.Hook.limitProblems()...)
+	ps = append(ps, c.adminProblems()...)
 	return ps
 }
 

@@ -1,10 +1,9 @@
 package config
 
 import (
-	"fmt"
 	"time"
 
-	"github.com/cdnmetrics/cdnmetrics/internal/skyline"
+	"github.com/cdnmetrics/cdnmetrics/collectors"
 )
 
 // Config is the whole program configuration. Vendor sections are decoded by
@@ -15,6 +14,9 @@ type Config struct {
 
 	StateDir string `toml:"state_dir"`
 	LogLevel string `toml:"log_level"`
+	// LogFormat is "text" (slog's key=value lines) or "json" (one JSON
+	// object per line, for log shippers).
+	LogFormat string `toml:"log_format"`
 	// MaxCatchup bounds how far back one collect run fills a gap after
 	// downtime; older gaps are reported and left to backfill.
 	MaxCatchup Duration `toml:"max_catchup"`
@@ -32,9 +34,10 @@ type Config struct {
 	Filters map[string]Filter `toml:"filters"`
 	Events  Events            `toml:"events"`
 	Hook    Hook              `toml:"hook"`
+	Admin   Admin             `toml:"admin"`
 	Compare Compare           `toml:"compare"`
 	Anomaly Anomaly           `toml:"anomaly"`
-	Skyline skyline.Options   `toml:"skyline"`
+	Skyline SkylineOptions    `toml:"skyline"`
 
 	// Collectors holds every configured vendor section, sorted by name.
 	Collectors []Collector `toml:"-"`
@@ -58,6 +61,10 @@ type Graphite struct {
 	// Tags writes provider metrics as Graphite tagged series too ("both")
 	// or instead of the dotted tree ("only"); "off" by default.
 	Tags string `toml:"tags"`
+	// Username and PasswordEnv enable basic auth towards web_url (compare,
+	// graph), as [events] username/password_env do for the events API.
+	Username    string `toml:"username"`
+	PasswordEnv string `toml:"password_env"`
 }
 
 // Filter is one [filters.<provider>] table.
@@ -78,7 +85,8 @@ type Events struct {
 	GraphiteWebURLs []string `toml:"graphite_web_urls"`
 	// Tags are added to every event.
 	Tags []string `toml:"tags"`
-	// Username and PasswordEnv enable basic auth towards graphite-web.
+	// Username and PasswordEnv enable basic auth towards graphite-web;
+	// when neither is set, [graphite]'s are used.
 	Username    string `toml:"username"`
 	PasswordEnv string `toml:"password_env"`
 }
@@ -134,6 +142,7 @@ func Default() Config {
 	return Config{
 		StateDir:           "/var/lib/cdnmetrics",
 		LogLevel:           "info",
+		LogFormat:          "text",
 		MaxCatchup:         Duration(24 * time.Hour),
 		ClockSkewTolerance: Duration(5 * time.Minute),
 		Graphite: Graphite{
@@ -147,7 +156,8 @@ func Default() Config {
 		},
 		Events:  Events{Tags: []string{"cdnmetrics"}},
 		Anomaly: Anomaly{Filter: `\.(hit_ratio|error_ratio|origin_offload)$`, Threshold: 0.5, Repeat: Duration(time.Hour)},
-		Skyline: skyline.DefaultOptions(),
+		Skyline: SkylineOptions{Queue: defaultSkylineQueue},
+		Admin:   Admin{Listen: DefaultAdminListen},
 		Hook:    Hook{SecretEnv: "CDNMETRICS_HOOK_SECRET", MaxBodyBytes: 1 << 20, MaxConnections: 64, MaxInflightBodies: 8, DedupeWindow: Duration(10 * time.Minute)},
 		Compare: Compare{
 			Baseline:               "fastly",
@@ -159,21 +169,6 @@ func Default() Config {
 	}
 }
 
-// Duration is a time.Duration that decodes from TOML strings ("90s", "5m").
-type Duration time.Duration
-
-// UnmarshalText parses a Go duration string.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return fmt.Errorf("invalid duration %q (use e.g. \"90s\", \"5m\")", b)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalText formats d as a Go duration string.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
-
-// D returns d as a time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
+// Duration is a time.Duration that decodes from TOML strings ("90s", "5m"):
+// the one duration type of every configuration section.
+type Duration = collectors.Duration

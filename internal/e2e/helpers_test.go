@@ -3,6 +3,7 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
@@ -12,9 +13,15 @@ import (
 	_ "github.com/cdnmetrics/cdnmetrics/internal/simulate/all"
 )
 
-// writeConfig writes text to dir/config.toml and returns its path.
+// writeConfig writes text to dir/config.toml and returns its path. A
+// config without an [admin] section gets one turned off: the default
+// 127.0.0.1:9107 would make daemons of tests running at the same time (or
+// a real daemon on this machine) refuse to start.
 func writeConfig(t *testing.T, dir, text string) string {
 	t.Helper()
+	if !strings.Contains(text, "[admin]") {
+		text += "\n[admin]\nlisten = \"\"\n"
+	}
 	path := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)

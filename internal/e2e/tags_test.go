@@ -66,9 +66,18 @@ func TestTaggedSeriesFoundBySeriesByTag(t *testing.T) {
 	// name (tags sorted), hold the same value.
 	g.WaitValue(t, "tb.fastly.www.lhr.requests", t0, 1000, 20*time.Second)
 	g.WaitValue(t, "seriesByTag('name=tb.requests','provider=fastly','location=lhr')", t0, 1000, 20*time.Second)
-	names := renderNames(t, g, "seriesByTag('name=tb.requests','provider=fastly')", t0)
-	if want := []string{"tb.requests;location=all;provider=fastly;service=www", "tb.requests;location=fra;provider=fastly;service=www",
-		"tb.requests;location=lhr;provider=fastly;service=www"}; fmt.Sprint(names) != fmt.Sprint(want) {
+	// Each new series is created (and tagged) on its own: poll until all
+	// three are there, with a deadline.
+	want := []string{"tb.requests;location=all;provider=fastly;service=www", "tb.requests;location=fra;provider=fastly;service=www",
+		"tb.requests;location=lhr;provider=fastly;service=www"}
+	var names []string
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		names = renderNames(t, g, "seriesByTag('name=tb.requests','provider=fastly')", t0)
+		if fmt.Sprint(names) == fmt.Sprint(want) || time.Now().After(deadline) {
+			break
+		}
+	}
+	if fmt.Sprint(names) != fmt.Sprint(want) {
 		t.Errorf("seriesByTag names %q, want %q", names, want)
 	}
 

@@ -11,8 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
-	mrand "math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -23,6 +21,7 @@ import (
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/internal/backoff"
 	"github.com/cdnmetrics/cdnmetrics/internal/config"
 	"github.com/cdnmetrics/cdnmetrics/internal/redact"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
@@ -93,7 +92,8 @@ type target struct {
 
 	mu       sync.Mutex
 	failures int
-	next     time.Time // no automatic attempt before this
+	next     time.Time            // no automatic attempt before this
+	retry    *backoff.Exponential // made on the first failure; Reset on success
 }
 
 // New builds a Poster for the [events] section cfg, queueing under dir
@@ -399,15 +399,17 @@ func (p *Poster) account(t *target, r URLResult) {
 			p.log.Info("graphite-web events API is back", "url", t.name, "delivered", r.Sent)
 		}
 		t.failures, t.next = 0, time.Time{}
+		if t.retry != nil {
+			t.retry.Reset()
+		}
 		return
 	}
 	t.failures++
-	d := p.minBackoff * time.Duration(math.Pow(2, float64(min(t.failures-1, 30))))
-	if d > p.maxBackoff || d <= 0 {
-		d = p.maxBackoff
+	if t.retry == nil {
+		// ±20% jitter so several daemons do not retry in step.
+		t.retry = backoff.New(p.minBackoff, p.maxBackoff, 0.8, 1.2)
 	}
-	// ±20% jitter so several daemons do not retry in step.
-	d = time.Duration(float64(d) * (0.8 + 0.4*mrand.Float64()))
+	d := t.retry.NextBackOff()
 	t.next = p.now().Add(d)
 	p.log.Warn("events not delivered; kept queued", "url", t.name, "pending", r.Pending,
 		"retry_in", d.Round(time.Millisecond), "err", r.Err)

@@ -5,17 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
-	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	graphite "github.com/marpaia/graphite-golang"
 
+	"github.com/cdnmetrics/cdnmetrics/internal/backoff"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
@@ -46,194 +44,6 @@ type Sink interface {
 
 // ErrClosed is returned by Send and Flush after Close.
 var ErrClosed = errors.New("graphite: sink closed")
-
-// Stats are a sink's counters since it was created. Counts are points.
-type Stats struct {
-	SentPoints         uint64 // written to carbon (from the queue or replayed from the spool), re-sends not included
-	ResentPoints       uint64 // written again because an earlier write may have been lost
-	SendErrors         uint64 // failed connects and writes
-	Reconnects         uint64 // connections opened after the first one
-	DroppedInvalid     uint64 // refused by checkPoint (or unparsable in the spool)
-	SpooledPoints      uint64 // written to the disk spool
-	ReplayedPoints     uint64 // read back from the spool and written to carbon
-	SpoolPoints        int64  // waiting in the spool now
-	SpoolBytes         int64  // size of the spool now
-	SpoolDroppedPoints uint64 // lost because the spool was full (oldest segment dropped) or unreadable
-	SpoolCorruptPoints uint64 // lost in damaged spool records that the replay skipped
-	LostPoints         uint64 // given up at Close (carbon away and no spool, or the spool refusing writes)
-	QueuePoints        int    // waiting in the memory queue now
-	Connected          bool   // a carbon connection is open
-
-	SpoolErrors     uint64 // failed spool writes
-	UnspooledPoints int64  // in memory now, neither delivered nor durable (carbon away, spool refusing or absent)
-
-	// Points found in the spool at start (a previous process's), and what
-	// became of them: FIFO order sends them out first. With these a caller
-	// tells this process's own points from the ones it inherited.
-	CarriedPoints   int64  // found at start
-	CarriedReplayed uint64 // of those, replayed to carbon (included in SentPoints and ReplayedPoints)
-	CarriedDropped  uint64 // of those, dropped (included in SpoolDroppedPoints)
-	CarriedCorrupt  uint64 // of those, lost in damaged records (included in SpoolCorruptPoints)
-
-	RequeuedPoints uint64 // counted in SentPoints, then spooled, held or lost as possibly not delivered
-
-	CarbonError string // the last failed connect or write ("" before any)
-	SpoolError  string // why the spool refuses writes now ("" while it takes them)
-}
-
-// Own returns what became of the points this process was given (those
-// Send accepted): delivered to carbon, waiting in the spool, dropped (spool
-// full or unreadable, or lost at Close), and still in memory.
-func (st Stats) Own() (delivered, spooled, dropped, inMemory uint64) {
-	sub := func(a, b uint64) uint64 {
-		if a < b {
-			return 0
-		}
-		return a - b
-	}
-	carriedLeft := st.CarriedPoints - int64(st.CarriedReplayed) - int64(st.CarriedDropped) - int64(st.CarriedCorrupt)
-	delivered = sub(st.SentPoints, st.CarriedReplayed+st.RequeuedPoints)
-	spooled = sub(uint64(max(st.SpoolPoints, 0)), uint64(max(carriedLeft, 0)))
-	// Damaged records of an earlier run's points are that run's loss
-	// (CarriedCorrupt), not this process's.
-	dropped = sub(st.SpoolDroppedPoints, st.CarriedDropped) + st.LostPoints + sub(st.SpoolCorruptPoints, st.CarriedCorrupt)
-	inMemory = uint64(max(st.UnspooledPoints, 0)) + uint64(max(st.QueuePoints, 0))
-	return delivered, spooled, dropped, inMemory
-}
-
-// SelfPoints returns the counters as <prefix>.cdnmetrics.sink.<name> points
-// stamped now.
-func (st Stats) SelfPoints(prefix string, now time.Time) []schema.Point {
-	t := now.Unix()
-	conn := 0.0
-	if st.Connected {
-		conn = 1
-	}
-	vals := []struct {
-		name string
-		v    float64
-	}{
-		{"sent_points", float64(st.SentPoints)},
-		{"resent_points", float64(st.ResentPoints)},
-		{"send_errors", float64(st.SendErrors)},
-		{"reconnects", float64(st.Reconnects)},
-		{"dropped_invalid_points", float64(st.DroppedInvalid)},
-		{"spooled_points", float64(st.SpooledPoints)},
-		{"replayed_points", float64(st.ReplayedPoints)},
-		{"spool_points", float64(st.SpoolPoints)},
-		{"spool_bytes", float64(st.SpoolBytes)},
-		{"spool_dropped_points", float64(st.SpoolDroppedPoints)},
-		{"spool_corrupt_points", float64(st.SpoolCorruptPoints)},
-		{"lost_points", float64(st.LostPoints)},
-		{"queue_points", float64(st.QueuePoints)},
-		{"connected", conn},
-		{"spool_errors", float64(st.SpoolErrors)},
-		{"unspooled_points", float64(st.UnspooledPoints)},
-	}
-	pts := make([]schema.Point, len(vals))
-	for i, x := range vals {
-		pts[i] = schema.Point{Path: schema.Path(prefix, "cdnmetrics", "sink", x.name), Value: x.v, Time: t}
-	}
-	return pts
-}
-
-// options are TCPSink's settings; see the With… functions for defaults.
-type options struct {
-	queueSize    int
-	batchPoints  int
-	batchBytes   int
-	writeTimeout time.Duration
-	dialTimeout  time.Duration
-	minBackoff   time.Duration
-	maxBackoff   time.Duration
-	retryWindow  time.Duration
-	redoBytes    int
-	redoAge      time.Duration
-	closeSettle  time.Duration
-	closeReplay  time.Duration
-	flushTimeout time.Duration
-	spoolDir     string
-	spoolMax     int64
-	log          *slog.Logger
-	tags         tagForms // provider metrics dotted, tagged or both (tags.go)
-	// spoolFault, when set (tests only), is asked before every spool
-	// write; an error fails the write as a full disk would.
-	spoolFault func() error
-}
-
-// Option configures New.
-type Option func(*options)
-
-// WithQueueSize bounds the points buffered in memory. By default, 100000.
-func WithQueueSize(n int) Option { return func(o *options) { o.queueSize = n } }
-
-// WithBatch sets the most points and bytes of lines in one write. By
-// default, 1000 points and 64 KiB.
-func WithBatch(points, bytes int) Option {
-	return func(o *options) { o.batchPoints, o.batchBytes = points, bytes }
-}
-
-// WithWriteTimeout bounds one write to carbon. By default, 10s.
-func WithWriteTimeout(d time.Duration) Option { return func(o *options) { o.writeTimeout = d } }
-
-// WithDialTimeout bounds one connection attempt. By default, 5s.
-func WithDialTimeout(d time.Duration) Option { return func(o *options) { o.dialTimeout = d } }
-
-// WithBackoff sets the reconnect backoff, doubled after each failure (with
-// ±20 % jitter). By default, 100ms up to 10s.
-func WithBackoff(min, max time.Duration) Option {
-	return func(o *options) { o.minBackoff, o.maxBackoff = min, max }
-}
-
-// WithRetryWindow is how long a batch is retried before it goes to the
-// spool (without a spool it is retried until Close). By default, 2s.
-func WithRetryWindow(d time.Duration) Option { return func(o *options) { o.retryWindow = d } }
-
-// WithRedo sets how much recently written data is kept to re-send when the
-// connection turns out dead: a plaintext write only reaches the kernel, and
-// whatever carbon had not read when it closed is lost without an error. By
-// default, the last 8 MiB written within 10s.
-func WithRedo(maxBytes int, maxAge time.Duration) Option {
-	return func(o *options) { o.redoBytes, o.redoAge = maxBytes, maxAge }
-}
-
-// WithClose sets what Close does after the last batch was written. It
-// keeps the connection open until the newest write is settle old, watching
-// for carbon closing it: carbon-cache drops what it received within about
-// a second of a SIGTERM (its writer thread sleeps up to 1 s between drains
-// and exits without a last one), and a plaintext client has no other ack.
-// When carbon goes away in that time, what was written is re-sent or
-// spooled; when Close must stop before (its context ended), the unsettled
-// writes go to the spool. With a spool, Close also replays it, for at most
-// replay, while carbon accepts writes, so a one-shot process leaves nothing
-// behind when carbon is up. By default, 1.5s and 10s; 0 turns either off.
-func WithClose(settle, replay time.Duration) Option {
-	return func(o *options) { o.closeSettle, o.closeReplay = settle, replay }
-}
-
-// WithFlushTimeout is how long Flush waits for points that carbon (past
-// the retry window) and the spool both refuse before it returns an error
-// naming why; the points stay in memory and are still delivered when carbon
-// or the disk is back. By default, 20s.
-func WithFlushTimeout(d time.Duration) Option { return func(o *options) { o.flushTimeout = d } }
-
-// WithSpool keeps batches in dir (at most maxBytes; the oldest segment is
-// dropped beyond that) while carbon is unreachable and replays them in
-// order, also after a restart of the process. By default, there is no spool
-// and Send blocks once the queue is full.
-func WithSpool(dir string, maxBytes int64) Option {
-	return func(o *options) { o.spoolDir, o.spoolMax = dir, maxBytes }
-}
-
-// WithLogger sets the logger. By default, slog.Default().
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
-
-// written is a batch written on the current connection, kept for re-send.
-type written struct {
-	ms    []graphite.Metric
-	bytes int
-	at    time.Time
-}
 
 // TCPSink delivers points to carbon's plaintext TCP receiver; see the
 // package documentation.
@@ -275,8 +85,8 @@ type TCPSink struct {
 	everConn  bool
 	redo      []written
 	redoBytes int
-	resend    [][]graphite.Metric // possibly lost, oldest first
-	backoff   time.Duration
+	resend    [][]graphite.Metric  // possibly lost, oldest first
+	retry     *backoff.Exponential // reconnect delay; Reset once carbon took a batch
 	nextTry   time.Time
 	downSince time.Time // first failure of the current outage; zero while up
 	spooling  uint64    // points spooled since carbon went away (for the log)
@@ -298,12 +108,6 @@ type TCPSink struct {
 	droppedAt  uint64      // spool.dropped when last looked at
 	corruptAt  uint64      // spool.corrupt when last looked at
 }
-
-// errNoSpool is why points are held in memory when there is no spool.
-var errNoSpool = errors.New("no spool configured (graphite.spool_max_bytes = 0)")
-
-// spoolRetryEvery is how often a spool that refused a write is tried again.
-const spoolRetryEvery = time.Second
 
 // New starts a sink that delivers to the carbon plaintext receiver at addr
 // ("host:port"). It does not wait for carbon: an unreachable carbon is
@@ -340,6 +144,7 @@ func New(addr string, opts ...Option) (*TCPSink, error) {
 		log:  o.log.With("component", "graphite", "addr", addr),
 		q:    newQueue(o.queueSize),
 		stop: make(chan struct{}), done: make(chan struct{}), closing: make(chan struct{}),
+		retry: backoff.New(o.minBackoff, o.maxBackoff, 0.8, 1.2),
 	}
 	if o.spoolDir != "" {
 		if o.spoolMax <= 0 {
@@ -444,43 +249,6 @@ func (s *TCPSink) Close(ctx context.Context) error {
 		}
 	})
 	return s.closeErr
-}
-
-// Stats implements Sink.
-func (s *TCPSink) Stats() Stats {
-	s.errMu.Lock()
-	carbonErr, spoolErr := s.carbonErr, s.spoolErrText
-	s.errMu.Unlock()
-	return Stats{
-		CarbonError: carbonErr, SpoolError: spoolErr,
-		SentPoints: s.sent.Load(), ResentPoints: s.resent.Load(), SendErrors: s.sendErrs.Load(),
-		Reconnects: s.reconnects.Load(), DroppedInvalid: s.invalid.Load(),
-		SpooledPoints: s.spooled.Load(), ReplayedPoints: s.replayed.Load(),
-		SpoolPoints: s.spoolPoints.Load(), SpoolBytes: s.spoolBytes.Load(),
-		SpoolDroppedPoints: s.spoolDropped.Load(), SpoolCorruptPoints: s.spoolCorrupt.Load(),
-		LostPoints:  s.lost.Load(),
-		QueuePoints: s.q.length(), Connected: s.connected.Load(),
-		SpoolErrors: s.spoolErrs.Load(), UnspooledPoints: s.unspooled.Load(),
-		CarriedPoints: s.carriedStart.Load(), CarriedReplayed: s.carriedReplayed.Load(),
-		CarriedDropped: s.carriedDropped.Load(), RequeuedPoints: s.requeued.Load(), CarriedCorrupt: s.carriedCorrupt.Load(),
-	}
-}
-
-// setErrors publishes the last carbon and spool errors for Stats.
-func (s *TCPSink) setErrors(carbon, spool *string) {
-	s.errMu.Lock()
-	defer s.errMu.Unlock()
-	if carbon != nil {
-		s.carbonErr = *carbon
-	}
-	if spool != nil {
-		s.spoolErrText = *spool
-	}
-}
-
-// SelfPoints is Stats().SelfPoints.
-func (s *TCPSink) SelfPoints(prefix string, now time.Time) []schema.Point {
-	return s.Stats().SelfPoints(prefix, now)
 }
 
 func (s *TCPSink) stopping() bool {
@@ -616,150 +384,6 @@ func (s *TCPSink) deliver(ms []graphite.Metric) {
 	}
 }
 
-// parkResend parks the batches waiting for re-send. They were counted as
-// sent when first written; requeued takes that back, so Stats.Own counts
-// each point once.
-func (s *TCPSink) parkResend() {
-	r := s.resend
-	s.resend = nil
-	for _, ms := range r {
-		s.requeued.Add(uint64(len(ms)))
-		s.park(ms)
-	}
-}
-
-// park takes a batch carbon did not take in time: into the spool, or into
-// memory behind the held points when the spool refuses it, is not due for
-// another try, or does not exist.
-func (s *TCPSink) park(ms []graphite.Metric) {
-	if len(ms) == 0 {
-		return
-	}
-	if len(s.held) == 0 && s.spool != nil && !time.Now().Before(s.spoolRetry) {
-		if s.toSpool(ms) == nil {
-			return
-		}
-	}
-	s.hold(ms)
-}
-
-// hold keeps a copy of ms in memory, neither delivered nor durable.
-func (s *TCPSink) hold(ms []graphite.Metric) {
-	first := len(s.held) == 0
-	if first {
-		s.heldSince = time.Now()
-		if s.spool == nil {
-			s.heldWhy = errNoSpool
-		}
-	}
-	s.held = append(s.held, append([]graphite.Metric(nil), ms...))
-	s.heldPoints += len(ms)
-	s.unspooled.Store(int64(s.heldPoints))
-	if first {
-		s.log.Error("graphite points neither delivered nor spooled: kept in memory, retried to carbon and the spool",
-			"reason", s.heldErr().Error())
-	}
-}
-
-// heldErr says why held points are neither delivered nor durable.
-func (s *TCPSink) heldErr() error {
-	why := s.heldWhy
-	if why == nil {
-		why = errors.New("spool write failed")
-	}
-	carbon := "carbon unreachable"
-	s.errMu.Lock()
-	if s.carbonErr != "" {
-		carbon += " (" + s.carbonErr + ")"
-	}
-	s.errMu.Unlock()
-	return fmt.Errorf("graphite: %d points neither delivered nor spooled: %s; %w", s.heldPoints, carbon, why)
-}
-
-// heldDue reports whether an attempt to place the held points is due:
-// carbon's backoff ran out (and the spool's older records are out of the
-// way, unless outOfOrder), or the spool's retry time came.
-func (s *TCPSink) heldDue(outOfOrder bool) bool {
-	now := time.Now()
-	if !now.Before(s.nextTry) && (outOfOrder || s.spool == nil || s.spool.empty()) {
-		return true
-	}
-	return s.spool != nil && !now.Before(s.spoolRetry)
-}
-
-// releaseHeld tries to place the held points, to carbon first, then to
-// the spool, each when due. Flushes waiting behind them are answered: nil
-// once nothing is held, the reason when an attempt left points held (and,
-// when memory is full, so are those still in the queue, which all come
-// after the held points).
-// With outOfOrder (Close) held points may overtake the spool's records:
-// better out of order than lost.
-//
-// Flushes fail only once points were held for the flush timeout (carbon
-// may come back within it), and only right after the spool (or, without
-// one, carbon) refused them again, so a Flush sees the latest try.
-func (s *TCPSink) releaseHeld(outOfOrder bool) {
-	now := time.Now()
-	tried := false // the last resort was tried: the spool, or carbon without one
-	if !now.Before(s.nextTry) && (outOfOrder || s.spool == nil || s.spool.empty()) {
-		tried = s.spool == nil
-		for len(s.held) > 0 {
-			if s.writeAll(s.held[0]) != nil {
-				break
-			}
-			s.popHeld()
-		}
-		if len(s.resend) > 0 {
-			// Written on the connection that just failed: they go first.
-			for _, r := range s.resend {
-				s.heldPoints += len(r)
-				s.requeued.Add(uint64(len(r)))
-			}
-			s.held = append(s.resend, s.held...)
-			s.resend = nil
-		}
-	}
-	if len(s.held) > 0 && s.spool != nil && !now.Before(s.spoolRetry) {
-		tried = true
-		for len(s.held) > 0 {
-			if s.toSpool(s.held[0]) != nil {
-				break
-			}
-			s.popHeld()
-		}
-	}
-	s.unspooled.Store(int64(s.heldPoints))
-	if len(s.held) == 0 {
-		s.log.Info("graphite points held in memory are now delivered or spooled")
-		s.answerFlushes(nil)
-		s.q.refuse(nil)
-		return
-	}
-	if !tried || time.Since(s.heldSince) < s.o.flushTimeout {
-		return // Flushes wait on: carbon may be back soon, the disk freed
-	}
-	err := s.heldErr()
-	s.answerFlushes(err)
-	if s.heldPoints >= s.o.queueSize {
-		// Memory is full too: the queue is not taken from, so Flushes
-		// in it fail now, and Send fails instead of waiting forever.
-		s.q.failFlushes(err)
-		s.q.refuse(err)
-	} else {
-		s.q.refuse(nil)
-	}
-}
-
-// popHeld removes the first held batch (placed).
-func (s *TCPSink) popHeld() {
-	s.heldPoints -= len(s.held[0])
-	s.held[0] = nil
-	s.held = s.held[1:]
-	if len(s.held) == 0 {
-		s.held = nil
-	}
-}
-
 // answerFlushes releases the Flushes waiting for held points.
 func (s *TCPSink) answerFlushes(err error) {
 	for _, f := range s.flushWait {
@@ -782,269 +406,6 @@ func (s *TCPSink) wait(t time.Time) bool {
 	case <-s.stop:
 		return false
 	}
-}
-
-// writeAll makes sure there is a live connection, then writes the re-send
-// list and ms. On failure the connection is closed, everything that may
-// not have arrived is on the re-send list except ms, and the backoff is
-// armed.
-func (s *TCPSink) writeAll(ms []graphite.Metric) error {
-	if s.conn != nil {
-		select {
-		case <-s.dead:
-			// Checked before writing: the first write after carbon closed
-			// would "succeed" and be lost.
-			s.peerGone("carbon closed the connection")
-		default:
-		}
-	}
-	if s.conn == nil {
-		if err := s.connect(); err != nil {
-			s.failed("connect", err)
-			return err
-		}
-	}
-	for len(s.resend) > 0 {
-		r := s.resend[0]
-		if err := s.write(r); err != nil {
-			s.failed("write", err)
-			return err
-		}
-		s.resent.Add(uint64(len(r)))
-		s.resend = s.resend[1:]
-	}
-	s.resend = nil
-	if len(ms) == 0 {
-		s.backoff, s.downSince = 0, time.Time{}
-		return nil
-	}
-	if err := s.write(ms); err != nil {
-		s.failed("write", err)
-		return err
-	}
-	s.sent.Add(uint64(len(ms)))
-	s.backoff, s.downSince = 0, time.Time{}
-	return nil
-}
-
-// write sends one batch through the library with a deadline and records it
-// for re-send.
-func (s *TCPSink) write(ms []graphite.Metric) error {
-	if err := s.conn.SetWriteDeadline(time.Now().Add(s.o.writeTimeout)); err != nil {
-		return err
-	}
-	if err := s.g.SendMetrics(ms); err != nil {
-		return err
-	}
-	n := 0
-	for i := range ms {
-		n += metricSize(&ms[i])
-	}
-	now := time.Now()
-	// ms may be the caller's reused buffer; the redo copy must be ours.
-	s.redo = append(s.redo, written{ms: append([]graphite.Metric(nil), ms...), bytes: n, at: now})
-	s.redoBytes += n
-	for len(s.redo) > 1 && (s.redoBytes > s.o.redoBytes || now.Sub(s.redo[0].at) > s.o.redoAge) {
-		s.redoBytes -= s.redo[0].bytes
-		s.redo[0] = written{}
-		s.redo = s.redo[1:]
-	}
-	return nil
-}
-
-// failed closes the connection after an error and arms the backoff.
-func (s *TCPSink) failed(op string, err error) {
-	s.sendErrs.Add(1)
-	if s.conn != nil {
-		s.peerGone(op + " failed: " + err.Error())
-	}
-	if s.backoff == 0 {
-		s.backoff = s.o.minBackoff
-	} else {
-		s.backoff = min(s.backoff*2, s.o.maxBackoff)
-	}
-	jitter := time.Duration((rand.Float64()*0.4 - 0.2) * float64(s.backoff))
-	s.nextTry = time.Now().Add(s.backoff + jitter)
-	if s.downSince.IsZero() {
-		s.downSince = time.Now()
-	}
-	msg := op + ": " + err.Error()
-	s.setErrors(&msg, nil)
-	s.log.Warn("graphite reconnect scheduled", "op", op, "err", err, "backoff", (s.backoff + jitter).Round(time.Millisecond).String())
-}
-
-// connect opens a connection through the library and starts its reader.
-func (s *TCPSink) connect() error {
-	g := &graphite.Graphite{Host: s.host, Port: s.port, Protocol: "tcp", Timeout: s.o.dialTimeout, DisableLog: true}
-	if err := g.Connect(); err != nil {
-		return err
-	}
-	conn, err := libConn(g)
-	if err != nil {
-		_ = g.Disconnect()
-		return err
-	}
-	if conn.LocalAddr().String() == conn.RemoteAddr().String() {
-		// With carbon down on a port in the ephemeral range, Linux can
-		// connect the socket to itself; everything written would vanish.
-		_ = g.Disconnect()
-		return errors.New("connected to itself (carbon down, port in the ephemeral range)")
-	}
-	s.g, s.conn = g, conn
-	dead := make(chan struct{})
-	s.dead = dead
-	go watchPeer(conn, dead)
-	s.connMu.Lock()
-	s.abortConn = conn
-	s.connMu.Unlock()
-	if s.everConn {
-		s.reconnects.Add(1)
-	}
-	s.everConn = true
-	s.connected.Store(true)
-	s.log.Info("graphite connected", "local", conn.LocalAddr().String())
-	return nil
-}
-
-// watchPeer blocks in Read: carbon never writes to a plaintext client, so
-// any return means the peer closed (EOF) or the connection broke.
-func watchPeer(conn net.Conn, dead chan struct{}) {
-	var b [64]byte
-	for {
-		if _, err := conn.Read(b[:]); err != nil {
-			close(dead)
-			return
-		}
-	}
-}
-
-// peerGone closes the connection (once) and moves everything written on it
-// recently to the re-send list, in order, ahead of what was already there.
-func (s *TCPSink) peerGone(why string) {
-	if s.conn == nil {
-		return
-	}
-	_ = s.g.Disconnect() // the library panics on a second Disconnect: conn is nil-ed right after
-	s.g, s.conn, s.dead = nil, nil, nil
-	s.connMu.Lock()
-	s.abortConn = nil
-	s.connMu.Unlock()
-	s.connected.Store(false)
-	pts := 0
-	redo := make([][]graphite.Metric, 0, len(s.redo)+len(s.resend))
-	for _, w := range s.redo {
-		redo = append(redo, w.ms)
-		pts += len(w.ms)
-	}
-	s.resend = append(redo, s.resend...)
-	s.redo, s.redoBytes = nil, 0
-	s.log.Warn("graphite disconnected", "reason", why, "resend_points", pts)
-}
-
-// toSpool makes ms durable in the spool, in one attempt. On failure the
-// caller keeps ms; the spool is tried again after spoolRetryEvery.
-func (s *TCPSink) toSpool(ms []graphite.Metric) error {
-	buf := make([]byte, 0, len(ms)*64)
-	for i := range ms {
-		buf = appendMetric(buf, &ms[i])
-	}
-	var err error
-	if s.o.spoolFault != nil {
-		err = s.o.spoolFault()
-	}
-	if err == nil {
-		err = s.spool.append(buf, len(ms))
-	}
-	s.syncSpoolStats() // a drop of old segments counts even if the write failed
-	if err != nil {
-		s.spoolErrs.Add(1)
-		s.spoolRetry = time.Now().Add(spoolRetryEvery)
-		if s.spoolErr == nil {
-			// Once per episode; every later failure is counted only.
-			s.log.Error("graphite spool write failed", "dir", s.spool.dir, "err", err)
-		}
-		s.spoolErr = err
-		s.heldWhy = fmt.Errorf("spool %s refuses writes: %w", s.spool.dir, err)
-		msg := s.heldWhy.Error()
-		s.setErrors(nil, &msg)
-		return err
-	}
-	if s.spoolErr != nil {
-		s.log.Info("graphite spool writable again", "dir", s.spool.dir, "failed_writes", s.spoolErrs.Load())
-		s.spoolErr = nil
-		empty := ""
-		s.setErrors(nil, &empty)
-	}
-	if s.spooling == 0 {
-		s.log.Warn("graphite carbon unavailable: spooling to disk", "dir", s.spool.dir)
-	}
-	s.spooling += uint64(len(ms))
-	s.spooled.Add(uint64(len(ms)))
-	s.log.Debug("graphite spooled", "points", len(ms))
-	s.syncSpoolStats()
-	return nil
-}
-
-// drainToSpool moves whatever is queued into the spool so Send does not
-// block while a replay is running.
-func (s *TCPSink) drainToSpool(batch []graphite.Metric) {
-	for s.heldPoints < s.o.queueSize {
-		var marker *flushReq
-		batch, marker = s.q.take(batch[:0], s.o.batchPoints, s.o.batchBytes)
-		if marker != nil {
-			s.flushed(marker)
-			continue
-		}
-		if len(batch) == 0 {
-			return
-		}
-		if len(s.held) > 0 {
-			s.hold(batch)
-		} else {
-			s.park(batch)
-		}
-	}
-}
-
-// replayOne writes the oldest spooled batch to carbon; false when it could
-// not (carbon unreachable, spool unreadable, or nothing left).
-func (s *TCPSink) replayOne() bool {
-	payload, recLen, ok, err := s.spool.peek()
-	if err != nil {
-		s.log.Error("graphite spool read failed", "err", err)
-		s.nextTry = time.Now().Add(time.Second)
-		return false
-	}
-	if !ok {
-		s.syncSpoolStats()
-		return false
-	}
-	s.syncSpoolStats() // damage skipped on the way came before this record
-	ms, bad := parseLines(payload, nil)
-	if bad > 0 {
-		s.invalid.Add(uint64(bad))
-	}
-	if err := s.writeAll(ms); err != nil {
-		return false // writeAll armed the backoff; the record stays
-	}
-	s.spool.ack(recLen, len(ms)+bad)
-	s.replayed.Add(uint64(len(ms)))
-	if s.carried > 0 {
-		// A previous process's points leave the spool first (FIFO).
-		k := min(s.carried, int64(len(ms)))
-		s.carriedReplayed.Add(uint64(k))
-		s.carried -= min(s.carried, int64(len(ms)+bad))
-	}
-	if s.replaying == 0 {
-		s.log.Info("graphite replaying spool", "points", s.spool.points+int64(len(ms)))
-	}
-	s.replaying += uint64(len(ms))
-	if s.spool.empty() {
-		s.log.Info("graphite spool replayed", "points", s.replaying, "spooled_during_outage", s.spooling)
-		s.replaying, s.spooling = 0, 0
-	}
-	s.syncSpoolStats()
-	return true
 }
 
 // finish is Close's work on the owner goroutine once the queue is flushed:
@@ -1112,29 +473,6 @@ func (s *TCPSink) finish() {
 			return
 		}
 	}
-}
-
-func (s *TCPSink) syncSpoolStats() {
-	if d := s.spool.dropped - s.droppedAt; d > 0 {
-		// Drops take the oldest segments first: a previous process's
-		// points go before this one's.
-		k := min(s.carried, int64(d))
-		s.carried -= k
-		s.carriedDropped.Add(uint64(k))
-		s.droppedAt = s.spool.dropped
-	}
-	if d := s.spool.corrupt - s.corruptAt; d > 0 {
-		// Damage met by the replay: FIFO, so a previous process's
-		// points are the first lost.
-		k := min(s.carried, int64(d))
-		s.carried -= k
-		s.carriedCorrupt.Add(uint64(k))
-		s.corruptAt = s.spool.corrupt
-	}
-	s.spoolPoints.Store(s.spool.points)
-	s.spoolBytes.Store(s.spool.total)
-	s.spoolDropped.Store(s.spool.dropped)
-	s.spoolCorrupt.Store(s.spool.corrupt)
 }
 
 // shutdown runs when the owner exits: what is not delivered goes to the
@@ -1222,23 +560,6 @@ func (s *TCPSink) shutdown() {
 			s.log.Warn("graphite sink closed with points in the spool", "points", s.spool.points)
 		}
 	}
-}
-
-// libConn returns the net.Conn inside the library's Graphite value. The
-// library keeps it unexported and offers no deadlines; without a deadline a
-// stalled carbon would block the owner forever, and without reading from
-// the socket a carbon restart loses the next batch. The field is only read,
-// by the goroutine that owns g.
-func libConn(g *graphite.Graphite) (net.Conn, error) {
-	f := reflect.ValueOf(g).Elem().FieldByName("conn")
-	if !f.IsValid() || f.Type() != reflect.TypeFor[net.Conn]() {
-		return nil, errors.New("graphite: graphite-golang has no conn field of type net.Conn (library changed?)")
-	}
-	c := *(*net.Conn)(unsafe.Pointer(f.UnsafeAddr()))
-	if c == nil {
-		return nil, errors.New("graphite: not connected")
-	}
-	return c, nil
 }
 
 func truncate(s string) string {

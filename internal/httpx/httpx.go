@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -24,6 +23,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/cdnmetrics/cdnmetrics/internal/backoff"
 	"github.com/cdnmetrics/cdnmetrics/internal/redact"
 )
 
@@ -220,6 +220,8 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 	// not the vendor's.
 	var deadline time.Time
 	actx := ctx
+	// Full jitter, keeping at least half so retries do not bunch at 0.
+	delays := backoff.New(c.baseDelay, c.maxDelay, 0.5, 1)
 	for attempt := 0; ; attempt++ {
 		if c.limiter != nil {
 			if err := c.limiter.Wait(ctx); err != nil {
@@ -274,8 +276,10 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 		if !retry || attempt >= c.maxRetries {
 			return nil, last
 		}
-		if wait == 0 {
-			wait = c.backoff(attempt)
+		// Drawn every attempt so the delay doubles per attempt even when the
+		// vendor's Retry-After decided the earlier waits.
+		if next := delays.NextBackOff(); wait == 0 {
+			wait = next
 		}
 		if wait > c.maxWait {
 			last.Err = fmt.Errorf("vendor asked to wait %v, more than the %v allowed", wait.Round(time.Second), c.maxWait)
@@ -335,15 +339,6 @@ func (c *Client) once(ctx context.Context, r Request) (*Response, error) {
 		return nil, fmt.Errorf("%w (%d bytes)", ErrBodyTooLarge, c.maxBody)
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: data, sent: req.Header}, nil
-}
-
-func (c *Client) backoff(attempt int) time.Duration {
-	d := c.baseDelay << min(attempt, 20)
-	if d > c.maxDelay || d <= 0 {
-		d = c.maxDelay
-	}
-	// Full jitter, keeping at least half so retries do not bunch at 0.
-	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 }
 
 func okStatus(s int, ok []int) bool {

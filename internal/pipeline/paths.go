@@ -35,6 +35,10 @@ func NewPathNamer(stateDir string, dryRun bool, logger *slog.Logger) (*PathNamer
 	if err != nil {
 		return nil, err
 	}
+	if p.Corrupt != "" {
+		logger.Error("service path owners unreadable; set aside, clashing services are named afresh by the lowest-id rule",
+			"err", p.Corrupt, "set_aside_as", p.SetAside)
+	}
 	return &PathNamer{paths: p, logger: logger, told: map[state.Clash]bool{}, clashes: map[string]int64{}}, nil
 }
 

@@ -24,6 +24,8 @@ var exampleOnly = map[string]string{
 	"shard":                             "no default: every service",
 	"events.username":                   "basic auth is off by default",
 	"events.password_env":               "basic auth is off by default",
+	"graphite.username":                 "basic auth is off by default",
+	"graphite.password_env":             "basic auth is off by default",
 	"run_timeout":                       "no single default: the schedule period in the daemon, 10m for collect",
 	"fastly.token_file":                 "a path of the user's choosing",
 	"akamai.api_url":                    "default: the host from .edgerc",
@@ -214,8 +216,8 @@ func show(v reflect.Value) string {
 var lagCell = regexp.MustCompile(`(?:delay (\d+) min, overlap (\d+) min)|(?:(\d+) min / (\d+) min)`)
 
 // TestTimingTablesMatchCode checks the lag README's provider tables state
-// against each vendor's Timing with default options: for Cloudflare and
-// CloudFront these are fixed in code, so no config key shows them.
+// against each vendor's Timing with default options (the delay and overlap
+// keys' defaults, which the tables repeat).
 func TestTimingTablesMatchCode(t *testing.T) {
 	src := string(readRepoFile(t, "README.md"))
 	checked := map[string]int{}

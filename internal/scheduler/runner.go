@@ -47,18 +47,35 @@ type Result struct {
 func (r *Runner) RunOnce(ctx context.Context) Result {
 	start := r.now()
 	var cp time.Time
+	corrupt := false
 	if r.Store != nil {
 		c, ok, err := r.Store.Get(r.Name)
-		if err != nil {
+		switch {
+		case errors.Is(err, state.ErrCorrupt):
+			// An unreadable checkpoint must not stop the collector run
+			// after run: keep the file for inspection and start over like
+			// a first run (the overlap of the look-back re-reads harmlessly).
+			to, serr := r.Store.SetAside(r.Name, r.now())
+			if serr != nil {
+				return Result{Err: errors.Join(err, serr), Duration: r.now().Sub(start)}
+			}
+			r.log().Error("checkpoint unreadable; set aside, collecting from now minus the look-back",
+				"collector", r.Name, "err", err, "set_aside_as", to)
+			corrupt = true
+		case err != nil:
 			return Result{Err: err, Duration: r.now().Sub(start)}
-		}
-		if ok {
+		case ok:
 			cp = c.End
 		}
 	}
 	now := r.now()
 	reset := false
-	if cp, reset = r.resetFuture(cp, now); reset && r.Store != nil {
+	if corrupt {
+		cp, reset = firstStart(r.Timing, now), true
+	} else {
+		cp, reset = r.resetFuture(cp, now)
+	}
+	if reset && r.Store != nil {
 		if err := r.Store.Set(r.Name, state.Checkpoint{End: cp, Updated: now}); err != nil {
 			return Result{Err: err, CheckpointReset: true, Duration: r.now().Sub(start)}
 		}

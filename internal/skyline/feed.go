@@ -16,6 +16,7 @@ import (
 	ogórek "github.com/kisielk/og-rek"
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/cdnmetrics/cdnmetrics/internal/backoff"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
@@ -214,7 +215,7 @@ func (f *Feed) runPickle(ctx context.Context, q chan schema.Point) {
 			<-conn.dead
 		}
 	}()
-	backoff := backoffMin
+	retry := backoff.New(backoffMin, backoffMax, 1, 1) // doubling, no jitter
 	var batch []schema.Point
 	for {
 		if len(batch) == 0 {
@@ -236,17 +237,18 @@ func (f *Feed) runPickle(ctx context.Context, q chan schema.Point) {
 			c, err := f.dialPickle(ctx)
 			if err != nil {
 				f.errs.Add(1)
-				log.Warn("connect failed", "err", err, "retry_in", backoff)
+				wait := retry.NextBackOff()
+				log.Warn("connect failed", "err", err, "retry_in", wait)
 				select {
-				case <-time.After(backoff):
+				case <-time.After(wait):
 				case <-ctx.Done():
 					return
 				}
-				backoff = min(2*backoff, backoffMax)
 				continue
 			}
 			log.Info("connected")
-			conn, backoff = c, backoffMin
+			conn = c
+			retry.Reset()
 		}
 		if err := f.writePickle(conn, batch); err != nil {
 			f.errs.Add(1)
@@ -300,7 +302,7 @@ func (f *Feed) runUDP(ctx context.Context, q chan schema.Point) {
 			conn.Close()
 		}
 	}()
-	backoff := backoffMin
+	retry := backoff.New(backoffMin, backoffMax, 1, 1) // doubling, no jitter
 	var batch []schema.Point
 	for {
 		if batch = nextBatch(ctx, q, batch); batch == nil {
@@ -315,16 +317,17 @@ func (f *Feed) runUDP(ctx context.Context, q chan schema.Point) {
 			if err != nil {
 				f.errs.Add(1)
 				f.dropped.Add(uint64(len(batch)))
-				log.Warn("resolve failed, dropping batch", "err", err, "points", len(batch), "retry_in", backoff)
+				wait := retry.NextBackOff()
+				log.Warn("resolve failed, dropping batch", "err", err, "points", len(batch), "retry_in", wait)
 				select {
-				case <-time.After(backoff):
+				case <-time.After(wait):
 				case <-ctx.Done():
 					return
 				}
-				backoff = min(2*backoff, backoffMax)
 				continue
 			}
-			conn, backoff = c, backoffMin
+			conn = c
+			retry.Reset()
 		}
 		f.sendUDP(conn, batch)
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
@@ -24,6 +25,10 @@ const maxSuffixTries = 100
 // for good, a later service whose name gives the same node gets its id
 // appended. Ownership is written to state_dir/paths.json on every change.
 type Paths struct {
+	// Corrupt is why the file could not be read ("" when it could);
+	// SetAside is where it was moved (empty for a read-only open).
+	Corrupt, SetAside string
+
 	mu       sync.Mutex
 	file     string                       // "" when there is no state_dir
 	readOnly bool                         // dry runs: decide, never write
@@ -37,8 +42,12 @@ type pathsFile struct {
 
 // OpenPaths loads stateDir/paths.json (none yet: nobody owns anything).
 // With readOnly (dry runs) new owners are kept in memory only; with stateDir
-// "" there is no file at all. A corrupt file is an error naming it:
-// guessing the owners could move a path.
+// "" there is no file at all. A corrupt file must not stop every collector
+// run after run: it is renamed to paths.json.corrupt-<unix seconds> (kept
+// for a person to restore) and the owners start empty; SetAside says where
+// it went so the caller can say so loudly. The next listings decide the
+// owners again by the same rule (lowest id first), so a path moves only
+// where that rule and the lost history disagree.
 func OpenPaths(stateDir string, readOnly bool) (*Paths, error) {
 	p := &Paths{owners: map[string]map[string]string{}, readOnly: readOnly}
 	if stateDir == "" {
@@ -54,7 +63,15 @@ func OpenPaths(stateDir string, readOnly bool) (*Paths, error) {
 	}
 	var f pathsFile
 	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("state: %s is corrupt (%v); it says which service owns which path: restore it, or delete it to let the next listing decide again", p.file, err)
+		p.Corrupt = fmt.Sprintf("%s: %v", p.file, err)
+		if !readOnly {
+			to := fmt.Sprintf("%s.corrupt-%d", p.file, time.Now().Unix())
+			if rerr := os.Rename(p.file, to); rerr != nil {
+				return nil, fmt.Errorf("state: %s is corrupt (%v) and could not be set aside: %w", p.file, err, rerr)
+			}
+			p.SetAside = to
+		}
+		return p, nil
 	}
 	for prov, m := range f.Owners {
 		if m != nil {

@@ -81,13 +81,36 @@ func TestPathsOwnerKeepsItsPathAcrossRestart(t *testing.T) {
 	}
 }
 
-func TestCorruptPathsFileIsAnErrorNamingIt(t *testing.T) {
+func TestCorruptPathsFileIsSetAsideNotFatal(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "paths.json"), []byte(`{"owners":{"fastly":`), 0o600); err != nil {
+	file := filepath.Join(dir, "paths.json")
+	if err := os.WriteFile(file, []byte(`{"owners":{"fastly":`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := OpenPaths(dir, false); err == nil || !strings.Contains(err.Error(), "paths.json") {
-		t.Fatalf("err = %v, want one naming paths.json", err)
+	p, err := OpenPaths(dir, false)
+	if err != nil {
+		t.Fatalf("a corrupt paths.json stopped the run: %v", err)
+	}
+	if !strings.Contains(p.Corrupt, "paths.json") || !strings.HasPrefix(p.SetAside, file+".corrupt-") {
+		t.Fatalf("Corrupt = %q, SetAside = %q", p.Corrupt, p.SetAside)
+	}
+	if _, err := os.Stat(p.SetAside); err != nil {
+		t.Fatalf("set-aside file: %v", err)
+	}
+	// The owners start empty and are decided again by the lowest-id rule.
+	got, _, err := p.Assign("fastly", []string{"b2", "a1"}, []string{"www", "www"})
+	if err != nil || got[0] != "www_b2" || got[1] != "www" {
+		t.Fatalf("Assign = %v, %v; want [www_b2 www]", got, err)
+	}
+	// A read-only open (dry run) never renames.
+	if err := os.WriteFile(file, []byte(`{`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := OpenPaths(dir, true); err != nil || p.SetAside != "" || p.Corrupt == "" {
+		t.Fatalf("read-only: %+v %v", p, err)
+	}
+	if _, err := os.Stat(file); err != nil {
+		t.Fatalf("read-only open moved the file: %v", err)
 	}
 }
 

@@ -46,7 +46,12 @@ func (s *Store) path(name string) string {
 	return filepath.Join(s.dir, schema.Sanitize(name)+".json")
 }
 
-// Get returns the checkpoint of name; ok is false when there is none.
+// ErrCorrupt is wrapped by Get when a checkpoint file cannot be decoded
+// (a torn write on a filesystem without atomic rename, a hand edit).
+var ErrCorrupt = errors.New("checkpoint file is corrupt")
+
+// Get returns the checkpoint of name; ok is false when there is none. An
+// undecodable file is an error wrapping ErrCorrupt (see SetAside).
 func (s *Store) Get(name string) (cp Checkpoint, ok bool, err error) {
 	data, err := os.ReadFile(s.path(name))
 	if errors.Is(err, os.ErrNotExist) {
@@ -56,9 +61,20 @@ func (s *Store) Get(name string) (cp Checkpoint, ok bool, err error) {
 		return Checkpoint{}, false, fmt.Errorf("state: read checkpoint %s: %w", name, err)
 	}
 	if err := json.Unmarshal(data, &cp); err != nil {
-		return Checkpoint{}, false, fmt.Errorf("state: checkpoint %s is corrupt (%v); delete %s to start over", name, err, s.path(name))
+		return Checkpoint{}, false, fmt.Errorf("state: checkpoint %s (%s): %w: %v", name, s.path(name), ErrCorrupt, err)
 	}
 	return cp, true, nil
+}
+
+// SetAside renames the checkpoint file of name to <file>.corrupt-<unix
+// seconds> so the collector can start over without losing the evidence,
+// and returns the new path.
+func (s *Store) SetAside(name string, now time.Time) (string, error) {
+	to := fmt.Sprintf("%s.corrupt-%d", s.path(name), now.Unix())
+	if err := os.Rename(s.path(name), to); err != nil {
+		return "", fmt.Errorf("state: set aside corrupt checkpoint %s: %w", name, err)
+	}
+	return to, nil
 }
 
 // Set writes the checkpoint of name atomically.

@@ -44,6 +44,86 @@ type Model struct {
 	Incidents []Incident
 	// BurstChance is the chance a (service, minute) has a 5xx burst.
 	BurstChance float64
+	// Episodes are recurring incidents of every service (a provider
+	// degraded for a while, every so often).
+	Episodes []Episode
+	// Characters give providers their own network (see For). Nil, as in
+	// Default, serves every provider the same traffic: the model's base.
+	Characters map[string]Character
+}
+
+// Episode is an incident that recurs: over [k·Every+Offset,
+// k·Every+Offset+Length) for every whole k, Unix seconds.
+type Episode struct {
+	Every, Offset, Length int64
+	HitRatioDelta         float64 // added to every POP's hit ratio
+	ErrorRate             float64 // share answered 5xx, replacing the base
+}
+
+// in reports whether second t falls into an episode.
+func (e Episode) in(t int64) bool {
+	if e.Every <= 0 || e.Length <= 0 {
+		return false
+	}
+	r := (t - e.Offset) % e.Every
+	if r < 0 {
+		r += e.Every
+	}
+	return r < e.Length
+}
+
+// Character is how one provider's network differs from the model's base,
+// so that a comparison of providers has something to find: its own share
+// of the traffic, hit ratio, 5xx burst frequency and spells of
+// degradation. (The quiet-minute 5xx share, 0.2 %, stays the model's: per
+// POP and second it rounds to no 5xx at the simulator's rates, so errors
+// come from bursts and spells.) Its noise differs too (For mixes the provider
+// into the seed).
+type Character struct {
+	Scale         float64 // multiplies every service's rate; 0 means 1
+	HitRatioDelta float64 // added to every POP's hit ratio
+	BurstChance   float64 // replaces Model.BurstChance (0: no bursts)
+	Degraded      []Episode
+}
+
+// For returns the model provider's stand-in serves from: m itself when m has
+// no character for provider (every existing caller, and Default), or a
+// copy with the character applied and no characters of its own. Stand-ins
+// and their Expect functions both call it, so what Expect computes always
+// follows what the stand-in serves.
+func (m *Model) For(provider string) *Model {
+	c, ok := m.Characters[provider]
+	if !ok {
+		return m
+	}
+	d := *m
+	d.Characters = nil
+	d.Seed = m.Seed ^ int64(fnv64(provider)>>1)
+	scale := c.Scale
+	if scale == 0 {
+		scale = 1
+	}
+	d.Services = append([]Service(nil), m.Services...)
+	for i := range d.Services {
+		d.Services[i].Scale *= scale
+	}
+	d.POPs = append([]POP(nil), m.POPs...)
+	for i := range d.POPs {
+		d.POPs[i].HitRatio += c.HitRatioDelta
+	}
+	d.BurstChance = c.BurstChance
+	d.Episodes = append(append([]Episode(nil), m.Episodes...), c.Degraded...)
+	return &d
+}
+
+// fnv64 is FNV-1a of s.
+func fnv64(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
 }
 
 // Default returns the model the simulator serves: three services on six
@@ -66,6 +146,36 @@ func Default(seed int64) *Model {
 		},
 		BurstChance: 0.02,
 	}
+}
+
+// Demo returns Default with a character for every simulated provider, the
+// model `--simulate` and the simulate command serve, so that the demo's
+// compare has a verdict to give and its graph a difference to show. On a
+// base mean hit ratio near 88 %:
+//
+//   - fastly (the default baseline): hit ratio +2 pp, rare 5xx bursts.
+//   - cloudfront: a steady network: +2.5 pp and no 5xx bursts — it passes
+//     against fastly.
+//   - cloudflare: as good as fastly, but degraded for 10 minutes of every
+//     40 (hit ratio −20 pp, 4 % 5xx): any 40-minute window (the demo's
+//     compare window; collectors look back only an hour) holds exactly 10
+//     degraded minutes, whatever the time of day, and fails.
+//   - akamai: more traffic, hit ratio −3 pp (lower origin offload) and
+//     frequent 5xx bursts — it fails on both.
+//   - edgecast: half the traffic (its real-time API has no history).
+//
+// Tests that need every provider to serve the same traffic use Default.
+func Demo(seed int64) *Model {
+	m := Default(seed)
+	m.Characters = map[string]Character{
+		"fastly":     {Scale: 1, HitRatioDelta: 0.02, BurstChance: 0.01},
+		"cloudfront": {Scale: 0.7, HitRatioDelta: 0.025},
+		"cloudflare": {Scale: 0.9, HitRatioDelta: 0.02, BurstChance: 0.005,
+			Degraded: []Episode{{Every: 2400, Length: 600, HitRatioDelta: -0.20, ErrorRate: 0.04}}},
+		"akamai":   {Scale: 1.2, HitRatioDelta: -0.03, BurstChance: 0.08},
+		"edgecast": {Scale: 0.5, HitRatioDelta: 0.01, BurstChance: 0.02},
+	}
+	return m
 }
 
 // Sample is what one service served at one POP over an interval.
@@ -152,6 +262,14 @@ func (m *Model) At(svc, pop int, t int64) Sample {
 			hr += in.HitRatioDelta
 			if in.ErrorRate > 0 {
 				errRate = in.ErrorRate
+			}
+		}
+	}
+	for _, e := range m.Episodes {
+		if e.in(t) {
+			hr += e.HitRatioDelta
+			if e.ErrorRate > 0 {
+				errRate = e.ErrorRate
 			}
 		}
 	}

@@ -54,6 +54,8 @@ func ProblemJSON(w http.ResponseWriter, status int, title, detail string) {
 // Serve serves the v2 traffic report from the model and verifies every
 // request's EdgeGrid signature, as Akamai would.
 func Serve(mux *http.ServeMux, sim simulate.Env) {
+	// The provider\'s own character, when the model gives it one.
+	sim.Model = sim.Model.For("akamai")
 	m := sim.Model
 	creds := Creds{ClientToken: simClientToken, ClientSecret: sim.Secret("akamai"), AccessToken: simAccessToken, MaxBody: 131072}
 	mux.HandleFunc("POST "+reportPath, func(w http.ResponseWriter, r *http.Request) {
@@ -146,6 +148,7 @@ func Config(baseURL, dir string) (string, error) {
 // origin requests, originBytesSum = origin bytes, hits per responseClass =
 // status classes).
 func Expect(m *traffic.Model, w collectors.Window) []schema.Record {
+	m = m.For("akamai") // what Serve serves
 	var recs []schema.Record
 	for t := w.Start.Unix(); t+300 <= w.End.Unix(); t += 300 {
 		for i, svc := range m.Services {

@@ -38,6 +38,8 @@ const Lag = 2 * time.Minute
 // Serve registers the Cloudflare API stand-in: the GraphQL endpoint
 // serving both datasets from the model, and the zone list.
 func Serve(mux *http.ServeMux, sim simulate.Env) {
+	// The provider\'s own character, when the model gives it one.
+	sim.Model = sim.Model.For(provider)
 	s := &stand{sim: sim}
 	mux.HandleFunc("POST "+graphqlPath, s.graphql)
 	mux.HandleFunc("GET "+zonesPath, s.zoneList)
@@ -57,6 +59,7 @@ func Config(baseURL, _ string) (string, error) {
 // Config configures it, computed from the model: per zone and minute the
 // "all" record of httpRequests1mGroups and one record per POP with traffic.
 func Expect(m *traffic.Model, w collectors.Window) []schema.Record {
+	m = m.For(provider) // what Serve serves
 	var out []schema.Record
 	for si, svc := range m.Services {
 		for t := ceilMinute(w.Start); t < w.End.Unix(); t += step {

@@ -52,6 +52,8 @@ const (
 // Serve registers the CloudWatch GetMetricData stand-in serving the
 // model's services as distributions, in RPC v2 CBOR, checking SigV4.
 func Serve(mux *http.ServeMux, sim simulate.Env) {
+	// The provider\'s own character, when the model gives it one.
+	sim.Model = sim.Model.For(provider)
 	s := &stand{sim: sim}
 	mux.HandleFunc("POST "+OperationPath, s.getMetricData)
 }
@@ -95,6 +97,7 @@ func simMinute(m *traffic.Model, svc int, t int64) (vals map[string]float64, ok 
 // Config configures it: CloudWatch's rates (percent of requests) turned
 // back into counts as CloudFront documents them, rounded to whole requests.
 func Expect(m *traffic.Model, w collectors.Window) []schema.Record {
+	m = m.For(provider) // what Serve serves
 	var out []schema.Record
 	for si, svc := range m.Services {
 		for t := ceilMinute(w.Start); t < w.End.Unix(); t += period {

@@ -76,6 +76,8 @@ func simSnapshot(s traffic.Sample) (bps float64, cache []cacheRow, status []stat
 // endpoint on mux. It answers with the rates of the last whole minute
 // before sim.Now and sets Date to sim.Now, as the vendor's clock.
 func Serve(mux *http.ServeMux, sim simulate.Env) {
+	// The provider\'s own character, when the model gives it one.
+	sim.Model = sim.Model.For(provider)
 	m := sim.Model
 	secret := sim.Secret(provider)
 	var mu sync.Mutex
@@ -191,6 +193,7 @@ func Config(baseURL, dir string) (string, error) {
 // The rates are added in the order the stand-in lists them, as a reader of
 // the answer would, so the float64 results match to the bit.
 func Expect(m *traffic.Model, w collectors.Window) []schema.Record {
+	m = m.For(provider) // what Serve serves
 	start := w.End.Add(-step)
 	if start.Before(w.Start) {
 		return nil

@@ -29,6 +29,8 @@ const (
 // Serve serves Fastly's service list, historical stats and real-time
 // channel from the traffic model, in Fastly's response shapes.
 func Serve(mux *http.ServeMux, sim simulate.Env) {
+	// The provider\'s own character, when the model gives it one.
+	sim.Model = sim.Model.For("fastly")
 	m := sim.Model
 	auth := func(rt bool, h http.HandlerFunc) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
@@ -250,6 +252,7 @@ func quoteAll(ss []string) string {
 // (see Counts), not with the collector's mapping: a historical row carries
 // every field, so every unified field is known.
 func Expect(m *traffic.Model, w collectors.Window) []schema.Record {
+	m = m.For("fastly") // what Serve serves
 	var recs []schema.Record
 	from := w.Start.Unix() + (60-w.Start.Unix()%60)%60
 	for svc, s := range m.Services {
@@ -296,6 +299,7 @@ func Counts(s traffic.Sample) schema.Counts {
 // of repeating them. Every field is known: the real-time API documents an
 // absent field as 0.
 func ExpectRT(m *traffic.Model, svc int, start, end time.Time, res time.Duration) []schema.Record {
+	m = m.For("fastly") // what Serve serves
 	r := int64(res / time.Second)
 	if r <= 0 {
 		return nil

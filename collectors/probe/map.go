@@ -3,7 +3,14 @@ package probe
 import (
 	"net/http"
 	"strings"
+	"time"
+
+	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
+
+// A probe's answer → points: the cache verdict and POP read from the
+// response headers (the only place that knows their names), and the
+// gauges one result becomes.
 
 // verdictHeaders are read in this order; the first with a known value wins.
 // CF-Cache-Status first: behind Cloudflare an X-Cache may come from the
@@ -88,3 +95,34 @@ func popCode(s string) string {
 	}
 	return strings.ToUpper(s)
 }
+
+// gauges are one result's points, stamped at the probe's start aligned
+// down to the step, at the POP that answered when it says so.
+func (c *Collector) gauges(t *Target, r *result) []schema.Gauge {
+	ts := r.start.Unix()
+	ts -= ((ts % c.step) + c.step) % c.step
+	loc := schema.LocationAll
+	if r.pop != "" {
+		loc = r.pop
+	}
+	g := func(metric string, v float64) schema.Gauge {
+		return schema.Gauge{Provider: t.Provider, Service: t.Service, Location: loc, Metric: metric, Time: ts, Value: v}
+	}
+	out := []schema.Gauge{g(MetricOK, b2f(r.ok))}
+	if r.answered {
+		out = append(out, g(MetricTTFB, ms(r.ttfb)), g(MetricTotal, ms(r.total)))
+	}
+	if r.known {
+		out = append(out, g(MetricHit, b2f(r.hit)))
+	}
+	return out
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

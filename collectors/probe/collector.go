@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
-	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
 // Metric names.
@@ -106,35 +105,6 @@ func (c *Collector) Collect(ctx context.Context, _ collectors.Window, e collecto
 	}
 	return nil
 }
-
-func (c *Collector) gauges(t *Target, r *result) []schema.Gauge {
-	ts := r.start.Unix()
-	ts -= ((ts % c.step) + c.step) % c.step
-	loc := schema.LocationAll
-	if r.pop != "" {
-		loc = r.pop
-	}
-	g := func(metric string, v float64) schema.Gauge {
-		return schema.Gauge{Provider: t.Provider, Service: t.Service, Location: loc, Metric: metric, Time: ts, Value: v}
-	}
-	out := []schema.Gauge{g(MetricOK, b2f(r.ok))}
-	if r.answered {
-		out = append(out, g(MetricTTFB, ms(r.ttfb)), g(MetricTotal, ms(r.total)))
-	}
-	if r.known {
-		out = append(out, g(MetricHit, b2f(r.hit)))
-	}
-	return out
-}
-
-func b2f(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // probe requests one target.
 func (c *Collector) probe(ctx context.Context, t *Target) result {
