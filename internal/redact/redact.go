@@ -57,6 +57,10 @@ var known struct {
 	values []string        // registered secrets, longest first, so one containing another goes whole
 	set    map[string]bool // the same, for dedupe
 	re     *regexp.Regexp  // every form of every value in values; nil while none
+	// anchors are lower-case substrings one of which every form of every
+	// value holds: a text (lower-cased) without any is skipped unmatched,
+	// since the combined matcher is slow (a few hundred ns a byte).
+	anchors []string
 }
 
 // AddSecret registers a credential value: String removes it from every
@@ -80,6 +84,7 @@ func AddSecret(v string) {
 	}
 	known.set[v] = true
 	known.values = append(known.values, v)
+	known.anchors = append(known.anchors, secretAnchors(v)...)
 	sort.SliceStable(known.values, func(i, j int) bool { return len(known.values[i]) > len(known.values[j]) })
 	// One combined pattern, rebuilt on the rare registration, so String
 	// makes one pass over a text whatever the number of secrets.
@@ -104,6 +109,29 @@ func secretPattern(v string) string {
 		forms = append(forms, `(?-i:`+regexp.QuoteMeta(enc.EncodeToString(b))+`)`)
 	}
 	return strings.Join(forms, "|")
+}
+
+// secretAnchors returns lower-case substrings such that each form of v
+// (see secretPattern), lower-cased, holds one: its longest ASCII
+// alphanumeric run (unchanged in the literal, escaped and URL-encoded
+// forms), the start of its hex form and of its base64 forms (the first 4
+// characters depend on the first 3 bytes only). A value without an
+// alphanumeric character gets "", which every text holds.
+func secretAnchors(v string) []string {
+	run, best := 0, ""
+	for i := 0; i <= len(v); i++ {
+		if i < len(v) && (v[i] >= 'a' && v[i] <= 'z' || v[i] >= 'A' && v[i] <= 'Z' || v[i] >= '0' && v[i] <= '9') {
+			run++
+			continue
+		}
+		if run > len(best) {
+			best = v[i-run : i]
+		}
+		run = 0
+	}
+	b := []byte(v)[:3] // v has at least minSecret bytes
+	return []string{strings.ToLower(best), hex.EncodeToString(b),
+		strings.ToLower(base64.StdEncoding.EncodeToString(b)), strings.ToLower(base64.URLEncoding.EncodeToString(b))}
 }
 
 // escapedPattern matches v literally or with any of its non-alphanumeric
@@ -162,10 +190,16 @@ func String(s string, extra ...string) string {
 		}
 	}
 	known.RLock()
-	re := known.re
+	re, anchors := known.re, known.anchors
 	known.RUnlock()
 	if re != nil {
-		s = re.ReplaceAllLiteralString(s, Mask)
+		lower := strings.ToLower(s)
+		for _, a := range anchors {
+			if strings.Contains(lower, a) {
+				s = re.ReplaceAllLiteralString(s, Mask)
+				break
+			}
+		}
 	}
 	s = userinfo.ReplaceAllString(s, "${1}${2}:"+Mask+"@")
 	s = cookieValue.ReplaceAllString(s, "${1}"+Mask)
