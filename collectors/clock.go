@@ -15,6 +15,11 @@ const DefaultClockSkewTolerance = 5 * time.Minute
 const (
 	RejectedFuture = "rejected_future"
 	RejectedTooOld = "rejected_too_old"
+	// RejectedValues is for what a collector must reject itself before a
+	// value exists for the pipeline's value check to judge (an origin log
+	// line whose byte count is negative or overflows); it adds to the same
+	// rejected_values self-metric as that check.
+	RejectedValues = "rejected_values"
 )
 
 // Clock judges vendor times against our own clock: no vendor time is

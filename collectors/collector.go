@@ -25,7 +25,7 @@ import (
 // at debug level and is not a failure; the checkpoint does not move.
 var ErrNoData = errors.New("no data yet")
 
-// Window is a closed interval [Start, End) to collect, aligned to the
+// Window is the half-open interval [Start, End) to collect, aligned to the
 // collector's step.
 type Window struct {
 	Start, End time.Time
@@ -59,7 +59,7 @@ func (f EmitterFunc) Emit(ctx context.Context, b Batch) error { return f(ctx, b)
 
 // Collector fetches one vendor's metrics.
 type Collector interface {
-	// Collect fetches the closed window w and emits points stamped inside
+	// Collect fetches the half-open window w and emits points stamped inside
 	// it. It returns ErrNoData when the vendor has not published w yet.
 	// Errors must not contain secrets.
 	Collect(ctx context.Context, w Window, e Emitter) error
@@ -142,17 +142,13 @@ func (env Env) Includes(id, name string) bool {
 	return env.Include == nil || env.Include(id, name)
 }
 
-// Event is an annotation for graphite-web's events API.
-type Event struct {
-	What string
-	Tags []string
-	Data string
-	When time.Time
-}
+// Event is schema.Event, kept as an alias while branches written against
+// the old name are merged; new code names schema.Event.
+type Event = schema.Event
 
 // EventPoster posts annotations.
 type EventPoster interface {
-	PostEvent(ctx context.Context, ev Event) error
+	PostEvent(ctx context.Context, ev schema.Event) error
 }
 
 // Section is one collector's undecoded config section with the metadata to

@@ -186,12 +186,18 @@ func (c *Collector) Collect(ctx context.Context, w collectors.Window, e collecto
 		c.logger.Warn("bad interval skipped", "endpoint", "POST "+reportPath, "reason", s)
 	}
 	recs := make([]schema.Record, 0, len(counts))
+	var after []int64
 	for k, cnt := range counts {
-		if k.start < w.Start.Unix() || k.start >= w.End.Unix() {
+		if k.start >= w.End.Unix() {
+			after = append(after, k.start)
+			continue
+		}
+		if k.start < w.Start.Unix() {
 			continue
 		}
 		recs = append(recs, schema.Record{Provider: "akamai", Service: names[k.cpcode], Location: schema.LocationAll, Start: k.start, Step: 300, Counts: *cnt})
 	}
+	c.rejectFutureRows(after)
 	sort.Slice(recs, func(i, j int) bool {
 		if recs[i].Start != recs[j].Start {
 			return recs[i].Start < recs[j].Start

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -88,6 +89,19 @@ func num(raw json.RawMessage) (float64, error) {
 	return strconv.ParseFloat(s, 64)
 }
 
+// possible is a vendor count as read, or NaN when it is not a number or
+// impossible (negative, above 2^53). Counts of one CP code and interval
+// are summed (Merge, Add): NaN stays NaN through the sums, so the field
+// reaches the pipeline's value check unknown (rejected, warned about and
+// counted in rejected_values there) instead of as a plausible wrong total,
+// and the rest of the row stays.
+func possible(v float64, err error) float64 {
+	if err != nil || !(v >= 0) || v > schema.MaxCount {
+		return math.NaN()
+	}
+	return v
+}
+
 // trafficRows maps traffic rows to counts per CP code and interval.
 func trafficRows(r *report, want map[int64]bool) (map[key]*schema.Counts, []string) {
 	out := map[key]*schema.Counts{}
@@ -102,7 +116,6 @@ func trafficRows(r *report, want map[int64]bool) (map[key]*schema.Counts, []stri
 			continue
 		}
 		var c schema.Counts
-		ok := true
 		for metric, field := range map[string]schema.Field{
 			"edgeHitsSum": schema.Requests, "edgeBytesSum": schema.EdgeBytes,
 			"originHitsSum": schema.OriginRequests, "originBytesSum": schema.OriginBytes,
@@ -111,16 +124,7 @@ func trafficRows(r *report, want map[int64]bool) (map[key]*schema.Counts, []stri
 			if !present {
 				continue // a metric Akamai left out is unknown, not zero
 			}
-			v, err := num(raw)
-			if err != nil || v < 0 {
-				skipped = append(skipped, fmt.Sprintf("row %d (cpcode %d, %d): bad %s %s", i, k.cpcode, k.start, metric, raw))
-				ok = false
-				break
-			}
-			c.Set(field, v)
-		}
-		if !ok {
-			continue
+			c.Set(field, possible(num(raw)))
 		}
 		if prev := out[k]; prev != nil {
 			prev.Merge(&c)
@@ -161,12 +165,7 @@ func addClasses(r *report, counts map[key]*schema.Counts) []string {
 		if !ok {
 			continue // 0xx, 1xx, 6xx have no unified field
 		}
-		v, err := num(row["edgeHitsSum"])
-		if err != nil || v < 0 {
-			skipped = append(skipped, fmt.Sprintf("class row %d: bad edgeHitsSum", i))
-			continue
-		}
-		c.Add(f, v)
+		c.Add(f, possible(num(row["edgeHitsSum"])))
 	}
 	return skipped
 }

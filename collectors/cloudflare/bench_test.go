@@ -25,7 +25,7 @@ func BenchmarkMapColos(b *testing.B) {
 		}
 	}
 	for b.Loop() {
-		if recs, _, bad := mapColos("www", raw, start, start.Add(time.Hour)); len(recs) == 0 || len(bad) > 0 {
+		if recs, _, bad, _ := mapColos("www", raw, start, start.Add(time.Hour)); len(recs) == 0 || len(bad) > 0 {
 			b.Fatal("no records")
 		}
 	}

@@ -168,8 +168,10 @@ func (c *Collector) collectZone(ctx context.Context, z Zone, w collectors.Window
 			// longer window ever arrives rather than drop minutes silently.
 			errs = append(errs, zerr(fmt.Errorf("%s answer fills the %d-row limit: later minutes may be missing", nodeTotal, c.rowLimit)))
 		}
-		rs, bad := mapTotals(name, a.totals, w.Start, w.End)
+		rs, bad, after, rejected := mapTotals(name, a.totals, w.Start, w.End)
 		c.logBad(name, nodeTotal, bad)
+		c.statusRejected(name, rejected)
+		c.afterWindow(name, nodeTotal, after, w)
 		recs = append(recs, rs...)
 	}
 	if c.perColo && !colosErr && a.hasColos {
@@ -182,8 +184,9 @@ func (c *Collector) collectZone(ctx context.Context, z Zone, w collectors.Window
 			}
 		}
 		rowsSeen += len(colos)
-		rs, maxSample, bad := mapColos(name, colos, w.Start, w.End)
+		rs, maxSample, bad, after := mapColos(name, colos, w.Start, w.End)
 		c.logBad(name, nodeColo, bad)
+		c.afterWindow(name, nodeColo, after, w)
 		if maxSample > 1 {
 			c.logger.Debug("per-colo data is sampled; counts are Cloudflare's estimates", "zone", name, "max_sample_interval", maxSample)
 		}

@@ -33,8 +33,8 @@ func FuzzParseAnswer(f *testing.F) {
 			_ = e.where()
 			_ = e.node()
 		}
-		recs, _ := mapTotals("z", a.totals, start, end)
-		colos, _, _ := mapColos("z", a.colos, start, end)
+		recs, _, _, _ := mapTotals("z", a.totals, start, end)
+		colos, _, _, _ := mapColos("z", a.colos, start, end)
 		for _, r := range append(recs, colos...) {
 			if r.Start < start.Unix() || r.Start >= end.Unix() {
 				t.Fatalf("record at %d outside the window", r.Start)
@@ -42,6 +42,7 @@ func FuzzParseAnswer(f *testing.F) {
 			if r.Step != step || r.Service != "z" {
 				t.Fatalf("record %+v has the wrong step or service", r)
 			}
+			r.Check() // what the pipeline's value check keeps
 			for _, fl := range schema.Fields() {
 				if v, ok := r.Get(fl); ok && v < 0 {
 					t.Fatalf("negative %v = %v", fl, v)

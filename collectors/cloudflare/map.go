@@ -214,15 +214,25 @@ func statusField(code float64) (schema.Field, bool) {
 	return 0, false
 }
 
-// badCount reports a value that cannot be a count.
-func badCount(name string, v float64) error {
-	if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) || v > 1e18 {
-		return fmt.Errorf("%s = %v is not a valid count", name, v)
-	}
-	return nil
+// impossible reports a vendor value no count can have (the limit is the
+// pipeline's: schema.MaxCount). Such a value is not judged here: it goes to
+// the pipeline's value check as it came, which makes only that field
+// unknown, warns and counts it in rejected_values, and keeps the rest of
+// the row. It is never added to or subtracted from another value: a -7
+// plus a real 100 would be a plausible, wrong 93.
+func impossible(v float64) bool { return !(v >= 0) || v > schema.MaxCount }
+
+// afterWindow is a row stamped at or after the window's end: not the
+// minute asked for. The collector tells those ahead of our clock
+// (rejected_future) from those merely late (debug).
+type afterWindow struct{ t int64 }
+
+func (e *afterWindow) Error() string {
+	return fmt.Sprintf("datetimeMinute %s is after the window", time.Unix(e.t, 0).UTC().Format(time.RFC3339))
 }
 
-// minute parses a datetimeMinute and checks it is a minute inside [start, end).
+// minute parses a datetimeMinute and checks it is a minute inside [start,
+// end); one at or after end is an *afterWindow.
 func minute(s string, start, end time.Time) (int64, error) {
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
@@ -231,15 +241,24 @@ func minute(s string, start, end time.Time) (int64, error) {
 	if t.Unix()%step != 0 || t.Nanosecond() != 0 {
 		return 0, fmt.Errorf("datetimeMinute %q is not the start of a minute", s)
 	}
-	if t.Before(start) || !t.Before(end) {
+	if !t.Before(end) {
+		return 0, &afterWindow{t.Unix()}
+	}
+	if t.Before(start) {
 		return 0, fmt.Errorf("datetimeMinute %q is outside the window %s/%s", s, start.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339))
 	}
 	return t.Unix(), nil
 }
 
 // mapTotals turns httpRequests1mGroups rows into the zone's "all" records.
-// A row that cannot be trusted is skipped and described in bad.
-func mapTotals(service string, rs []json.RawMessage, start, end time.Time) (recs []schema.Record, bad []string) {
+// A row that cannot be placed is skipped and described in bad, or, when
+// stamped after the window, its minute is returned in after. Impossible
+// values stay in their record for the pipeline's value check. A row whose
+// status classes add up to more than its requests keeps its other counts;
+// its four classes are made unknown and described in rejected (the
+// collector counts them in rejected_values: the value check cannot see
+// responseStatusMap).
+func mapTotals(service string, rs []json.RawMessage, start, end time.Time) (recs []schema.Record, bad []string, after []int64, rejected []string) {
 	seen := map[int64]bool{}
 	for i, raw := range rs {
 		var r totalsRow
@@ -251,6 +270,19 @@ func mapTotals(service string, rs []json.RawMessage, start, end time.Time) (recs
 		if err == nil && seen[rec.Start] {
 			err = fmt.Errorf("second row for minute %s", r.Dimensions.DatetimeMinute)
 		}
+		var aw *afterWindow
+		if errors.As(err, &aw) {
+			after = append(after, aw.t)
+			continue
+		}
+		var sx *statusExcess
+		if errors.As(err, &sx) {
+			for _, f := range statusFields {
+				rec.Unset(f)
+			}
+			rejected = append(rejected, fmt.Sprintf("%s[%d]: %v", nodeTotal, i, err))
+			err = nil
+		}
 		if err != nil {
 			bad = append(bad, fmt.Sprintf("%s[%d]: %v", nodeTotal, i, err))
 			continue
@@ -258,9 +290,24 @@ func mapTotals(service string, rs []json.RawMessage, start, end time.Time) (recs
 		seen[rec.Start] = true
 		recs = append(recs, rec)
 	}
-	return recs, bad
+	return recs, bad, after, rejected
 }
 
+var statusFields = [...]schema.Field{schema.Status2xx, schema.Status3xx, schema.Status4xx, schema.Status5xx}
+
+// statusExcess is a responseStatusMap that adds up to more than the
+// minute's requests: the classes cannot all be right.
+type statusExcess struct{ sum, requests float64 }
+
+func (e *statusExcess) Error() string {
+	return fmt.Sprintf("responseStatusMap sums to %v > requests %v", e.sum, e.requests)
+}
+
+// totalsRecord maps one row. Vendor values are set as they came; what is
+// derived from them (misses, origin bytes) only from possible ones, and a
+// derived value that comes out negative (cachedRequests above requests) is
+// left for the value check to reject too. A status class with an
+// impossible count gets that count, not a sum with it.
 func totalsRecord(service string, r *totalsRow, start, end time.Time) (schema.Record, error) {
 	rec := schema.Record{Provider: provider, Service: service, Location: schema.LocationAll, Step: step}
 	t, err := minute(r.Dimensions.DatetimeMinute, start, end)
@@ -273,36 +320,27 @@ func totalsRecord(service string, r *totalsRow, start, end time.Time) (schema.Re
 		return rec, errors.New("sum.requests is missing")
 	}
 	req := *s.Requests
-	if err := badCount("requests", req); err != nil {
-		return rec, err
-	}
 	rec.Set(schema.Requests, req)
 	if s.CachedRequests != nil {
 		c := *s.CachedRequests
-		if err := badCount("cachedRequests", c); err != nil {
-			return rec, err
-		}
-		if c > req {
-			return rec, fmt.Errorf("cachedRequests %v > requests %v", c, req)
-		}
 		rec.Set(schema.Hits, c)
-		rec.Set(schema.Misses, req-c)
+		if !impossible(c) && !impossible(req) {
+			rec.Set(schema.Misses, req-c)
+		}
 	}
 	if s.Bytes != nil {
 		b := *s.Bytes
-		if err := badCount("bytes", b); err != nil {
-			return rec, err
-		}
 		rec.Set(schema.EdgeBytes, b)
 		if s.CachedBytes != nil {
 			cb := *s.CachedBytes
-			if err := badCount("cachedBytes", cb); err != nil {
-				return rec, err
+			switch {
+			case impossible(cb):
+				// cachedBytes has no field of its own: what it is
+				// impossible for is origin bytes.
+				rec.Set(schema.OriginBytes, cb)
+			case !impossible(b):
+				rec.Set(schema.OriginBytes, b-cb)
 			}
-			if cb > b {
-				return rec, fmt.Errorf("cachedBytes %v > bytes %v", cb, b)
-			}
-			rec.Set(schema.OriginBytes, b-cb)
 		}
 	}
 	if s.ResponseStatusMap != nil {
@@ -312,17 +350,25 @@ func totalsRecord(service string, r *totalsRow, start, end time.Time) (schema.Re
 			rec.Add(f, 0)
 		}
 		var sum float64
+		badClass := map[schema.Field]float64{}
 		for _, e := range *s.ResponseStatusMap {
-			if err := badCount("responseStatusMap.requests", e.Requests); err != nil {
-				return rec, err
+			f, ok := statusField(e.EdgeResponseStatus)
+			if impossible(e.Requests) {
+				if ok {
+					badClass[f] = e.Requests
+				}
+				continue
 			}
 			sum += e.Requests
-			if f, ok := statusField(e.EdgeResponseStatus); ok {
+			if ok {
 				rec.Add(f, e.Requests)
 			}
 		}
-		if sum > req {
-			return rec, fmt.Errorf("responseStatusMap sums to %v > requests %v", sum, req)
+		for f, v := range badClass {
+			rec.Set(f, v)
+		}
+		if !impossible(req) && sum > req {
+			return rec, &statusExcess{sum, req}
 		}
 	}
 	return rec, nil
@@ -335,8 +381,9 @@ type coloKey struct {
 
 // mapColos turns httpRequestsAdaptiveGroups rows (one per minute, colo,
 // cache status and response status) into one record per minute and colo.
-// maxSample is the largest avg.sampleInterval seen (1 = unsampled).
-func mapColos(service string, rs []json.RawMessage, start, end time.Time) (recs []schema.Record, maxSample float64, bad []string) {
+// maxSample is the largest avg.sampleInterval seen (1 = unsampled). Rows
+// stamped after the window are left out, their minutes returned in after.
+func mapColos(service string, rs []json.RawMessage, start, end time.Time) (recs []schema.Record, maxSample float64, bad []string, after []int64) {
 	acc := map[coloKey]*schema.Record{}
 	for i, raw := range rs {
 		var r coloRow
@@ -344,7 +391,13 @@ func mapColos(service string, rs []json.RawMessage, start, end time.Time) (recs 
 			bad = append(bad, fmt.Sprintf("%s[%d]: %v", nodeColo, i, err))
 			continue
 		}
-		if err := addColoRow(service, acc, &r, start, end); err != nil {
+		err := addColoRow(service, acc, &r, start, end)
+		var aw *afterWindow
+		if errors.As(err, &aw) {
+			after = append(after, aw.t)
+			continue
+		}
+		if err != nil {
 			bad = append(bad, fmt.Sprintf("%s[%d]: %v", nodeColo, i, err))
 			continue
 		}
@@ -362,7 +415,7 @@ func mapColos(service string, rs []json.RawMessage, start, end time.Time) (recs 
 		}
 		return recs[i].Location < recs[j].Location
 	})
-	return recs, maxSample, bad
+	return recs, maxSample, bad, after
 }
 
 func addColoRow(service string, acc map[coloKey]*schema.Record, r *coloRow, start, end time.Time) error {
@@ -377,16 +430,19 @@ func addColoRow(service string, acc map[coloKey]*schema.Record, r *coloRow, star
 	if r.Count == nil {
 		return errors.New("count is missing")
 	}
+	// A colo's minute is the sum of its rows: an impossible count or byte
+	// total makes the sums it goes into NaN (unknown, rejected and counted
+	// by the pipeline's value check) rather than a plausible wrong total.
 	n := *r.Count
-	if err := badCount("count", n); err != nil {
-		return err
+	if impossible(n) {
+		n = math.NaN()
 	}
 	if r.Sum.EdgeResponseBytes == nil {
 		return errors.New("sum.edgeResponseBytes is missing")
 	}
 	b := *r.Sum.EdgeResponseBytes
-	if err := badCount("edgeResponseBytes", b); err != nil {
-		return err
+	if impossible(b) {
+		b = math.NaN()
 	}
 	if si := r.Avg.SampleInterval; si != nil && (*si < 0 || math.IsNaN(*si)) {
 		return fmt.Errorf("avg.sampleInterval = %v", *si)

@@ -62,7 +62,7 @@ func TestMapTotalsSample(t *testing.T) {
 	if len(a.errs) != 0 || !a.hasTotals || a.hasColos {
 		t.Fatalf("answer: errs=%v hasTotals=%v hasColos=%v", a.errs, a.hasTotals, a.hasColos)
 	}
-	recs, bad := mapTotals("www", a.totals, mustTime(t, "2019-09-08T20:00:00Z"), mustTime(t, "2019-09-08T20:02:00Z"))
+	recs, bad, _, _ := mapTotals("www", a.totals, mustTime(t, "2019-09-08T20:00:00Z"), mustTime(t, "2019-09-08T20:02:00Z"))
 	if len(bad) != 0 {
 		t.Fatalf("bad rows: %v", bad)
 	}
@@ -88,7 +88,7 @@ func TestMapColosSample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs, maxSample, bad := mapColos("www", a.colos, mustTime(t, "2025-01-15T10:00:00Z"), mustTime(t, "2025-01-15T10:01:00Z"))
+	recs, maxSample, bad, _ := mapColos("www", a.colos, mustTime(t, "2025-01-15T10:00:00Z"), mustTime(t, "2025-01-15T10:01:00Z"))
 	if len(bad) != 0 {
 		t.Fatalf("bad rows: %v", bad)
 	}
@@ -119,7 +119,7 @@ func TestMapColosWithoutMinuteSkipped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs, _, bad := mapColos("www", a.colos, mustTime(t, "2022-03-24T00:00:00Z"), mustTime(t, "2022-03-25T00:00:00Z"))
+	recs, _, bad, _ := mapColos("www", a.colos, mustTime(t, "2022-03-24T00:00:00Z"), mustTime(t, "2022-03-25T00:00:00Z"))
 	if len(recs) != 0 || len(bad) != 5 {
 		t.Fatalf("got %d records, %d bad rows; want 0 and 5", len(recs), len(bad))
 	}
@@ -144,6 +144,11 @@ func TestParseAnswerErrorIn200(t *testing.T) {
 	}
 }
 
+// Rows that cannot be placed are skipped; rows with impossible values are
+// kept with those values as they came (misses and origin bytes derived from
+// them come out negative), for the pipeline's value check to reject one by
+// one; a row after the window is returned apart (the collector tells the
+// future ones).
 func TestMapTotalsBadRowsSkipped(t *testing.T) {
 	start, end := mustTime(t, "2019-09-08T20:00:00Z"), mustTime(t, "2019-09-08T20:10:00Z")
 	rows := []string{
@@ -163,13 +168,37 @@ func TestMapTotalsBadRowsSkipped(t *testing.T) {
 	for i, r := range rows {
 		raw[i] = json.RawMessage(r)
 	}
-	recs, bad := mapTotals("www", raw, start, end)
-	if len(bad) != len(rows)-1 {
-		t.Errorf("bad = %d, want %d: %v", len(bad), len(rows)-1, bad)
+	recs, bad, after, rejected := mapTotals("www", raw, start, end)
+	if len(bad) != 5 { // wrong type, not a minute, no requests, duplicate, not an object
+		t.Errorf("bad = %d, want 5: %v", len(bad), bad)
 	}
-	// Only 20:07 survives: 7 requests, 2 hits, 7-2 = 5 misses; no bytes or
-	// status map given, so those stay unknown.
-	diffLines(t, flatten(recs), []string{"cloudflare www all 1567973220/60 requests=7 hits=2 misses=5"})
+	if len(rejected) != 1 || !strings.Contains(rejected[0], "sums to 9 > requests 3") {
+		t.Errorf("rejected = %v, want the 20:06 status map", rejected)
+	}
+	if len(after) != 1 || after[0] != 1567976400 { // 2019-09-08T21:00:00Z
+		t.Errorf("after = %v, want [1567976400]", after)
+	}
+	// 20:02: misses = 5-6; 20:03: origin bytes = 10-11.
+	diffLines(t, flatten(recs), []string{
+		"cloudflare www all 1567972860/60 requests=-1",
+		"cloudflare www all 1567972920/60 requests=5 hits=6 misses=-1",
+		"cloudflare www all 1567972980/60 requests=5 edge_bytes=10 origin_bytes=-1",
+		"cloudflare www all 1567973160/60 requests=3",
+		"cloudflare www all 1567973220/60 requests=7 hits=2 misses=5",
+	})
+	// What the value check keeps: each row's possible values. 20:07: 7
+	// requests, 2 hits, 7-2 = 5 misses; no bytes or status map given, so
+	// those stay unknown.
+	for i := range recs {
+		recs[i].Check()
+	}
+	diffLines(t, flatten(recs), []string{
+		"cloudflare www all 1567972860/60 ",
+		"cloudflare www all 1567972920/60 requests=5",
+		"cloudflare www all 1567972980/60 requests=5 edge_bytes=10",
+		"cloudflare www all 1567973160/60 requests=3",
+		"cloudflare www all 1567973220/60 requests=7 hits=2 misses=5",
+	})
 }
 
 func TestMapColosBadRowsSkipped(t *testing.T) {
@@ -186,10 +215,17 @@ func TestMapColosBadRowsSkipped(t *testing.T) {
 	for i, r := range rows {
 		raw[i] = json.RawMessage(r)
 	}
-	recs, _, bad := mapColos("www", raw, start, end)
-	if len(bad) != 4 {
-		t.Errorf("bad = %d, want 4: %v", len(bad), bad)
+	recs, _, bad, _ := mapColos("www", raw, start, end)
+	if len(bad) != 3 { // no bytes, no colo, count of the wrong type
+		t.Errorf("bad = %d, want 3: %v", len(bad), bad)
 	}
+	// AMS 10:00's only row has a count of -3: the sums it goes into
+	// (requests, hits, 2xx) are unknown (NaN, for the value check to reject);
+	// its bytes and the classes it does not touch are known.
+	diffLines(t, flatten(recs)[:1], []string{
+		"cloudflare www AMS 1736935200/60 requests=NaN hits=NaN misses=0 edge_bytes=1 origin_bytes=0 status_2xx=NaN status_3xx=0 status_4xx=0 status_5xx=0",
+	})
+	recs = recs[1:]
 	// SJC 10:01: requests 4+6 = 10; updating (any case) is served from
 	// cache → hits 6; bypass → misses 4, origin bytes 100; bytes 150;
 	// status 301 → 3xx 4; status 0 has no class.

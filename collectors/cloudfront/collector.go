@@ -182,10 +182,11 @@ func (c *Collector) collectDist(ctx context.Context, d Distribution, w collector
 	for _, s := range all {
 		n += len(s.Values)
 	}
-	recs, gauges, bad, dropped := mapResults(d.label(), all, w.Start, w.End)
+	recs, gauges, bad, dropped, rejected, after := mapResults(d.label(), all, w.Start, w.End)
 	if len(bad) > 0 {
 		c.logger.Warn("skipped bad datapoints from vendor", "distribution", d.label(), "endpoint", "GetMetricData", "count", len(bad), "first", bad[0])
 	}
+	c.countRejected(d.label(), rejected, after, w)
 	if dropped > 0 {
 		c.logger.Debug("rates without a Requests datapoint dropped", "distribution", d.label(), "count", dropped)
 	}

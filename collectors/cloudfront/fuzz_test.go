@@ -31,7 +31,7 @@ func FuzzMapResults(f *testing.F) {
 		for _, r := range rs {
 			addResult(all, r)
 		}
-		recs, gauges, _, _ := mapResults("d", all, start, end)
+		recs, gauges, _, _, _, _ := mapResults("d", all, start, end)
 		for _, r := range recs {
 			if r.Start < start.Unix() || r.Start >= end.Unix() || r.Step != period || r.Location != schema.LocationAll {
 				t.Fatalf("bad record %+v", r)

@@ -103,9 +103,13 @@ func addResult(all map[string]*series, r types.MetricDataResult) {
 
 // mapResults turns one distribution's series into minute records (location
 // "all") and origin-latency gauges. Points that cannot be trusted are
-// skipped and described in bad; dropped counts rates that had no Requests
-// datapoint to scale by.
-func mapResults(service string, all map[string]*series, start, end time.Time) (recs []schema.Record, gauges []schema.Gauge, bad []string, dropped int) {
+// skipped and described in bad; impossible values (NaN, infinite, negative,
+// huge, a percentage above 100) are left out one by one and described in
+// rejected (the collector counts them in rejected_values); datapoints
+// stamped after the window are returned in after (the collector counts
+// those ahead of our clock in rejected_future); dropped counts rates that
+// had no Requests datapoint to scale by.
+func mapResults(service string, all map[string]*series, start, end time.Time) (recs []schema.Record, gauges []schema.Gauge, bad []string, dropped int, rejected []string, after []int64) {
 	vals := map[string]map[int64]float64{}
 	times := map[int64]bool{}
 	for id, s := range all {
@@ -123,17 +127,20 @@ func mapResults(service string, all map[string]*series, start, end time.Time) (r
 			v := s.Values[i]
 			t := ts.Unix()
 			switch {
-			case ts.Before(start) || !ts.Before(end):
+			case !ts.Before(end):
+				after = append(after, t)
+				continue
+			case ts.Before(start):
 				bad = append(bad, fmt.Sprintf("%s: timestamp %s outside the window", spec.name, ts.UTC().Format(time.RFC3339)))
 				continue
 			case t%period != 0 || ts.Nanosecond() != 0:
 				bad = append(bad, fmt.Sprintf("%s: timestamp %s is not the start of a minute", spec.name, ts.UTC().Format(time.RFC3339)))
 				continue
-			case math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v > 1e18:
-				bad = append(bad, fmt.Sprintf("%s: value %v at %s", spec.name, v, ts.UTC().Format(time.RFC3339)))
+			case math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v > schema.MaxCount:
+				rejected = append(rejected, fmt.Sprintf("%s: value %v at %s", spec.name, v, ts.UTC().Format(time.RFC3339)))
 				continue
 			case spec.percent && v > 100:
-				bad = append(bad, fmt.Sprintf("%s: %v%% at %s is over 100", spec.name, v, ts.UTC().Format(time.RFC3339)))
+				rejected = append(rejected, fmt.Sprintf("%s: %v%% at %s is over 100", spec.name, v, ts.UTC().Format(time.RFC3339)))
 				continue
 			}
 			m[t] = v
@@ -183,5 +190,5 @@ func mapResults(service string, all map[string]*series, start, end time.Time) (r
 			gauges = append(gauges, schema.Gauge{Provider: provider, Service: service, Location: schema.LocationAll, Metric: GaugeOriginLatency, Time: t, Value: l})
 		}
 	}
-	return recs, gauges, bad, dropped
+	return recs, gauges, bad, dropped, rejected, after
 }

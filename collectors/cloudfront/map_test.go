@@ -86,7 +86,7 @@ func TestMapSampleResponse(t *testing.T) {
 		addResult(all, r)
 	}
 	start := time.Unix(1736935200, 0)
-	recs, gauges, bad, dropped := mapResults("www", all, start, start.Add(3*time.Minute))
+	recs, gauges, bad, dropped, _, _ := mapResults("www", all, start, start.Add(3*time.Minute))
 	if len(bad) != 0 || dropped != 0 || len(gauges) != 0 {
 		t.Fatalf("bad=%v dropped=%d gauges=%v", bad, dropped, gauges)
 	}
@@ -114,12 +114,18 @@ func TestMapHitRateLatencyAndBadPoints(t *testing.T) {
 		id5xx:      {Timestamps: []time.Time{at(0)}, Values: []float64{1, 2}},
 		"unknown":  {},
 	}
-	recs, gauges, bad, dropped := mapResults("www", all, start, at(5))
-	// Bad: requests -5, requests at minute 9 (outside), requests NaN,
-	// hit rate 101 %, 4xx not on a minute, 5xx with 1 timestamp and 2
-	// values, the unknown id: 7.
-	if len(bad) != 7 {
+	recs, gauges, bad, dropped, rejected, after := mapResults("www", all, start, at(5))
+	// Bad: 4xx not on a minute, 5xx with 1 timestamp and 2 values, the
+	// unknown id: 3. Rejected values: requests -5, requests NaN, hit rate
+	// 101 %: 3. After the window: requests at minute 9.
+	if len(bad) != 3 {
 		t.Errorf("bad = %d: %v", len(bad), bad)
+	}
+	if len(rejected) != 3 {
+		t.Errorf("rejected = %d: %v", len(rejected), rejected)
+	}
+	if len(after) != 1 || after[0] != at(9).Unix() {
+		t.Errorf("after = %v", after)
 	}
 	// The hit rate at minute 4 has no requests to scale: dropped.
 	if dropped != 1 {

@@ -69,16 +69,18 @@ func decode(body []byte, v any, what string) error {
 	return nil
 }
 
-// rate checks one per-second value.
-func rate(v number, field string) (float64, error) {
+// rate is one per-second value: as read when possible, else NaN (null,
+// negative, infinite). It is not judged here: rates are summed into counts,
+// NaN stays NaN through the sums, and the pipeline's value check rejects
+// the one count it reaches (warned about and counted in rejected_values)
+// while the answer's other counts stay. A negative rate added to real ones
+// would be a plausible, wrong total.
+func rate(v number) float64 {
 	f := float64(v)
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return 0, fmt.Errorf("%s is not a number", field)
+	if !(f >= 0) || math.IsInf(f, 0) {
+		return math.NaN()
 	}
-	if f < 0 {
-		return 0, fmt.Errorf("%s is negative (%v)", field, f)
-	}
-	return f, nil
+	return f
 }
 
 // perInterval turns a per-second rate into a count over step seconds.
@@ -93,16 +95,14 @@ func parseBandwidth(body []byte) (float64, error) {
 	if r.Result == nil {
 		return 0, fmt.Errorf(`"Result" is missing or null, not a number`)
 	}
-	return rate(*r.Result, "Result")
+	return float64(*r.Result), nil
 }
 
-// mapBandwidth sets edge_bytes: bits per second × step / 8.
+// mapBandwidth sets edge_bytes: bits per second × step / 8. An impossible
+// rate (negative, overflowing) gives an impossible count, left for the
+// pipeline's value check to reject and count.
 func mapBandwidth(bps float64, step int64, c *schema.Counts) error {
-	v := perInterval(bps, step) / 8
-	if math.IsInf(v, 0) {
-		return fmt.Errorf("Result %v bits/s overflows", bps)
-	}
-	c.Set(schema.EdgeBytes, v)
+	c.Set(schema.EdgeBytes, perInterval(bps, step)/8)
 	return nil
 }
 
@@ -130,15 +130,13 @@ func parseCacheStatus(body []byte) ([]cacheRow, error) {
 }
 
 // mapCacheStatus sets requests (every status), hits, misses and passes.
-// A bad row fails the whole answer: a partial sum would understate
-// requests and skew the ratios.
+// A row with an impossible rate makes requests and its own field unknown
+// (NaN, see rate), never a partial sum that would understate requests and
+// skew the ratios; the other fields stay.
 func mapCacheStatus(rows []cacheRow, step int64, c *schema.Counts) error {
 	var sum, hits, misses, passes float64
-	for i, r := range rows {
-		v, err := rate(r.Connections, fmt.Sprintf("cachestatus[%d] (%.40q) Connections", i, r.CacheStatus))
-		if err != nil {
-			return err
-		}
+	for _, r := range rows {
+		v := rate(r.Connections)
 		sum += v
 		switch cacheField[strings.ToUpper(strings.TrimSpace(r.CacheStatus))] {
 		case schema.Hits:
@@ -149,12 +147,8 @@ func mapCacheStatus(rows []cacheRow, step int64, c *schema.Counts) error {
 			passes += v
 		}
 	}
+	// An overflow (+Inf) is left for the value check too.
 	counts := [...]float64{perInterval(sum, step), perInterval(hits, step), perInterval(misses, step), perInterval(passes, step)}
-	for _, v := range counts {
-		if math.IsInf(v, 0) {
-			return fmt.Errorf("cachestatus rates overflow")
-		}
-	}
 	c.Set(schema.Requests, counts[0])
 	c.Set(schema.Hits, counts[1])
 	c.Set(schema.Misses, counts[2])
@@ -189,21 +183,15 @@ func statusClass(label string) (schema.Field, bool) {
 // mapStatusCode sets status_2xx..5xx; "other" has no unified field.
 func mapStatusCode(rows []statusRow, step int64, c *schema.Counts) error {
 	var classes [4]float64
-	for i, r := range rows {
-		v, err := rate(r.Connections, fmt.Sprintf("statuscode[%d] (%.40q) Connections", i, r.StatusCode))
-		if err != nil {
-			return err
-		}
+	for _, r := range rows {
 		if f, ok := statusClass(r.StatusCode); ok {
-			classes[f-schema.Status2xx] += v
+			// An impossible rate (NaN, see rate) makes only its class
+			// unknown; an overflow (+Inf) is left for the value check.
+			classes[f-schema.Status2xx] += rate(r.Connections)
 		}
 	}
 	for i, v := range classes {
-		n := perInterval(v, step)
-		if math.IsInf(n, 0) {
-			return fmt.Errorf("statuscode rates overflow")
-		}
-		c.Set(schema.Status2xx+schema.Field(i), n)
+		c.Set(schema.Status2xx+schema.Field(i), perInterval(v, step))
 	}
 	return nil
 }

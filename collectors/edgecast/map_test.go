@@ -99,6 +99,8 @@ func TestStatusClass(t *testing.T) {
 	}
 }
 
+// Answers that are not what was asked for are errors; impossible values
+// inside a good answer are not (see TestImpossibleRatesPerValue).
 func TestBadAnswersAreErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, body, want string
@@ -108,13 +110,9 @@ func TestBadAnswersAreErrors(t *testing.T) {
 		{"html", "<html><body>Service Unavailable</body></html>", "body starts", bw},
 		{"no result", `{"Message":"x"}`, `"Result" is missing`, bw},
 		{"null result", `{"Result":null}`, "not a number", bw},
-		{"negative bandwidth", `{"Result":-5}`, "negative", bw},
 		{"string garbage", `{"Result":"fast"}`, "not a number", bw},
 		{"object not array", `{"CacheStatus":"TCP_HIT"}`, "decode", cs},
-		{"negative cache rate", `[{"CacheStatus":"TCP_HIT","Connections":-1}]`, `cachestatus[0] ("TCP_HIT") Connections is negative`, cs},
 		{"wrong type", `[{"Connections":true,"StatusCode":"2xx"}]`, "decode", sc},
-		{"null status rate", `[{"Connections":null,"StatusCode":"2xx"}]`, "not a number", sc},
-		{"overflow", `[{"Connections":1e308,"StatusCode":"2xx"}]`, "overflow", sc},
 	} {
 		err := tc.parse([]byte(tc.body))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -218,7 +218,7 @@ func (c *Collector) noteVersion(ctx context.Context, s service) {
 	if c.env.Events == nil {
 		return
 	}
-	ev := collectors.Event{
+	ev := schema.Event{
 		What: "cdn-config",
 		Tags: []string{"cdn-config", "fastly", s.name},
 		Data: fmt.Sprintf("fastly %s: version %d → %d", s.name, old, s.version),
@@ -410,7 +410,8 @@ func (c *Collector) historical(ctx context.Context, s service, w collectors.Wind
 			}
 			continue
 		}
-		got, n, skipped, err := parseHistorical(resp.Body, s.name, loc, w)
+		got, n, skipped, after, err := parseHistoricalRows(resp.Body, s.name, loc, w)
+		c.rejectFutureRows(s.name, loc, after)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("fastly: GET /stats/service/{id} region %q: %w", loc, err))
 			continue
@@ -429,15 +430,22 @@ func (c *Collector) historical(ctx context.Context, s service, w collectors.Wind
 // reason for each bad row it skipped; an error means the answer as a whole
 // is unusable.
 func parseHistorical(body []byte, svc, loc string, w collectors.Window) (recs []schema.Record, inWindow int, skipped []string, err error) {
+	recs, inWindow, skipped, _, err = parseHistoricalRows(body, svc, loc, w)
+	return recs, inWindow, skipped, err
+}
+
+// parseHistoricalRows is parseHistorical that also returns the start of
+// every row stamped at or after the window's end (see rejectFutureRows).
+func parseHistoricalRows(body []byte, svc, loc string, w collectors.Window) (recs []schema.Record, inWindow int, skipped []string, after []int64, err error) {
 	a, err := decodeHistorical(body)
 	if err != nil {
-		return nil, 0, nil, fmt.Errorf("decode: %w (body starts %q)", err, head(body))
+		return nil, 0, nil, nil, fmt.Errorf("decode: %w (body starts %q)", err, head(body))
 	}
 	if a.hasStatus && a.status != "success" {
-		return nil, 0, nil, fmt.Errorf("status %q: msg %s", a.status, nameOr(a.msg, "null"))
+		return nil, 0, nil, nil, fmt.Errorf("status %q: msg %s", a.status, nameOr(a.msg, "null"))
 	}
 	if !a.hasData {
-		return nil, 0, nil, fmt.Errorf("no data in answer (status %q, msg %s)", a.status, nameOr(a.msg, "null"))
+		return nil, 0, nil, nil, fmt.Errorf("no data in answer (status %q, msg %s)", a.status, nameOr(a.msg, "null"))
 	}
 	lo, hi := w.Start.Unix(), w.End.Unix()
 	for i := range a.rows {
@@ -449,7 +457,10 @@ func parseHistorical(body []byte, svc, loc string, w collectors.Window) (recs []
 		case !r.hasStart:
 			skipped = append(skipped, fmt.Sprintf("row %d has no %s", i, keyStartTime))
 			continue
-		case r.start < lo || r.start >= hi:
+		case r.start >= hi:
+			after = append(after, r.start)
+			continue
+		case r.start < lo:
 			continue
 		}
 		inWindow++
@@ -468,7 +479,7 @@ func parseHistorical(body []byte, svc, loc string, w collectors.Window) (recs []
 		}
 		recs = append(recs, rec)
 	}
-	return recs, inWindow, skipped, nil
+	return recs, inWindow, skipped, after, nil
 }
 
 func nameOr(s, d string) string {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"strconv"
 )
 
 // The decoders below walk the JSON bytes once and keep only the fields
@@ -17,9 +16,9 @@ import (
 // decode aliases the input bytes and is only valid until the next decode
 // into the same value.
 
-// stats decodes one measurements object into st (reset first). A mapped
-// field that is not a non-negative finite number disqualifies the entry
-// (st.bad) but decoding goes on; null is treated as absent.
+// stats decodes one measurements object into st (reset first). Only a
+// structural problem (not an object) disqualifies the entry (st.bad);
+// values are read one by one (see measurement); null is treated as absent.
 func (s *scanner) stats(st *stats) {
 	st.reset()
 	if s.isNull() {
@@ -46,25 +45,22 @@ func (s *scanner) stats(st *stats) {
 	}
 }
 
-// measurement reads the value of mapped field f into st: a non-negative
-// finite number; null counts as absent; anything else marks st bad.
+// measurement reads the value of mapped field f into st. A number is kept
+// as read, even when negative or out of range, and anything else that is
+// not null becomes NaN: judging values is the pipeline's value check, which
+// makes only that field unknown (one warning per batch, counted in
+// rejected_values) and keeps the rest of the row. null counts as absent.
 func (s *scanner) measurement(f int, st *stats) {
 	switch c := s.peek(); {
 	case c == '-' || (c >= '0' && c <= '9'):
 		v := s.num()
-		switch {
-		case s.err != nil:
-		case math.IsInf(v, 0):
-			st.fail(f, "out of range")
-		case v < 0:
-			st.fail(f, "negative ("+strconv.FormatFloat(v, 'g', -1, 64)+")")
-		default:
+		if s.err == nil {
 			st.set(f, v)
 		}
 	case s.isNull():
 	default:
 		s.skip()
-		st.fail(f, "not a number")
+		st.set(f, math.NaN())
 	}
 }
 

@@ -189,7 +189,9 @@ func refMeasurements(m map[string]any) (v [numVFields]float64, present uint32, o
 }
 
 // FuzzHistorical: any body parses without panicking; an error comes with no
-// records; records are inside the window, on the minute, never negative.
+// records; records are inside the window, on the minute, and once through
+// the pipeline's value check (schema.Counts.Check) never negative nor with
+// hits above requests.
 func FuzzHistorical(f *testing.F) {
 	f.Add(sample(f, "stats-service-minute-response.constructed.json"))
 	f.Add(sample(f, "stats-aggregate-minute.json"))
@@ -211,6 +213,7 @@ func FuzzHistorical(f *testing.F) {
 			if r.Start%60 != 0 || r.Step != 60 {
 				t.Fatalf("record at %d step %d", r.Start, r.Step)
 			}
+			r.Check()
 			for _, fld := range schema.Fields() {
 				if v, _ := r.Get(fld); v < 0 {
 					t.Fatalf("negative %s kept", fld)

@@ -68,10 +68,10 @@ type recorder = collectorstest.Recorder
 
 type events struct {
 	mu  sync.Mutex
-	got []collectors.Event
+	got []schema.Event
 }
 
-func (e *events) PostEvent(_ context.Context, ev collectors.Event) error {
+func (e *events) PostEvent(_ context.Context, ev schema.Event) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.got = append(e.got, ev)

@@ -2,6 +2,7 @@ package fastly
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
@@ -103,9 +104,11 @@ func lookupField(key []byte) int {
 }
 
 // stats is one decoded measurements object (a real-time datacenter or
-// aggregated entry, or a historical row): the values cdnmetrics reads, which
-// of them were present, and the first problem found (a wrong type or an
-// absurd value), which disqualifies the entry.
+// aggregated entry, or a historical row): the values cdnmetrics reads, as
+// the vendor sent them (NaN for a value that is not a number), which of them
+// were present, and a structural problem (not an object) that disqualifies
+// the entry. Impossible values are not judged here but by the pipeline's
+// value check, one field at a time (see impossible).
 type stats struct {
 	v       [numVFields]float64
 	present uint32
@@ -120,25 +123,45 @@ func (s *stats) set(f int, v float64) {
 	s.present |= 1 << f
 }
 
-// fail records the entry's first problem.
-func (s *stats) fail(f int, why string) {
-	if s.bad == "" {
-		s.bad = vendorNames[f] + ": " + why
-	}
-}
-
-// check rejects what no real interval has. Negative values are caught while
-// decoding; here the cross-field rule: hits are a subset of requests.
-// Real-time seconds are not checked this way (see addRT): a single second's
-// counters are not guaranteed to be attributed at the same instant.
+// check reports the structural problem that disqualifies the entry. The
+// values themselves (negative, out of range, not a number, hits above
+// requests) are the pipeline's value check's job: it makes the one field
+// unknown and keeps the rest of the row.
 func (s *stats) check() error {
 	if s.bad != "" {
 		return fmt.Errorf("%s", s.bad)
 	}
-	if s.has(vRequests) && s.has(vHits) && s.v[vHits] > s.v[vRequests] {
-		return fmt.Errorf("hits (%v) > requests (%v)", s.v[vHits], s.v[vRequests])
-	}
 	return nil
+}
+
+// impossible reports a vendor value no count can have. Such a value must
+// not be added to another (a -5 plus a real 100 would be a plausible, wrong
+// 95): it reaches the pipeline's value check whole (see combine, poison).
+func impossible(v float64) bool { return !(v >= 0) || math.IsInf(v, 0) }
+
+// combine is a+b for two parts of one count (header and body bytes), or
+// the first impossible part as it is, so the pipeline's value check rejects
+// the count and names the vendor value.
+func combine(a, b float64) float64 {
+	switch {
+	case impossible(a):
+		return a
+	case impossible(b):
+		return b
+	}
+	return a + b
+}
+
+// poison turns every impossible value into NaN. Real-time values are summed
+// over seconds (and POPs) into a bucket; NaN stays NaN through the sums, so
+// the bucket's field reaches the pipeline's value check as unknown instead
+// of as a wrong total.
+func (s *stats) poison() {
+	for i, v := range s.v {
+		if impossible(v) {
+			s.v[i] = math.NaN()
+		}
+	}
 }
 
 func (s *stats) has(f vfield) bool { return s.present&(1<<f) != 0 }
@@ -147,6 +170,7 @@ func (s *stats) has(f vfield) bool { return s.present&(1<<f) != 0 }
 // zero-valued field, and documents the fields as counts, so an absent field
 // is a known 0: every unified field becomes known.
 func (s *stats) addRT(c *schema.Counts) {
+	s.poison()
 	c.Add(schema.Requests, s.v[vRequests])
 	c.Add(schema.Hits, s.v[vHits])
 	c.Add(schema.Misses, s.v[vMiss])
@@ -173,7 +197,7 @@ func (s *stats) addHistorical(c *schema.Counts) {
 	}
 	two := func(f schema.Field, a, b vfield) {
 		if s.has(a) && s.has(b) {
-			c.Add(f, s.v[a]+s.v[b])
+			c.Add(f, combine(s.v[a], s.v[b]))
 		}
 	}
 	one(schema.Requests, vRequests)

@@ -2,6 +2,7 @@ package fastly
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -126,27 +127,38 @@ func TestFirstPartialBucketNotEmitted(t *testing.T) {
 	}
 }
 
-// Bad entries cost only themselves: a POP with a negative count is left
-// out, a second whose aggregate is bad is left out whole, and a second
+// Bad entries cost only themselves: a POP's or an aggregate's impossible
+// value makes only that field of its bucket unknown (NaN, which the
+// pipeline's value check rejects and counts) and keeps the rest of the
+// second; a record without a usable recorded time is left out; a second
 // without "aggregated" is totalled from its POPs.
 func TestRealTimeBadEntries(t *testing.T) {
 	agg := newAggregator("www", time.Minute)
 	agg.first = 1
 	res := decodeAdd(t, agg, []byte(`{"Data":[
-		{"datacenter":{"AAA":{"requests":3},"BBB":{"requests":-2}},"aggregated":{"requests":3},"recorded":1700000000},
-		{"datacenter":{"AAA":{"requests":1}},"aggregated":{"requests":"x"},"recorded":1700000001},
+		{"datacenter":{"AAA":{"requests":3},"BBB":{"requests":-2,"hits":1}},"aggregated":{"requests":3,"hits":1},"recorded":1700000000},
+		{"datacenter":{"AAA":{"requests":1}},"aggregated":{"requests":1,"hits":"x"},"recorded":1700000001},
 		{"datacenter":{"AAA":{"requests":2,"hits":1},"CCC":{"requests":5,"hits":5}},"recorded":1700000002},
 		{"aggregated":{"requests":1},"recorded":"soon"},
 		{"aggregated":{"requests":1}}
 	],"Timestamp":1700000100,"AggregateDelay":9}`))
-	if len(res.skipped) != 4 {
+	if len(res.skipped) != 2 {
 		t.Fatalf("skipped %d: %q", len(res.skipped), res.skipped)
 	}
-	for i, want := range []string{`POP "BBB": requests: negative`, "aggregated requests: not a number", "recorded is not a positive integer", "no recorded time"} {
+	for i, want := range []string{"recorded is not a positive integer", "no recorded time"} {
 		if !strings.Contains(res.skipped[i], want) {
 			t.Errorf("skipped[%d] = %q, want it to mention %q", i, res.skipped[i], want)
 		}
 	}
-	want(t, find(t, res.recs, "all", 1700000000-20), map[schema.Field]float64{schema.Requests: 3 + 2 + 5, schema.Hits: 0 + 1 + 5}) // second 0's total + second 2's POP sum
-	want(t, find(t, res.recs, "AAA", 1700000000-20), map[schema.Field]float64{schema.Requests: 3 + 2})
+	all := find(t, res.recs, "all", 1700000000-20)
+	want(t, all, map[schema.Field]float64{schema.Requests: 3 + 1 + (2 + 5)}) // seconds 0 and 1's totals + second 2's POP sum
+	if v, ok := all.Get(schema.Hits); ok && !math.IsNaN(v) {
+		t.Errorf("all hits = %v: second 1's aggregated hits are not a number, the minute's hits are unknown", v)
+	}
+	want(t, find(t, res.recs, "AAA", 1700000000-20), map[schema.Field]float64{schema.Requests: 3 + 1 + 2})
+	bbb := find(t, res.recs, "BBB", 1700000000-20)
+	want(t, bbb, map[schema.Field]float64{schema.Hits: 1})
+	if v, _ := bbb.Get(schema.Requests); !math.IsNaN(v) {
+		t.Errorf("BBB requests = %v, want NaN (a negative second)", v)
+	}
 }

@@ -32,3 +32,26 @@ func TestLinesAheadOfOurClockAreRejectedAndCounted(t *testing.T) {
 		t.Errorf("rejected line not logged: %s", f.logs.String())
 	}
 }
+
+// A line whose byte count is impossible (negative, more than 18 digits) is
+// still a request: its request and status count, its bytes are rejected,
+// counted in rejected_values and warned about once per file, not per line
+// and not as "did not match the pattern" (issue 16 items 3, 15).
+func TestImpossibleByteCountRejectedPerValue(t *testing.T) {
+	f := newFixture(t) // our clock: 10:05
+	f.write(f.log, ll(60, 200, "100", "fastly")+ll(70, 503, "-5", "fastly")+ll(80, 200, "99999999999999999999", "fastly"))
+	c := f.collector(nil)
+	counted := map[string]int{}
+	c.clock = collectors.Clock{Reject: func(reason string, n int) { counted[reason] += n }}
+	rec := &recorder{}
+	collect(t, c, rec)
+	// 10:01: 3 requests, only the first line's 100 bytes, 2×2xx, 1×5xx.
+	want(t, rec.whisper(), "fastly", t0+60, 3, 100, 2, 0, 0, 1)
+	if counted[collectors.RejectedValues] != 2 {
+		t.Errorf("counted %v, want %s: 2", counted, collectors.RejectedValues)
+	}
+	l := f.logs.String()
+	if strings.Count(l, "impossible byte counts rejected") != 1 || !strings.Contains(l, "count=2") || strings.Contains(l, "did not match") {
+		t.Errorf("log:\n%s", l)
+	}
+}

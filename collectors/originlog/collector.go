@@ -19,7 +19,7 @@ import (
 )
 
 // LocationOrigin is the location element of every originlog path.
-const LocationOrigin = "origin"
+const LocationOrigin = schema.LocationOrigin
 
 const (
 	fpMax       = 256       // bytes hashed to fingerprint a file
@@ -131,6 +131,7 @@ type run struct {
 	sp        spans // reused: a local would escape through the interface call
 	// per-file counters, reset for every file
 	lines, unmatched, late, future int64
+	badBytes                       int64 // lines kept without their impossible byte count
 }
 
 // Collect reads what was appended to each log since the last run and emits
@@ -260,6 +261,11 @@ func (c *Collector) logFileStats(path string, r *run) {
 		c.log.Warn("lines stamped ahead of our clock dropped", "file", path, "future", r.future)
 		c.clock.Count(collectors.RejectedFuture, int(r.future))
 	}
+	if r.badBytes > 0 {
+		c.log.Warn("impossible byte counts rejected (negative, not a number or over 18 digits); their lines' requests and statuses kept",
+			"file", path, "count", r.badBytes)
+		c.clock.Count(collectors.RejectedValues, int(r.badBytes))
+	}
 	c.log.Debug("read log", "file", path, "lines", r.lines)
 }
 
@@ -287,9 +293,16 @@ func (c *Collector) line(ctx context.Context, line []byte, lf *logFile, r *run) 
 	status, err1 := parseStatus(s.status)
 	size, err2 := parseBytes(s.bytes)
 	ts, err3 := lf.tp.parse(s.time)
-	if err1 != nil || err2 != nil || err3 != nil {
+	if err1 != nil || err3 != nil {
 		c.unmatched(ctx, line, lf, r)
 		return
+	}
+	if err2 != nil {
+		// A negative or overflowing byte count is one impossible value,
+		// not a line that is not a request: the request and its status
+		// count, its bytes are rejected (rejected_values, see logFileStats).
+		r.badBytes++
+		size = 0
 	}
 	start := ts - mod(ts, c.step)
 	if start < r.st.Watermark {

@@ -17,6 +17,10 @@ func FuzzSplit(f *testing.F) {
 	for _, l := range benchLines(8) {
 		f.Add(l)
 	}
+	// Negative and overflowing byte counts: matched, their bytes rejected.
+	f.Add([]byte(`203.0.113.7 - - [22/Nov/2026:10:01:10 +0000] "GET / HTTP/1.1" 503 -5 "-" "-" "fastly"`))
+	f.Add([]byte(`203.0.113.7 - - [22/Nov/2026:10:01:10 +0000] "GET / HTTP/1.1" 200 - "-" "-" "fastly"`))
+	f.Add([]byte(`203.0.113.7 - - [22/Nov/2026:10:01:10 +0000] "GET / HTTP/1.1" 200 -- "-" "-" "fastly"`))
 	ref := refSplitter(f)
 	custom, err := compilePattern(`^(?P<time>\d+(?:\.\d+)?) (?P<provider>\S+) (?P<status>\d+)(?: (?P<bytes>\d+))?`)
 	if err != nil {

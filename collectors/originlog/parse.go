@@ -22,7 +22,7 @@ import (
 // (Apache writes \" inside them; nginx writes \x22). Lines in this format
 // are read by a hand-written parser that gives the same fields as this
 // expression; the expression documents it and is the reference in tests.
-const DefaultPattern = `^\S+ \S+ \S+ \[(?P<time>[^\]]*)\] "(?:[^"\\]|\\.)*" (?P<status>\d{3}) (?P<bytes>\d+|-) "(?:[^"\\]|\\.)*" "(?:[^"\\]|\\.)*" "(?P<provider>(?:[^"\\]|\\.)*)"(?: .*)?$`
+const DefaultPattern = `^\S+ \S+ \S+ \[(?P<time>[^\]]*)\] "(?:[^"\\]|\\.)*" (?P<status>\d{3}) (?P<bytes>-?\d+|-) "(?:[^"\\]|\\.)*" "(?:[^"\\]|\\.)*" "(?P<provider>(?:[^"\\]|\\.)*)"(?: .*)?$`
 
 // DefaultTimeFormat is the layout of nginx's $time_local and Apache's %t.
 const DefaultTimeFormat = "02/Jan/2006:15:04:05 -0700"
@@ -113,17 +113,19 @@ func (fastSplitter) split(line []byte, s *spans) bool {
 	}
 	s.status = line[i+1 : i+4]
 	i += 5
-	// bytes: \d+ or -
+	// bytes: -?\d+ or -. A negative count is matched so that the line
+	// counts as the request it is and only its bytes are rejected
+	// (parseBytes; the collector counts them in rejected_values).
 	j = i
 	if j < n && line[j] == '-' {
 		j++
-	} else {
-		for j < n && isDigit(line[j]) {
-			j++
-		}
-		if j == i {
-			return false
-		}
+	}
+	d := j
+	for j < n && isDigit(line[j]) {
+		j++
+	}
+	if j == d && d == i {
+		return false
 	}
 	if j >= n || line[j] != ' ' {
 		return false

@@ -199,7 +199,7 @@ func (c *Collector) readLines(ctx context.Context, f *os.File, offset int64, fin
 		c.buf = make([]byte, readBuf)
 	}
 	buf := c.buf
-	r.lines, r.unmatched, r.late, r.future = 0, 0, 0, 0
+	r.lines, r.unmatched, r.late, r.future, r.badBytes = 0, 0, 0, 0, 0
 	defer c.logFileStats(lf.path, r)
 	pos := offset // file offset of buf[0]
 	have := 0     // bytes in buf

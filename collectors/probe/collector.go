@@ -16,14 +16,9 @@ import (
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 )
 
-// Metric names.
 const (
-	MetricOK    = "probe_ok"
-	MetricTTFB  = "probe_ttfb_ms"
-	MetricTotal = "probe_total_ms"
-	MetricHit   = "probe_hit"
-	maxBody     = 16 << 20 // read at most this much of a body
-	userAgent   = "cdnmetrics-probe/1"
+	maxBody   = 16 << 20 // read at most this much of a body
+	userAgent = "cdnmetrics-probe/1"
 )
 
 // Collector probes the configured targets.

@@ -108,12 +108,12 @@ func (c *Collector) gauges(t *Target, r *result) []schema.Gauge {
 	g := func(metric string, v float64) schema.Gauge {
 		return schema.Gauge{Provider: t.Provider, Service: t.Service, Location: loc, Metric: metric, Time: ts, Value: v}
 	}
-	out := []schema.Gauge{g(MetricOK, b2f(r.ok))}
+	out := []schema.Gauge{g(schema.ProbeOK, b2f(r.ok))}
 	if r.answered {
-		out = append(out, g(MetricTTFB, ms(r.ttfb)), g(MetricTotal, ms(r.total)))
+		out = append(out, g(schema.ProbeTTFB, ms(r.ttfb)), g(schema.ProbeTotal, ms(r.total)))
 	}
 	if r.known {
-		out = append(out, g(MetricHit, b2f(r.hit)))
+		out = append(out, g(schema.ProbeHit, b2f(r.hit)))
 	}
 	return out
 }

@@ -67,7 +67,7 @@ func (rt *program) startExtras(ctx context.Context) error {
 	if hookLn == nil {
 		return nil
 	}
-	post := func(ctx context.Context, ev collectors.Event) error {
+	post := func(ctx context.Context, ev schema.Event) error {
 		// Without [events] the deploy still becomes a metric.
 		return rt.pipe.Direct().Emit(ctx, collectors.Batch{Points: events.MetricPoints(rt.cfg.Graphite.Prefix, ev)})
 	}
@@ -107,11 +107,11 @@ func (rt *program) selfPointsAll(now time.Time, d *scheduler.Daemon, bs []*built
 	pts := rt.pipe.SelfPoints(now)
 	for _, b := range bs {
 		if c := d.Counters(b.cfg.Name); c != nil {
-			pts = append(pts, schema.Point{Path: schema.Path(rt.cfg.Graphite.Prefix, "cdnmetrics", "collector", b.cfg.Name, "skipped_runs"), Value: float64(c.Skipped.Load()), Time: now.Unix()})
+			pts = append(pts, schema.Point{Path: schema.Path(rt.cfg.Graphite.Prefix, schema.NamespaceSelf, "collector", b.cfg.Name, "skipped_runs"), Value: float64(c.Skipped.Load()), Time: now.Unix()})
 		}
 	}
 	if h := rt.ext.hook; h != nil {
-		pts = append(pts, schema.Point{Path: schema.Path(rt.cfg.Graphite.Prefix, "cdnmetrics", "hook", "rejected_future"), Value: float64(h.RejectedFuture()), Time: now.Unix()})
+		pts = append(pts, schema.Point{Path: schema.Path(rt.cfg.Graphite.Prefix, schema.NamespaceSelf, "hook", "rejected_future"), Value: float64(h.RejectedFuture()), Time: now.Unix()})
 		pts = append(pts, h.RejectedPoints(rt.cfg.Graphite.Prefix, now)...)
 	}
 	return pts

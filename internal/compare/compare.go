@@ -15,30 +15,21 @@ import (
 )
 
 // The count series read per provider and service, at location "all".
-const (
-	mHits           = "hits"
-	mMisses         = "misses"
-	mRequests       = "requests"
-	mEdgeBytes      = "edge_bytes"
-	mOriginBytes    = "origin_bytes"
-	mOriginRequests = "origin_requests"
-	mStatus5xx      = "status_5xx"
-	// MetricTTFB is the probe gauge the TTFB percentiles are taken over
-	// (collectors/probe).
-	MetricTTFB = "probe_ttfb_ms"
+var (
+	mHits           = schema.Hits.String()
+	mMisses         = schema.Misses.String()
+	mRequests       = schema.Requests.String()
+	mEdgeBytes      = schema.EdgeBytes.String()
+	mOriginBytes    = schema.OriginBytes.String()
+	mOriginRequests = schema.OriginRequests.String()
+	mStatus5xx      = schema.Status5xx.String()
 )
 
-var countMetrics = []string{mHits, mMisses, mRequests, mEdgeBytes, mOriginBytes, mOriginRequests, mStatus5xx}
+// MetricTTFB is the probe gauge the TTFB percentiles are taken over
+// (collectors/probe).
+const MetricTTFB = schema.ProbeTTFB
 
-// notProviders are the first-level nodes under the prefix that hold no
-// provider: self-metrics, events, anomaly scores, RUM beacons.
-var notProviders = func() map[string]bool {
-	m := map[string]bool{}
-	for _, n := range schema.Namespaces() {
-		m[n] = true
-	}
-	return m
-}()
+var countMetrics = []string{mHits, mMisses, mRequests, mEdgeBytes, mOriginBytes, mOriginRequests, mStatus5xx}
 
 // maxBuckets bounds the points per count series graphite-web returns: the
 // counts are summed server-side into at most this many buckets with
@@ -172,7 +163,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	var provs []string
 	for _, n := range names {
 		switch {
-		case notProviders[n]:
+		case schema.IsNamespace(n):
 		case !plainName(n):
 			r.Notes = append(r.Notes, fmt.Sprintf("%s.%s skipped: not a plain path element", o.Prefix, n))
 		default:
@@ -335,10 +326,10 @@ func providerRatios(p *Provider, d *provData) {
 	if p.EdgeBytes == nil {
 		p.Notes = append(p.Notes, "no edge_bytes datapoints: edge bytes and bytes share left empty")
 	}
-	p.HitRatio = d.ratio("hit ratio", mHits, mMisses, func(a, b float64) (float64, bool) { return a / (a + b), a+b > 0 }, &p.Notes)
-	p.OriginOffload = d.ratio("origin offload", mOriginBytes, mEdgeBytes, func(a, b float64) (float64, bool) { return 1 - a/b, b > 0 }, &p.Notes)
-	p.RequestOffload = d.ratio("request offload", mOriginRequests, mRequests, func(a, b float64) (float64, bool) { return 1 - a/b, b > 0 }, &p.Notes)
-	p.ErrorRatio = d.ratio("error ratio", mStatus5xx, mRequests, func(a, b float64) (float64, bool) { return a / b, b > 0 }, &p.Notes)
+	p.HitRatio = d.ratio("hit ratio", mHits, mMisses, schema.HitRatioOf, &p.Notes)
+	p.OriginOffload = d.ratio("origin offload", mOriginBytes, mEdgeBytes, schema.OffloadOf, &p.Notes)
+	p.RequestOffload = d.ratio("request offload", mOriginRequests, mRequests, schema.OffloadOf, &p.Notes)
+	p.ErrorRatio = d.ratio("error ratio", mStatus5xx, mRequests, schema.ErrorRatioOf, &p.Notes)
 }
 
 // skippedCountNotes notes the infinite and negative counts left out of p's

@@ -55,6 +55,7 @@ const findThree = `[{"text": "akamai", "id": "cdn.akamai", "allowChildren": 1, "
  {"text": "cloudflare", "id": "cdn.cloudflare", "allowChildren": 1, "expandable": 1, "leaf": 0},
  {"text": "events", "id": "cdn.events", "allowChildren": 1, "expandable": 1, "leaf": 0},
  {"text": "fastly", "id": "cdn.fastly", "allowChildren": 1, "expandable": 1, "leaf": 0},
+ {"text": "steering", "id": "cdn.steering", "allowChildren": 1, "expandable": 1, "leaf": 0},
  {"text": "stray", "id": "cdn.stray", "allowChildren": 0, "expandable": 0, "leaf": 1}]`
 
 func series(name, dps string) string {

@@ -20,7 +20,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/backoff"
 	"github.com/cdnmetrics/cdnmetrics/internal/config"
 	"github.com/cdnmetrics/cdnmetrics/internal/redact"
@@ -29,7 +28,7 @@ import (
 )
 
 // Event is an annotation for graphite-web's events API.
-type Event = collectors.Event
+type Event = schema.Event
 
 // Defaults of a Poster; each can be changed with an Option.
 const (
@@ -43,12 +42,6 @@ const (
 
 // Option changes a Poster built by New.
 type Option func(*Poster)
-
-// WithHTTPClient sets the HTTP client. By default, a client without a
-// global timeout is used (each request is bounded by the Poster's timeout).
-// Redirects are never followed either way: a POST turned into a GET by a
-// redirect would answer 200 without storing anything.
-func WithHTTPClient(c *http.Client) Option { return func(p *Poster) { p.client = c } }
 
 // WithLogger sets the logger. By default, slog.Default() is used.
 func WithLogger(l *slog.Logger) Option { return func(p *Poster) { p.log = l } }
@@ -108,16 +101,14 @@ func New(cfg config.Events, dir string, getenv func(string) string, opts ...Opti
 		maxBackoff: DefaultMaxBackoff,
 		now:        time.Now,
 		log:        slog.Default(),
-		client:     &http.Client{},
 	}
 	for _, o := range opts {
 		o(p)
 	}
-	// Never follow redirects (see WithHTTPClient); copy so the caller's
-	// client is not changed.
-	c := *p.client
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	p.client = &c
+	// No global timeout (each request is bounded by p.timeout), and never
+	// follow redirects: a POST turned into a GET by a redirect would answer
+	// 200 without storing anything.
+	p.client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	p.log = p.log.With("component", "events")
 
 	if len(cfg.GraphiteWebURLs) == 0 {
@@ -278,30 +269,6 @@ func (p *Poster) Enqueue(ev Event) (Event, error) {
 		}
 	}
 	return ev, errors.Join(errs...)
-}
-
-// PostEvent queues ev durably and tries every graphite-web that is not
-// backing off right away. It implements collectors.EventPoster. It returns
-// an error only when ev could not be queued; a graphite-web that is down
-// gets the event later from Run (the failure is logged).
-func (p *Poster) PostEvent(ctx context.Context, ev Event) error {
-	if _, err := p.Enqueue(ev); err != nil {
-		return err
-	}
-	var wg sync.WaitGroup
-	for _, t := range p.targets {
-		if !t.due(p.now()) {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := p.flush(ctx, t)
-			p.account(t, r)
-		}()
-	}
-	wg.Wait()
-	return nil
 }
 
 // Send queues ev and then drains every queue once (the one-shot CLI).
@@ -644,7 +611,7 @@ func MetricPoints(prefix string, ev Event) []schema.Point {
 	seen := map[string]bool{}
 	var pts []schema.Point
 	for _, tag := range append(normTags(ev.Tags), schema.LocationAll) {
-		path := schema.Path(prefix, "events", what, tag)
+		path := schema.Path(prefix, schema.NamespaceEvents, what, tag)
 		if seen[path] {
 			continue
 		}

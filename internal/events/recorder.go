@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
-	"strconv"
 	"strings"
 	"time"
 
@@ -47,19 +45,4 @@ func (r *Recorder) PostEvent(ctx context.Context, ev Event) error {
 	}
 	_, err := r.p.Enqueue(ev)
 	return err
-}
-
-// ParseWhen parses an event time as given on a command line or in a hook
-// body: epoch seconds (a fraction is truncated, as graphite-web does) or
-// RFC 3339. It does not check the range.
-func ParseWhen(s string) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) > 1e15 {
-		return time.Time{}, fmt.Errorf("time %q is neither epoch seconds nor RFC 3339 (2026-11-20T10:00:00Z)", s)
-	}
-	return time.Unix(int64(v), 0), nil
 }

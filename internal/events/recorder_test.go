@@ -50,21 +50,3 @@ func TestRecorderWritesMetricThenEvent(t *testing.T) {
 		t.Fatal("event queued although its metric could not be written")
 	}
 }
-
-func TestParseWhen(t *testing.T) {
-	for in, want := range map[string]int64{
-		"1795381779":                1795381779,
-		"1795381779.9":              1795381779, // truncated like graphite-web
-		"2026-11-20T10:00:00+01:00": 1795165200, // 09:00Z: 2026-11-20T00:00Z = 1795132800, + 9*3600 = 1795165200
-	} {
-		got, err := ParseWhen(in)
-		if err != nil || got.Unix() != want {
-			t.Errorf("ParseWhen(%q) = %v, %v; want %d", in, got.Unix(), err, want)
-		}
-	}
-	for _, bad := range []string{"", "now", "NaN", "1e400", "2026-11-20"} {
-		if _, err := ParseWhen(bad); err == nil {
-			t.Errorf("ParseWhen(%q) accepted", bad)
-		}
-	}
-}

@@ -17,6 +17,5 @@
 // cause, so callers never move a checkpoint past points that are neither in
 // carbon nor on disk; Close counts what it could not place as lost.
 //
-// WriterSink (dry-run) prints the exact lines, Recorder (tests) keeps the
-// points; both implement Sink.
+// WriterSink (dry-run) prints the exact lines; it implements Sink too.
 package graphite

@@ -46,9 +46,6 @@ func WithBatch(points, bytes int) Option {
 // WithWriteTimeout bounds one write to carbon. By default, 10s.
 func WithWriteTimeout(d time.Duration) Option { return func(o *options) { o.writeTimeout = d } }
 
-// WithDialTimeout bounds one connection attempt. By default, 5s.
-func WithDialTimeout(d time.Duration) Option { return func(o *options) { o.dialTimeout = d } }
-
 // WithBackoff sets the reconnect backoff, doubled after each failure (with
 // ±20 % jitter). By default, 100ms up to 10s.
 func WithBackoff(min, max time.Duration) Option {
@@ -58,14 +55,6 @@ func WithBackoff(min, max time.Duration) Option {
 // WithRetryWindow is how long a batch is retried before it goes to the
 // spool (without a spool it is retried until Close). By default, 2s.
 func WithRetryWindow(d time.Duration) Option { return func(o *options) { o.retryWindow = d } }
-
-// WithRedo sets how much recently written data is kept to re-send when the
-// connection turns out dead: a plaintext write only reaches the kernel, and
-// whatever carbon had not read when it closed is lost without an error. By
-// default, the last 8 MiB written within 10s.
-func WithRedo(maxBytes int, maxAge time.Duration) Option {
-	return func(o *options) { o.redoBytes, o.redoAge = maxBytes, maxAge }
-}
 
 // WithClose sets what Close does after the last batch was written. It
 // keeps the connection open until the newest write is settle old, watching

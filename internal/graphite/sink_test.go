@@ -410,14 +410,6 @@ func TestSelfPoints(t *testing.T) {
 	}
 }
 
-func TestRecorder(t *testing.T) {
-	r := NewRecorder()
-	_ = r.Send(context.Background(), []schema.Point{{Path: "a", Value: 1, Time: 1}, {Path: "b", Value: math.Inf(1), Time: 1}})
-	if pts := r.Points(); len(pts) != 1 || pts[0].Path != "a" || r.Stats().DroppedInvalid != 1 {
-		t.Fatalf("recorder: %v %+v", pts, r.Stats())
-	}
-}
-
 func TestNewRejectsBadAddress(t *testing.T) {
 	for _, a := range []string{"nohostport", "h:0", "h:x", "h:70000"} {
 		if _, err := New(a, WithLogger(quietLog())); err == nil {

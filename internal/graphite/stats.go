@@ -93,7 +93,7 @@ func (st Stats) SelfPoints(prefix string, now time.Time) []schema.Point {
 	}
 	pts := make([]schema.Point, len(vals))
 	for i, x := range vals {
-		pts[i] = schema.Point{Path: schema.Path(prefix, "cdnmetrics", "sink", x.name), Value: x.v, Time: t}
+		pts[i] = schema.Point{Path: schema.Path(prefix, schema.NamespaceSelf, "sink", x.name), Value: x.v, Time: t}
 	}
 	return pts
 }

@@ -99,63 +99,6 @@ func (s *WriterSink) Stats() Stats {
 	return s.stats
 }
 
-// Recorder is a Sink for tests: it keeps every valid point in order.
-type Recorder struct {
-	mu    sync.Mutex
-	pts   []schema.Point
-	stats Stats
-}
-
-// NewRecorder returns an empty Recorder.
-func NewRecorder() *Recorder { return &Recorder{} }
-
-// Send implements Sink. Invalid points are dropped and counted, as TCPSink
-// does, so tests see what carbon would get.
-func (r *Recorder) Send(ctx context.Context, pts []schema.Point) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for i := range pts {
-		if checkPoint(&pts[i]) != nil {
-			r.stats.DroppedInvalid++
-			continue
-		}
-		r.pts = append(r.pts, pts[i])
-		r.stats.SentPoints++
-	}
-	return nil
-}
-
-// Flush implements Sink.
-func (r *Recorder) Flush(context.Context) error { return nil }
-
-// Close implements Sink.
-func (r *Recorder) Close(context.Context) error { return nil }
-
-// Stats implements Sink.
-func (r *Recorder) Stats() Stats {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.stats
-}
-
-// Points returns a copy of the recorded points in the order sent.
-func (r *Recorder) Points() []schema.Point {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]schema.Point(nil), r.pts...)
-}
-
-// Reset forgets the recorded points and counters.
-func (r *Recorder) Reset() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.pts, r.stats = nil, Stats{}
-}
-
 var (
 	_ Sink = (*WriterSink)(nil)
-	_ Sink = (*Recorder)(nil)
 )

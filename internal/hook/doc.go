@@ -1,6 +1,6 @@
 // Package hook is the daemon's deploy hook: an http.Handler for
 // POST /hooks/deploy that turns a generic JSON body or a GitHub webhook
-// (deployment, deployment_status, push) into a collectors.Event and hands
+// (deployment, deployment_status, push) into a schema.Event and hands
 // it to a callback (which posts the event and writes its metric form).
 //
 // Every request must prove it knows the shared secret, by

@@ -17,8 +17,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/config"
+	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
 // FuzzGeneric feeds arbitrary bodies to the generic parser: it must never
@@ -105,7 +105,7 @@ func FuzzHandler(f *testing.F) {
 	var calls int
 	h, err := New(config.Hook{SecretEnv: "S", MaxBodyBytes: 4096, DedupeWindow: config.Duration(10 * time.Minute)},
 		func(string) string { return secret }, dir,
-		func(context.Context, collectors.Event) error { calls++; return nil },
+		func(context.Context, schema.Event) error { calls++; return nil },
 		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))), WithClock(func() time.Time { return now }))
 	if err != nil {
 		f.Fatal(err)

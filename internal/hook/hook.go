@@ -15,10 +15,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/config"
 	"github.com/cdnmetrics/cdnmetrics/internal/listen"
 	"github.com/cdnmetrics/cdnmetrics/internal/redact"
+	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
 // Path is where the hook is served.
@@ -29,10 +29,10 @@ const Path = "/hooks/deploy"
 const DefaultMaxDeliveries = 10000
 
 // Callback receives every accepted event. It should queue the event
-// durably (events.Poster.PostEvent) and write its metric form; an error
+// durably (events.Recorder.PostEvent) and write its metric form; an error
 // answers 500 and leaves the delivery id unrecorded, so the sender's retry
 // is accepted.
-type Callback func(ctx context.Context, ev collectors.Event) error
+type Callback func(ctx context.Context, ev schema.Event) error
 
 // Option changes a Handler built by New.
 type Option func(*Handler)
@@ -175,7 +175,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	ghEvent := r.Header.Get("X-GitHub-Event")
 	var (
-		ev     collectors.Event
+		ev     schema.Event
 		id     string
 		ignore string
 	)
@@ -326,19 +326,9 @@ func checkID(id string) error {
 	return nil
 }
 
-// Serve serves h at Path on addr until ctx is done, then shuts down,
+// ServeListener serves h at Path on l until ctx is done, then shuts down,
 // letting requests in flight finish for up to 10 s. Other paths answer 404.
-// A failure to bind is returned at once.
-func Serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger) error {
-	l, err := listen.Open(addr, maxConns(h))
-	if err != nil {
-		return fmt.Errorf("hook: listen %s: %w", addr, err)
-	}
-	return ServeListener(ctx, l, h, log)
-}
-
-// ServeListener is Serve on an open listener (tests use port 0). The
-// listener's connections are capped at max_connections (see
+// The listener's connections are capped at max_connections (see
 // listen.LimitListener) whoever opened it.
 func ServeListener(ctx context.Context, l net.Listener, h http.Handler, log *slog.Logger) error {
 	if log == nil {

@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/config"
+	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
 const secret = "hook-secret-do-not-leak-7f3a"
@@ -30,11 +30,11 @@ var now = time.Date(2026, 11, 25, 12, 5, 0, 0, time.UTC)
 
 type recorder struct {
 	mu     sync.Mutex
-	events []collectors.Event
+	events []schema.Event
 	fail   error
 }
 
-func (r *recorder) cb(_ context.Context, ev collectors.Event) error {
+func (r *recorder) cb(_ context.Context, ev schema.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.fail != nil {
@@ -169,14 +169,14 @@ func TestGenericBodyAccepted(t *testing.T) {
 	cases := []struct {
 		name string
 		body string
-		want collectors.Event
+		want schema.Event
 	}{
-		{"defaults", `{}`, collectors.Event{What: "deploy", Tags: []string{"deploy"}, When: now}},
+		{"defaults", `{}`, schema.Event{What: "deploy", Tags: []string{"deploy"}, When: now}},
 		{"tag string, epoch when", `{"what":"deploy","tags":"deploy svc1","data":"v123","when":1795381779}`,
-			collectors.Event{What: "deploy", Tags: []string{"deploy", "svc1"}, Data: "v123", When: time.Unix(1795381779, 0)}},
+			schema.Event{What: "deploy", Tags: []string{"deploy", "svc1"}, Data: "v123", When: time.Unix(1795381779, 0)}},
 		{"tag list, RFC 3339 when", `{"what":"cdn-config","tags":["cdn-config","fastly"],"when":"2026-11-20T10:00:00+01:00"}`,
-			collectors.Event{What: "cdn-config", Tags: []string{"cdn-config", "fastly"}, When: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)}},
-		{"fractional epoch string", `{"when":"1795381779.9"}`, collectors.Event{What: "deploy", Tags: []string{"deploy"}, When: time.Unix(1795381779, 0)}},
+			schema.Event{What: "cdn-config", Tags: []string{"cdn-config", "fastly"}, When: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)}},
+		{"fractional epoch string", `{"when":"1795381779.9"}`, schema.Event{What: "deploy", Tags: []string{"deploy"}, When: time.Unix(1795381779, 0)}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -329,7 +329,7 @@ func TestGitHubPayloads(t *testing.T) {
 
 func TestNewRefusesWithoutSecret(t *testing.T) {
 	for _, cfg := range []config.Hook{{SecretEnv: ""}, {SecretEnv: "UNSET"}} {
-		_, err := New(cfg, func(string) string { return "" }, t.TempDir(), func(context.Context, collectors.Event) error { return nil })
+		_, err := New(cfg, func(string) string { return "" }, t.TempDir(), func(context.Context, schema.Event) error { return nil })
 		if err == nil || !strings.Contains(err.Error(), "never runs unauthenticated") {
 			t.Fatalf("cfg %+v: err %v", cfg, err)
 		}

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
 // Limits on what one event may carry.
@@ -40,12 +41,12 @@ type generic struct {
 }
 
 // fromGeneric parses {"what","tags","data","when","id"|"delivery_id"}.
-func fromGeneric(body []byte, now time.Time) (collectors.Event, string, error) {
+func fromGeneric(body []byte, now time.Time) (schema.Event, string, error) {
 	var g generic
 	if err := decodeStrict(body, &g); err != nil {
-		return collectors.Event{}, "", err
+		return schema.Event{}, "", err
 	}
-	ev := collectors.Event{What: defaultWhat, When: now}
+	ev := schema.Event{What: defaultWhat, When: now}
 	if g.What != nil {
 		ev.What = strings.TrimSpace(*g.What)
 		if ev.What == "" {
@@ -187,7 +188,7 @@ func (h *Handler) RejectedFuture() int64 { return h.clockCheck.rejectedFuture.Lo
 // checkClock returns parseErr, or an error when ev's time is more than the
 // tolerance ahead of now; either way an event time ahead of our clock is
 // counted.
-func (c *clockCheck) checkClock(ev collectors.Event, now time.Time, parseErr error) error {
+func (c *clockCheck) checkClock(ev schema.Event, now time.Time, parseErr error) error {
 	if parseErr != nil {
 		if errors.Is(parseErr, errAhead) {
 			c.rejectedFuture.Add(1)
@@ -223,7 +224,7 @@ func parseID(raw json.RawMessage, key string) (string, error) {
 
 // finish applies the limits and the default tag: an event without tags is
 // tagged with its what, so events('deploy') finds {"what":"deploy"}.
-func finish(ev collectors.Event) (collectors.Event, error) {
+func finish(ev schema.Event) (schema.Event, error) {
 	if len(ev.What) > maxWhat || !utf8.ValidString(ev.What) {
 		return ev, fmt.Errorf(`"what" is longer than %d bytes or not UTF-8`, maxWhat)
 	}
@@ -296,7 +297,7 @@ type ghPayload struct {
 // fromGitHub builds the event of one GitHub webhook delivery. A delivery
 // that is valid but not a deploy (ping, a pending status, a branch
 // deletion, another event type) returns a non-empty ignore reason.
-func fromGitHub(kind string, body []byte, now time.Time) (ev collectors.Event, ignore string, err error) {
+func fromGitHub(kind string, body []byte, now time.Time) (ev schema.Event, ignore string, err error) {
 	var p ghPayload
 	if len(bytes.TrimSpace(body)) == 0 {
 		return ev, "", errors.New("empty body; GitHub sends a JSON payload")
@@ -316,7 +317,7 @@ func fromGitHub(kind string, body []byte, now time.Time) (ev collectors.Event, i
 		if d == nil || d.SHA == "" {
 			return ev, "", errors.New("deployment payload has no deployment.sha")
 		}
-		ev = collectors.Event{What: "deploy", When: ghTime(d.CreatedAt, now)}
+		ev = schema.Event{What: "deploy", When: ghTime(d.CreatedAt, now)}
 		ev.Tags = ghTags("deploy", d.Environment, repo)
 		ev.Data = describe(repo, d.Ref, d.SHA, d.Environment, login(d.Creator, p.Sender), deref(d.Description))
 	case "deployment_status":
@@ -337,7 +338,7 @@ func fromGitHub(kind string, body []byte, now time.Time) (ev collectors.Event, i
 		if env == "" {
 			env = d.Environment
 		}
-		ev = collectors.Event{What: what, When: ghTime(s.CreatedAt, now)}
+		ev = schema.Event{What: what, When: ghTime(s.CreatedAt, now)}
 		ev.Tags = ghTags(what, env, repo)
 		desc := deref(s.Description)
 		if desc == "" {
@@ -362,7 +363,7 @@ func fromGitHub(kind string, body []byte, now time.Time) (ev collectors.Event, i
 				when = time.Unix(secs, 0)
 			}
 		}
-		ev = collectors.Event{What: "deploy", When: when}
+		ev = schema.Event{What: "deploy", When: when}
 		ev.Tags = append(ghTags("deploy", "", repo), "push", branch)
 		pusher := ""
 		if p.Pusher != nil {

@@ -83,7 +83,7 @@ func (h *Handler) RejectedPoints(prefix string, now time.Time) []schema.Point {
 	counts := h.Rejected()
 	pts := make([]schema.Point, 0, len(RejectReasons))
 	for _, r := range RejectReasons {
-		pts = append(pts, schema.Point{Path: schema.Path(prefix, "cdnmetrics", "hook", "rejected_"+r), Value: float64(counts[r]), Time: now.Unix()})
+		pts = append(pts, schema.Point{Path: schema.Path(prefix, schema.NamespaceSelf, "hook", "rejected_"+r), Value: float64(counts[r]), Time: now.Unix()})
 	}
 	return pts
 }

@@ -388,9 +388,6 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 	return 0
 }
 
-// RetryAfter exposes the Retry-After parser to vendor packages.
-func RetryAfter(h http.Header, now time.Time) time.Duration { return retryAfter(h, now) }
-
 func pathOf(u string) string {
 	if i := strings.Index(u, "://"); i >= 0 {
 		u = u[i+3:]

@@ -23,8 +23,8 @@ import (
 )
 
 // usage is printed for -h and for bad arguments.
-const usage = `usage: anomaly-eval [--format table|json] [--scores-dir DIR] [--results DIR [--detector NAME]]
-                    [--holdout [--grid]] [--report] NAB_ROOT
+const usage = `Usage: cdnmetrics anomaly-eval [--format table|json] [--scores-dir DIR] [--results DIR [--detector NAME]]
+                               [--holdout [--grid]] [--report] NAB_ROOT
 
 Runs the built-in anomaly detector over every NAB data file as a stream and
 scores it with NAB's rules. NAB_ROOT holds data/, labels/ and config/.

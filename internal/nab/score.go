@@ -93,9 +93,6 @@ func NewScorer(files []*File) *Scorer {
 // Windows is the number of label windows in the corpus.
 func (s *Scorer) Windows() int { return len(s.winFile) }
 
-// Files returns the corpus files in scoring order.
-func (s *Scorer) Files() []*File { return s.files }
-
 // Sweep is one detector's output over the corpus, ready for threshold
 // sweeps: scores[i] holds the anomaly scores of file i.
 type Sweep struct {
@@ -104,7 +101,7 @@ type Sweep struct {
 	order  []int32   // scored flat rows, highest score first
 }
 
-// Prepare flattens a detector's scores (one slice per file, in Files order,
+// Prepare flattens a detector's scores (one slice per file, in scoring order,
 // each as long as its file) and sorts them once for all profiles.
 func (s *Scorer) Prepare(scores [][]float64) *Sweep {
 	sw := &Sweep{s: s, scores: make([]float64, 0, len(s.unit))}

@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/anomaly"
 	"github.com/cdnmetrics/cdnmetrics/internal/config"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
@@ -158,7 +157,7 @@ func (p *Pipeline) onAnomaly(c anomaly.Crossing) {
 	}
 	parts := strings.Split(strings.TrimPrefix(c.Path, p.prefix+"."), ".")
 	tags := append([]string{"anomaly"}, parts...)
-	ev := collectors.Event{What: "anomaly", Tags: tags, When: time.Unix(c.Time, 0),
+	ev := schema.Event{What: "anomaly", Tags: tags, When: time.Unix(c.Time, 0),
 		Data: fmt.Sprintf("%s = %g (anomaly score %.2f)", c.Path, c.Value, c.Score)}
 	p.feeds.posts.Add(1)
 	go func() {

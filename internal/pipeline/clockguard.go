@@ -70,6 +70,8 @@ func (p *Pipeline) Clock(name string) collectors.Clock {
 				counts.future.Add(int64(n))
 			case collectors.RejectedTooOld:
 				counts.tooOld.Add(int64(n))
+			case collectors.RejectedValues:
+				p.values.add(name, n)
 			}
 		},
 	}
@@ -127,7 +129,7 @@ func (p *Pipeline) clockSelfPoints(ts int64) []schema.Point {
 			{collectors.RejectedTooOld, c.tooOld.Load()},
 			{"checkpoint_resets", c.checkpointResets.Load()},
 		} {
-			pts = append(pts, schema.Point{Path: schema.Path(p.prefix, "cdnmetrics", "collector", n, m.metric), Value: float64(m.v), Time: ts})
+			pts = append(pts, schema.Point{Path: schema.Path(p.prefix, schema.NamespaceSelf, "collector", n, m.metric), Value: float64(m.v), Time: ts})
 		}
 	}
 	return pts

@@ -76,7 +76,7 @@ func (n *PathNamer) points(prefix string, ts int64) []schema.Point {
 	defer n.mu.Unlock()
 	var pts []schema.Point
 	for prov, c := range n.clashes {
-		pts = append(pts, schema.Point{Path: schema.Path(prefix, "cdnmetrics", "collector", prov, "path_clashes"), Value: float64(c), Time: ts})
+		pts = append(pts, schema.Point{Path: schema.Path(prefix, schema.NamespaceSelf, "collector", prov, "path_clashes"), Value: float64(c), Time: ts})
 	}
 	return pts
 }

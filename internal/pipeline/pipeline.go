@@ -175,7 +175,7 @@ func (p *Pipeline) SelfPoints(now time.Time) []schema.Point {
 	var pts []schema.Point
 	for name, st := range p.stats {
 		add := func(metric string, v float64) {
-			pts = append(pts, schema.Point{Path: schema.Path(p.prefix, "cdnmetrics", "collector", name, metric), Value: v, Time: ts})
+			pts = append(pts, schema.Point{Path: schema.Path(p.prefix, schema.NamespaceSelf, "collector", name, metric), Value: v, Time: ts})
 		}
 		add("points", float64(st.points.Load()))
 		add("failures", float64(st.failures.Load()))

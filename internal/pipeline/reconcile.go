@@ -16,16 +16,10 @@ import (
 // the pipeline because that is the one place that sees every collector's
 // output.
 
-// DeltaRatioMetric is the metric reconcile emits.
-const DeltaRatioMetric = "origin_requests_delta_ratio"
-
-// Names originlog's output is recognised by. They are the collector's
-// config section and the location of its paths (collectors/originlog), a
-// contract of the paths users graph; the pipeline imports no vendor package.
-const (
-	originlogCollector = "originlog"
-	originLocation     = "origin"
-)
+// originlogCollector is the config section originlog's output is
+// recognised by (its paths are at schema.LocationOrigin); the pipeline
+// imports no vendor package.
+const originlogCollector = "originlog"
 
 // reconcileKey names one provider's service over one interval.
 type reconcileKey struct {
@@ -58,7 +52,7 @@ func (r *reconciler) add(name string, b collectors.Batch) []schema.Gauge {
 	touched := false
 	if name == originlogCollector {
 		for _, g := range b.Gauges {
-			if g.Metric == schema.OriginRequests.String() && g.Location == originLocation {
+			if g.Metric == schema.OriginRequests.String() && g.Location == schema.LocationOrigin {
 				r.observed[reconcileKey{Provider: g.Provider, Service: g.Service, Start: g.Time}] = g.Value
 				r.newest = max(r.newest, g.Time)
 				touched = true
@@ -141,8 +135,8 @@ func reconcile(observed, reported map[reconcileKey]float64) []schema.Gauge {
 		if !ok || rep <= 0 || obs < 0 {
 			continue
 		}
-		out = append(out, schema.Gauge{Provider: k.Provider, Service: k.Service, Location: originLocation,
-			Metric: DeltaRatioMetric, Time: k.Start, Value: obs / rep})
+		out = append(out, schema.Gauge{Provider: k.Provider, Service: k.Service, Location: schema.LocationOrigin,
+			Metric: schema.OriginRequestsDeltaRatio, Time: k.Start, Value: obs / rep})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]

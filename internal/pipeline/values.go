@@ -13,8 +13,8 @@ import (
 )
 
 // valueChecks rejects impossible values in every collector's batches before
-// they become points (schema.Counts.Check for counts; gauges and ready-made
-// points must be finite numbers), one value at a time: the rest of a record
+// they become points (schema.Counts.Check for counts, gaugeProblem for
+// gauges; ready-made points must be finite numbers), one value at a time: the rest of a record
 // stays. It counts them in <prefix>.cdnmetrics.collector.<name>.rejected_values.
 type valueChecks struct {
 	mu       sync.Mutex
@@ -49,14 +49,15 @@ func (vc *valueChecks) check(name string, b collectors.Batch, logger *slog.Logge
 			note(fmt.Sprintf("%s/%s/%s@%d %v", r.Provider, r.Service, r.Location, r.Start, x), x.Field.String())
 		}
 	}
-	if i := firstNotFinite(len(b.Gauges), func(i int) float64 { return b.Gauges[i].Value }); i >= 0 {
+	if firstImpossibleGauge(b.Gauges) >= 0 {
 		var kept []schema.Gauge
 		for _, g := range b.Gauges {
-			if finite(g.Value) {
+			why := gaugeProblem(g)
+			if why == "" {
 				kept = append(kept, g)
 				continue
 			}
-			note(fmt.Sprintf("%s/%s/%s@%d %s=%v: not a finite number", g.Provider, g.Service, g.Location, g.Time, g.Metric, g.Value), g.Metric)
+			note(fmt.Sprintf("%s/%s/%s@%d %s=%v: %s", g.Provider, g.Service, g.Location, g.Time, g.Metric, g.Value, why), g.Metric)
 		}
 		b.Gauges = kept
 	}
@@ -81,15 +82,21 @@ func (vc *valueChecks) check(name string, b collectors.Batch, logger *slog.Logge
 		fields = append(fields, fmt.Sprintf("%s:%d", f, n))
 	}
 	sort.Strings(fields)
-	vc.mu.Lock()
-	if vc.rejected == nil {
-		vc.rejected = map[string]int64{}
-	}
-	vc.rejected[name] += int64(total)
-	vc.mu.Unlock()
+	vc.add(name, total)
 	logger.Warn("impossible values rejected; the rest of their records kept",
 		"collector", name, "count", total, "fields", strings.Join(fields, ","), "first", first)
 	return b
+}
+
+// add counts n values of collector name rejected (by this check, or by the
+// collector through its Clock's Reject with collectors.RejectedValues).
+func (vc *valueChecks) add(name string, n int) {
+	vc.mu.Lock()
+	defer vc.mu.Unlock()
+	if vc.rejected == nil {
+		vc.rejected = map[string]int64{}
+	}
+	vc.rejected[name] += int64(n)
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
@@ -111,7 +118,7 @@ func (vc *valueChecks) points(prefix string, ts int64) []schema.Point {
 	defer vc.mu.Unlock()
 	var pts []schema.Point
 	for name, n := range vc.rejected {
-		pts = append(pts, schema.Point{Path: schema.Path(prefix, "cdnmetrics", "collector", name, "rejected_values"), Value: float64(n), Time: ts})
+		pts = append(pts, schema.Point{Path: schema.Path(prefix, schema.NamespaceSelf, "collector", name, "rejected_values"), Value: float64(n), Time: ts})
 	}
 	return pts
 }

@@ -11,9 +11,7 @@ import (
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/collectors/cloudfront"
-	"github.com/cdnmetrics/cdnmetrics/collectors/probe"
 	"github.com/cdnmetrics/cdnmetrics/internal/graphite"
-	"github.com/cdnmetrics/cdnmetrics/internal/pipeline"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
@@ -117,8 +115,8 @@ func TestStorageAggregationCoversSchema(t *testing.T) {
 	for _, m := range schema.DerivedMetrics {
 		provider(m, "average")
 	}
-	for _, m := range []string{probe.MetricOK, probe.MetricTTFB, probe.MetricTotal, probe.MetricHit,
-		cloudfront.GaugeOriginLatency, pipeline.DeltaRatioMetric} {
+	for _, m := range []string{schema.ProbeOK, schema.ProbeTTFB, schema.ProbeTotal, schema.ProbeHit,
+		cloudfront.GaugeOriginLatency, schema.OriginRequestsDeltaRatio} {
 		provider(m, "average")
 	}
 	want[schema.Path("cdn", "beacons", "rum", "failures")] = "sum" // failed beacons per interval

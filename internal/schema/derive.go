@@ -80,16 +80,16 @@ func Derive(prefix string, r *Record, dst []Point) []Point {
 			emit(fieldNames[f], v)
 		}
 	}
-	if v, ok := ratio(r, Hits, Misses, true); ok {
+	if v, ok := ratio(r, Hits, Misses, HitRatioOf); ok {
 		emit(HitRatio, v)
 	}
-	if v, ok := offload(r, OriginBytes, EdgeBytes); ok {
+	if v, ok := ratio(r, OriginBytes, EdgeBytes, OffloadOf); ok {
 		emit(OriginOffload, v)
 	}
-	if v, ok := offload(r, OriginRequests, Requests); ok {
+	if v, ok := ratio(r, OriginRequests, Requests, OffloadOf); ok {
 		emit(RequestOffload, v)
 	}
-	if v, ok := ratio(r, Status5xx, Requests, false); ok {
+	if v, ok := ratio(r, Status5xx, Requests, ErrorRatioOf); ok {
 		emit(ErrorRatio, v)
 	}
 	if eb, ok := r.Get(EdgeBytes); ok && r.Step > 0 {
@@ -98,30 +98,46 @@ func Derive(prefix string, r *Record, dst []Point) []Point {
 	return dst
 }
 
-// ratio is num/den, or num/(num+den) when plusNum is set; not ok when an
-// input is unknown or the denominator is 0.
-func ratio(r *Record, num, den Field, plusNum bool) (float64, bool) {
-	n, ok1 := r.Get(num)
-	d, ok2 := r.Get(den)
+// ratio applies formula to the fields a and b of r; not ok when either is
+// unknown or the formula's denominator is not positive.
+func ratio(r *Record, a, b Field, formula func(a, b float64) (float64, bool)) (float64, bool) {
+	va, ok1 := r.Get(a)
+	vb, ok2 := r.Get(b)
 	if !ok1 || !ok2 {
 		return 0, false
 	}
-	if plusNum {
-		d += n
-	}
-	if d == 0 {
-		return 0, false
-	}
-	return n / d, true
+	return formula(va, vb)
 }
 
-// offload is 1 - part/whole, not ok when an input is unknown or whole is 0.
-func offload(r *Record, part, whole Field) (float64, bool) {
-	v, ok := ratio(r, part, whole, false)
-	if !ok {
+// The ratio formulas, shared by Derive and by whoever recomputes a ratio
+// from summed counts (compare), so both mean the same thing. Each is not
+// ok when its denominator is not positive (0, or an impossible negative or
+// NaN sum).
+
+// HitRatioOf is the HitRatio formula: hits / (hits + misses).
+func HitRatioOf(hits, misses float64) (float64, bool) {
+	d := hits + misses
+	if !(d > 0) {
 		return 0, false
 	}
-	return 1 - v, true
+	return hits / d, true
+}
+
+// OffloadOf is the OriginOffload (bytes) and RequestOffload (requests)
+// formula: 1 - origin / edge.
+func OffloadOf(origin, edge float64) (float64, bool) {
+	if !(edge > 0) {
+		return 0, false
+	}
+	return 1 - origin/edge, true
+}
+
+// ErrorRatioOf is the ErrorRatio formula: status_5xx / requests.
+func ErrorRatioOf(status5xx, requests float64) (float64, bool) {
+	if !(requests > 0) {
+		return 0, false
+	}
+	return status5xx / requests, true
 }
 
 // Points aggregates recs and derives every point, then appends the gauges.

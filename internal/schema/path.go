@@ -55,9 +55,3 @@ func Path(prefix string, elems ...string) string {
 	}
 	return b.String()
 }
-
-// MetricPath is the path of one unified metric:
-// <prefix>.<provider>.<service>.<location>.<metric>.
-func MetricPath(prefix, provider, service, location, metric string) string {
-	return Path(prefix, provider, service, location, metric)
-}

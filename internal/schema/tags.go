@@ -10,22 +10,6 @@ const (
 	TagsOnly = "only" // the tagged series only
 )
 
-// Namespaces under the prefix that are not providers: self-metrics, events,
-// anomaly scores and failed RUM beacons (collectors/originlog). Their paths
-// stay dotted in every tag mode.
-const (
-	NamespaceSelf    = "cdnmetrics"
-	NamespaceEvents  = "events"
-	NamespaceAnomaly = "anomaly"
-	NamespaceBeacons = "beacons"
-)
-
-// Namespaces lists the first path elements under the prefix that are not
-// providers.
-func Namespaces() []string {
-	return []string{NamespaceSelf, NamespaceEvents, NamespaceAnomaly, NamespaceBeacons}
-}
-
 // The tag names of a tagged provider metric.
 const (
 	TagProvider = "provider"
@@ -35,7 +19,7 @@ const (
 
 // TaggedPath is the Graphite (>= 1.1) tagged-series name of one unified
 // metric: "<prefix>.<metric>;provider=…;service=…;location=…". Every value
-// goes through the same sanitiser as MetricPath, so the tagged series and
+// goes through the same sanitiser as Path, so the tagged series and
 // the dotted path name the same thing, and TagValue keeps it a valid
 // Graphite tag value.
 func TaggedPath(prefix, provider, service, location, metric string) string {
@@ -52,7 +36,7 @@ func TaggedPath(prefix, provider, service, location, metric string) string {
 
 // Tagged returns the tagged-series name of the point at path when path is
 // a provider metric (<prefix>.<provider>.<service>.<location>.<metric>, as
-// MetricPath builds it), and false for everything else: self-metrics,
+// Path builds it), and false for everything else: self-metrics,
 // events, anomaly scores, other shapes. Path elements hold no dots
 // (Sanitize), so the split is unambiguous.
 func Tagged(prefix, path string) (string, bool) {
@@ -67,8 +51,7 @@ func Tagged(prefix, path string) (string, bool) {
 	if len(el) != 4 {
 		return "", false
 	}
-	switch el[0] {
-	case NamespaceSelf, NamespaceEvents, NamespaceAnomaly, NamespaceBeacons:
+	if IsNamespace(el[0]) {
 		return "", false
 	}
 	for _, e := range el {

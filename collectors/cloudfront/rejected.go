@@ -1,0 +1,43 @@
+package cloudfront
+
+import (
+	"time"
+
+	"github.com/cdnmetrics/cdnmetrics/collectors"
+)
+
+// countRejected counts what mapResults left out of one distribution's
+// answer into the self-metrics every collector shares: impossible values
+// in rejected_values (CloudFront's datapoints are one value each, so the
+// rejection is already per value: the minute's other metrics stay), and
+// datapoints stamped ahead of our clock in rejected_future; one warning
+// each. Datapoints merely after the window (not in the future) are left
+// out at debug level: the run that asks for their window reads them.
+func (c *Collector) countRejected(dist string, rejected []string, after []int64, w collectors.Window) {
+	clock := c.env.Clock
+	if len(rejected) > 0 {
+		clock.Count(collectors.RejectedValues, len(rejected))
+		c.logger.Warn("impossible values from vendor rejected; the minute's other metrics kept", "distribution", dist,
+			"endpoint", "GetMetricData", "count", len(rejected), "first", rejected[0])
+	}
+	if len(after) == 0 {
+		return
+	}
+	now := clock.Time()
+	future, newest := 0, int64(0)
+	for _, t := range after {
+		if clock.Judge(t, now) == collectors.RejectedFuture {
+			future++
+			newest = max(newest, t)
+		}
+	}
+	if future > 0 {
+		clock.Count(collectors.RejectedFuture, future)
+		c.logger.Warn("vendor datapoints stamped ahead of our clock rejected", "distribution", dist, "count", future,
+			"newest", time.Unix(newest, 0).UTC().Format(time.RFC3339), "now", now.UTC().Format(time.RFC3339), "tolerance", clock.Limit(now).Sub(now))
+	}
+	if late := len(after) - future; late > 0 {
+		c.logger.Debug("vendor datapoints after the window left out", "distribution", dist, "count", late,
+			"window_end", w.End.UTC().Format(time.RFC3339))
+	}
+}

@@ -1,0 +1,62 @@
+package schema
+
+import "time"
+
+// Namespaces under the prefix that are not providers: self-metrics, events,
+// anomaly scores, failed RUM beacons (collectors/originlog) and traffic
+// steering (to come). Their paths stay dotted in every tag mode, compare
+// and the dashboard's provider variable skip them, and no provider may be
+// named like one.
+const (
+	NamespaceSelf     = "cdnmetrics"
+	NamespaceEvents   = "events"
+	NamespaceAnomaly  = "anomaly"
+	NamespaceBeacons  = "beacons"
+	NamespaceSteering = "steering"
+)
+
+// Namespaces lists the first path elements under the prefix that are not
+// providers.
+func Namespaces() []string {
+	return []string{NamespaceSelf, NamespaceEvents, NamespaceAnomaly, NamespaceBeacons, NamespaceSteering}
+}
+
+// IsNamespace reports whether name, a first path element under the prefix,
+// is one of Namespaces rather than a provider.
+func IsNamespace(name string) bool {
+	switch name {
+	case NamespaceSelf, NamespaceEvents, NamespaceAnomaly, NamespaceBeacons, NamespaceSteering:
+		return true
+	}
+	return false
+}
+
+// Gauge metric names written by the probe collector (collectors/probe) at
+// <prefix>.<provider>.<service>.<pop or all>.<metric>.
+const (
+	ProbeOK    = "probe_ok"       // 1 or 0
+	ProbeTTFB  = "probe_ttfb_ms"  // request start → first response byte
+	ProbeTotal = "probe_total_ms" // request start → last body byte
+	ProbeHit   = "probe_hit"      // 1 or 0, only when the verdict is known
+)
+
+// Names used by the origin-log collector (collectors/originlog): its counts
+// are the count fields (origin_requests, origin_bytes, status_*) at
+// location LocationOrigin; failed RUM beacons are counted at
+// <prefix>.beacons.<source>.BeaconFailures; the pipeline's reconciliation
+// of origin logs against the vendors' origin_requests is the gauge
+// OriginRequestsDeltaRatio.
+const (
+	LocationOrigin           = "origin"
+	BeaconFailures           = "failures"
+	OriginRequestsDeltaRatio = "origin_requests_delta_ratio"
+)
+
+// Event is an annotation for graphite-web's events API: what happened, its
+// tags, free text, and when (zero: now).
+type Event struct {
+	What string
+	Tags []string
+	Data string
+	When time.Time
+}
