@@ -112,6 +112,7 @@ func (rt *program) selfPointsAll(now time.Time, d *scheduler.Daemon, bs []*built
 	}
 	if h := rt.ext.hook; h != nil {
 		pts = append(pts, schema.Point{Path: schema.Path(rt.cfg.Graphite.Prefix, schema.NamespaceSelf, "hook", "rejected_future"), Value: float64(h.RejectedFuture()), Time: now.Unix()})
+		pts = append(pts, h.RejectedPoints(rt.cfg.Graphite.Prefix, now)...)
 	}
 	return pts
 }

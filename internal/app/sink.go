@@ -60,6 +60,9 @@ func (rt *program) deliverySummary(collected int64, selfPts int) delivery {
 	if n := st.SpoolDroppedPoints - min(st.CarriedDropped, st.SpoolDroppedPoints); n > 0 {
 		why = append(why, fmt.Sprintf("%d: spool full or unreadable", n))
 	}
+	if n := st.SpoolCorruptPoints - min(st.CarriedCorrupt, st.SpoolCorruptPoints); n > 0 {
+		why = append(why, fmt.Sprintf("%d: damaged in the spool", n))
+	}
 	if st.LostPoints > 0 {
 		why = append(why, fmt.Sprintf("%d: neither delivered nor spooled at close", st.LostPoints))
 	}
@@ -70,11 +73,16 @@ func (rt *program) deliverySummary(collected int64, selfPts int) delivery {
 		fmt.Fprintf(&b, ", %d invalid", st.DroppedInvalid)
 	}
 	if st.CarriedPoints > 0 {
-		left := st.CarriedPoints - int64(st.CarriedReplayed) - int64(st.CarriedDropped)
-		fmt.Fprintf(&b, "; earlier runs' spool: %d points, %d delivered, %d dropped, %d still spooled",
-			st.CarriedPoints, st.CarriedReplayed, st.CarriedDropped, max(left, 0))
+		left := st.CarriedPoints - int64(st.CarriedReplayed) - int64(st.CarriedDropped) - int64(st.CarriedCorrupt)
+		fmt.Fprintf(&b, "; earlier runs' spool: %d points, %d delivered, %d dropped", st.CarriedPoints, st.CarriedReplayed, st.CarriedDropped+st.CarriedCorrupt)
+		if st.CarriedCorrupt > 0 {
+			fmt.Fprintf(&b, " (%d in damaged records)", st.CarriedCorrupt)
+		}
+		fmt.Fprintf(&b, ", %d still spooled", max(left, 0))
 	}
-	d := delivery{text: oneLineText(b.String()), dropped: dropped + st.CarriedDropped}
+	// Earlier runs' losses found now make this run fail too: it is the
+	// first to know, and nobody else will say so.
+	d := delivery{text: oneLineText(b.String()), dropped: dropped + st.CarriedDropped + st.CarriedCorrupt}
 	if spooled > 0 {
 		d.warn = fmt.Sprintf("collect: WARN %d points spooled under %s, not delivered: carbon did not take them; the next run with carbon up delivers them",
 			spooled, filepath.Join(rt.cfg.StateDir, "spool"))

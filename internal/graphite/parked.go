@@ -240,6 +240,7 @@ func (s *TCPSink) replayOne() bool {
 		s.syncSpoolStats()
 		return false
 	}
+	s.syncSpoolStats() // damage skipped on the way came before this record
 	ms, bad := parseLines(payload, nil)
 	if bad > 0 {
 		s.invalid.Add(uint64(bad))
@@ -275,6 +276,14 @@ func (s *TCPSink) syncSpoolStats() {
 		s.carried -= k
 		s.carriedDropped.Add(uint64(k))
 		s.droppedAt = s.spool.dropped
+	}
+	if d := s.spool.corrupt - s.corruptAt; d > 0 {
+		// Damage met by the replay: FIFO, so a previous process's
+		// points are the first lost.
+		k := min(s.carried, int64(d))
+		s.carried -= k
+		s.carriedCorrupt.Add(uint64(k))
+		s.corruptAt = s.spool.corrupt
 	}
 	s.spoolPoints.Store(s.spool.points)
 	s.spoolBytes.Store(s.spool.total)

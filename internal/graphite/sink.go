@@ -71,6 +71,7 @@ type TCPSink struct {
 	spoolPoints, spoolBytes                     atomic.Int64
 	connected                                   atomic.Bool
 	spoolErrs, carriedReplayed, carriedDropped  atomic.Uint64
+	carriedCorrupt                              atomic.Uint64
 	requeued                                    atomic.Uint64 // counted sent, then spooled, held or lost: possibly not delivered
 	unspooled, carriedStart                     atomic.Int64
 	errMu                                       sync.Mutex
@@ -105,6 +106,7 @@ type TCPSink struct {
 	flushWait  []*flushReq // Flushes taken from the queue while points were held
 	carried    int64       // points of a previous process still in the spool
 	droppedAt  uint64      // spool.dropped when last looked at
+	corruptAt  uint64      // spool.corrupt when last looked at
 }
 
 // New starts a sink that delivers to the carbon plaintext receiver at addr
@@ -153,9 +155,12 @@ func New(addr string, opts ...Option) (*TCPSink, error) {
 			return nil, err
 		}
 		s.spool = sp
+		// Damage in the segments found is counted when they are opened
+		// (final before anything is reported) and is theirs.
 		s.carried = sp.points
-		s.carriedStart.Store(sp.points)
-		s.droppedAt = sp.dropped
+		s.carriedStart.Store(sp.points + int64(sp.corrupt))
+		s.carriedCorrupt.Store(sp.corrupt)
+		s.droppedAt, s.corruptAt = sp.dropped, sp.corrupt
 		s.syncSpoolStats()
 	}
 	go s.run()

@@ -44,6 +44,11 @@ import (
 // and the damaged bytes. Its lost points are estimated from the newlines
 // in the skipped bytes.
 //
+// A damaged magic loses nothing by itself: the reader looks for version 2
+// records (by their markers), else version 1 records, from offset 8. Damage
+// a new process finds in a segment left to it is counted at once, and the
+// segment rewritten without it, so it is counted once (see adopt).
+//
 // A tail that stops inside a record (a crash during the write, which never
 // returned the batch as durable) is cut as before and not counted; a damaged
 // record the file holds in full is skipped and its points counted as
@@ -317,8 +322,11 @@ func openSpool(dir string, maxBytes int64, log *slog.Logger) (*spool, error) {
 
 // adopt validates one existing segment, cutting a bad tail; it returns nil
 // for a segment without records (which it removes). Damaged records inside
-// the segment are left for the replay, which skips, logs and counts them;
-// their points are included in the segment's points until then.
+// the segment (and a damaged magic) are skipped, logged and counted as
+// corrupt here, at the start, so the counters are final before this process
+// reports anything, and they count as the previous process's points; the
+// segment is then rewritten without them, so neither the replay nor a later
+// process meets (and counts) the same damage again.
 func (s *spool) adopt(id uint64) (*segment, error) {
 	path := filepath.Join(s.dir, segName(id))
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
@@ -333,27 +341,64 @@ func (s *spool) adopt(id uint64) (*segment, error) {
 	var magic [magicLen]byte
 	n, _ := io.ReadFull(f, magic[:])
 	seg := &segment{id: id, path: path}
+	end := st.Size()
+	repair := false
 	switch string(magic[:n]) {
 	case segMagicV1:
 		seg.version = 1
 	case segMagicV2:
 		seg.version = 2
 	default:
-		if string(magic[:n]) == segMagicV2[:n] || string(magic[:n]) == segMagicV1[:n] {
+		if n < magicLen && (string(magic[:n]) == segMagicV2[:n] || string(magic[:n]) == segMagicV1[:n]) {
 			// Crash right after creating the file: nothing to keep.
 			s.log.Warn("graphite spool removed empty segment", "file", path, "bytes", st.Size())
 			return nil, os.Remove(path)
 		}
-		// Not ours (or damaged beyond use): keep it for a human, skip it.
-		bad := path + ".bad"
-		s.log.Error("graphite spool skipped segment with bad header", "file", path, "renamed", bad)
-		return nil, os.Rename(path, bad)
+		// A damaged magic: the records may be sound. Version 2 records
+		// carry their own markers and checksums, so look for them first;
+		// else for version 1 records.
+		for _, v := range []int{2, 1} {
+			next, _, err := findRecord(f, v, magicLen, end, &s.rbuf)
+			if err != nil {
+				return nil, fmt.Errorf("graphite: spool: read %s: %w", path, err)
+			}
+			if next >= 0 {
+				seg.version = v
+				break
+			}
+		}
+		if seg.version == 0 {
+			// Nothing readable: keep it for a human, count what it held.
+			var lost int64
+			if end > magicLen {
+				if lost, err = countLines(f, magicLen, end); err != nil {
+					return nil, fmt.Errorf("graphite: spool: read %s: %w", path, err)
+				}
+			}
+			s.corrupt += uint64(lost)
+			bad := path + ".bad"
+			s.log.Error("graphite spool skipped segment with bad header", "file", path, "renamed", bad, "points", lost)
+			return nil, os.Rename(path, bad)
+		}
+		s.log.Error("graphite spool segment header damaged; reading its records", "file", path, "version", seg.version)
+		repair = true
 	}
-	end := st.Size()
+	if other := 3 - seg.version; !repair {
+		// A magic damaged into the other version's (two bits apart):
+		// the first record tells.
+		if _, _, err := readRecord(f, seg.version, magicLen, end, &s.rbuf); isFormatErr(err) && err != errTruncated {
+			if _, _, err := readRecord(f, other, magicLen, end, &s.rbuf); err == nil {
+				s.log.Error("graphite spool segment header names the wrong version; reading its records", "file", path, "version", other)
+				seg.version, repair = other, true
+			}
+		}
+	}
+	var good []int64 // offsets of the sound records
 	off := int64(magicLen)
 	for off < end {
 		_, h, err := readRecord(f, seg.version, off, end, &s.rbuf)
 		if err == nil {
+			good = append(good, off)
 			seg.points += h.points
 			seg.written = max(seg.written, h.first+h.points)
 			off += h.size
@@ -367,13 +412,14 @@ func (s *spool) adopt(id uint64) (*segment, error) {
 			return nil, fmt.Errorf("graphite: spool: read %s: %w", path, ferr)
 		}
 		if next >= 0 {
-			// Counted when the replay skips it.
-			lost, err := lostBetween(f, seg.version, off, next, seg.written, nh.first)
-			if err != nil {
-				return nil, fmt.Errorf("graphite: spool: read %s: %w", path, err)
+			lost, lerr := lostBetween(f, seg.version, off, next, seg.written, nh.first)
+			if lerr != nil {
+				return nil, fmt.Errorf("graphite: spool: read %s: %w", path, lerr)
 			}
-			seg.points += lost
+			s.corrupt += uint64(lost)
+			s.log.Error("graphite spool skipped damaged record", "file", path, "offset", off, "bytes", next-off, "points", lost, "reason", err.Error())
 			seg.written += lost
+			repair = true
 			off = next
 			continue
 		}
@@ -386,7 +432,61 @@ func (s *spool) adopt(id uint64) (*segment, error) {
 	if seg.points == 0 {
 		return nil, os.Remove(path)
 	}
+	if repair {
+		if err := s.rewrite(f, seg, good); err != nil {
+			return nil, err
+		}
+	}
 	return seg, nil
+}
+
+// rewrite replaces seg's file by a version 2 copy of its sound records at
+// good (offsets in f), through a temporary file renamed over it, so a
+// crash leaves either the old or the new file.
+func (s *spool) rewrite(f *os.File, seg *segment, good []int64) error {
+	tmp := seg.path + ".tmp"
+	w, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return fmt.Errorf("graphite: spool: %w", err)
+	}
+	fail := func(err error) error {
+		w.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("graphite: spool: rewrite %s: %w", seg.path, err)
+	}
+	if _, err := w.WriteString(segMagicV2); err != nil {
+		return fail(err)
+	}
+	size, written := int64(magicLen), int64(0)
+	for _, off := range good {
+		p, h, err := readRecord(f, seg.version, off, seg.size, &s.rbuf)
+		if err != nil {
+			return fail(err)
+		}
+		s.buf = appendRecordV2(s.buf[:0], p, h.points, written)
+		if _, err := w.Write(s.buf); err != nil {
+			return fail(err)
+		}
+		size += int64(len(s.buf))
+		written += h.points
+	}
+	if err := w.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := w.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("graphite: spool: rewrite %s: %w", seg.path, err)
+	}
+	if err := os.Rename(tmp, seg.path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("graphite: spool: rewrite %s: %w", seg.path, err)
+	}
+	if d, err := os.Open(s.dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	seg.version, seg.size, seg.written, seg.points = 2, size, written, written
+	return nil
 }
 
 // lostBetween is the number of points in the damaged bytes [off, next) of

@@ -173,3 +173,58 @@ func TestRealCarbonSpoolDamagedRecord(t *testing.T) {
 		t.Fatalf("render of m00 has %d of the damaged bucket's 2 neighbours: %+v", neighbours, ss)
 	}
 }
+
+// TestSpoolCarriedDamageAccounting (review finding 4): a record damaged in
+// the spool an earlier process left is that process's loss, counted before
+// this one reports anything: spool_corrupt_points is 100 right after New,
+// with carbon still down and nothing replayed, and this process's own
+// points are 50 delivered, 0 dropped. Earlier runs' figures add up:
+// 2000 found = 1900 replayed + 100 corrupt + 0 left.
+func TestSpoolCarriedDamageAccounting(t *testing.T) {
+	f := downFakeCarbon(t)
+	dir := t.TempDir()
+	var batches [][]schema.Point
+	var lines [][]string
+	for b := range 20 {
+		p, w := points(fmt.Sprintf("t.carried.b%02d", b), 100, 10, 9000)
+		batches, lines = append(batches, p), append(lines, w)
+	}
+	spoolBatches(t, f.addr, dir, batches)
+	damageSpooledLine(t, dir, lines[5][0]+"\n")
+
+	s := newSink(t, f.addr, WithSpool(dir, 64<<20))
+	self := map[string]float64{}
+	for _, p := range s.SelfPoints("cdn", time.Unix(1700000000, 0)) {
+		self[p.Path] = p.Value
+	}
+	if got := self["cdn.cdnmetrics.sink.spool_corrupt_points"]; got != 100 {
+		t.Fatalf("spool_corrupt_points at start = %v, want 100", got)
+	}
+	if got := self["cdn.cdnmetrics.sink.spool_points"]; got != 1900 {
+		t.Fatalf("spool_points at start = %v, want 1900", got)
+	}
+	f.start()
+	own, ownLines := points("t.carried.own", 50, 10, 9100)
+	if err := s.Send(ctxT(t, 5*time.Second), own); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for b, w := range lines {
+		if b != 5 {
+			want = append(want, w...)
+		}
+	}
+	f.waitAll(append(want, ownLines...), 10*time.Second)
+	if err := s.Close(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	st := s.Stats()
+	delivered, spooled, dropped, inMemory := st.Own()
+	if delivered != 50 || spooled != 0 || dropped != 0 || inMemory != 0 {
+		t.Fatalf("own: %d delivered, %d spooled, %d dropped, %d in memory; want 50, 0, 0, 0 (stats %+v)", delivered, spooled, dropped, inMemory, st)
+	}
+	if st.CarriedPoints != 2000 || st.CarriedReplayed != 1900 || st.CarriedCorrupt != 100 || st.CarriedDropped != 0 || st.SpoolCorruptPoints != 100 {
+		t.Fatalf("carried: %d found, %d replayed, %d corrupt, %d dropped (corrupt in all %d); want 2000, 1900, 100, 0 (100)",
+			st.CarriedPoints, st.CarriedReplayed, st.CarriedCorrupt, st.CarriedDropped, st.SpoolCorruptPoints)
+	}
+}

@@ -342,19 +342,135 @@ func TestSpoolReadsVersion1Segments(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if sp.points != 800 || sp.nextID != 4 {
-				t.Fatalf("adopted %d points, next id %d; want 800, 4", sp.points, sp.nextID)
+			// A damaged record is counted when the segment is adopted, and
+			// the segment is rewritten (as version 2) without it.
+			wantVersion := 1
+			if wantCorrupt > 0 {
+				wantVersion = 2
+			}
+			if sp.points != 800-int64(wantCorrupt) || sp.corrupt != wantCorrupt || sp.nextID != 4 {
+				t.Fatalf("adopted %d points (%d corrupt), next id %d; want %d (%d), 4", sp.points, sp.corrupt, sp.nextID, 800-wantCorrupt, wantCorrupt)
 			}
 			for _, p := range payloads[8:] {
 				if err := sp.append(p, 100); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if len(sp.segs) != 2 || sp.segs[0].version != 1 || sp.segs[1].version != 2 {
-				t.Fatalf("segments %+v %+v, want the old version 1 then a new version 2", sp.segs[0], sp.segs[len(sp.segs)-1])
+			if len(sp.segs) != 2 || sp.segs[0].version != wantVersion || sp.segs[1].version != 2 {
+				t.Fatalf("segments %+v %+v, want the old version %d then a new version 2", sp.segs[0], sp.segs[len(sp.segs)-1], wantVersion)
 			}
 			got := replayAll(t, sp)
 			checkLost(t, sp, got, linesOf(kept...), wantCorrupt, &logs, path, offsets...)
 		})
 	}
+}
+
+// TestSpoolDamagedMagic (review finding 3): a flipped byte in a segment's
+// 8-byte magic cost the whole segment ("bad header", renamed .bad, nothing
+// counted). The records are found by their own markers (version 2) or
+// checksums (version 1) and delivered; damage beyond the magic costs only
+// its records, counted; a file with nothing readable is set aside with its
+// newlines counted as corrupt points.
+func TestSpoolDamagedMagic(t *testing.T) {
+	payloads := bigRecords(10, 100)
+	for _, tc := range []struct {
+		name        string
+		v1          bool
+		alsoRecord  int // a record whose payload is damaged too; -1 none
+		wantCorrupt uint64
+	}{
+		{"v2 magic", false, -1, 0},
+		{"v1 magic", true, -1, 0},
+		{"v2 magic and first record", false, 0, 100},
+		{"v2 magic and record 6", false, 6, 100},
+		{"v1 magic and record 6", true, 6, 100},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs logRecorder
+			dir := t.TempDir()
+			seg := []byte(segMagicV2)
+			var written int64
+			for _, p := range payloads {
+				if tc.v1 {
+					seg = appendRecordV1(seg, p)
+				} else {
+					seg = appendRecordV2(seg, p, 100, written)
+				}
+				written += 100
+			}
+			if tc.v1 {
+				copy(seg, segMagicV1)
+			}
+			path := filepath.Join(dir, segName(1))
+			if err := os.WriteFile(path, seg, 0o640); err != nil {
+				t.Fatal(err)
+			}
+			flipAt(t, path, 6) // the reviewer's byte: "cdnspl2" -> "cdnspl\xcd"
+			kept := payloads
+			if tc.alsoRecord >= 0 {
+				flipAt(t, path, payloadAt(t, seg, payloads[tc.alsoRecord])+50)
+				kept = append(append([][]byte{}, payloads[:tc.alsoRecord]...), payloads[tc.alsoRecord+1:]...)
+			}
+			sp, err := openSpool(dir, 256<<20, logs.logger())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(path + ".bad"); err == nil {
+				t.Fatal("segment set aside as .bad")
+			}
+			// Counted at the start, before any replay.
+			if sp.corrupt != tc.wantCorrupt || sp.points != 1000-int64(tc.wantCorrupt) {
+				t.Fatalf("adopted %d points, %d corrupt; want %d, %d", sp.points, sp.corrupt, 1000-tc.wantCorrupt, tc.wantCorrupt)
+			}
+			// The next process (nothing replayed yet) finds a sound
+			// segment: the damage is not counted twice.
+			sp.close()
+			var logs2 logRecorder
+			if sp, err = openSpool(dir, 256<<20, logs2.logger()); err != nil {
+				t.Fatal(err)
+			}
+			if sp.corrupt != 0 || sp.points != 1000-int64(tc.wantCorrupt) {
+				t.Fatalf("reopened: %d points, %d corrupt; want %d, 0", sp.points, sp.corrupt, 1000-tc.wantCorrupt)
+			}
+			got := replayAll(t, sp)
+			checkLost(t, sp, got, linesOf(kept...), 0, &logs2, path)
+		})
+	}
+	t.Run("v2 magic turned into v1's", func(t *testing.T) {
+		dir := t.TempDir()
+		seg := []byte("cdnspl1\n") // two bits flipped in "cdnspl2\n"
+		var written int64
+		for _, p := range payloads {
+			seg = appendRecordV2(seg, p, 100, written)
+			written += 100
+		}
+		if err := os.WriteFile(filepath.Join(dir, segName(1)), seg, 0o640); err != nil {
+			t.Fatal(err)
+		}
+		sp, err := openSpool(dir, 256<<20, quietLog())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := replayAll(t, sp); len(got) != 1000 || sp.corrupt != 0 {
+			t.Fatalf("delivered %d of 1000 points, %d corrupt", len(got), sp.corrupt)
+		}
+	})
+	t.Run("nothing readable", func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, segName(1))
+		// A damaged magic and 3 lines with no record framing.
+		if err := os.WriteFile(path, []byte("cdnXpl2\na 1 1\nb 2 2\nc 3 3\n"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		sp, err := openSpool(dir, 256<<20, quietLog())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(path + ".bad"); err != nil {
+			t.Fatalf("not set aside: %v", err)
+		}
+		if sp.corrupt != 3 || sp.points != 0 {
+			t.Fatalf("%d corrupt, %d waiting; want 3, 0", sp.corrupt, sp.points)
+		}
+	})
 }

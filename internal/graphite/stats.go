@@ -34,6 +34,7 @@ type Stats struct {
 	CarriedPoints   int64  // found at start
 	CarriedReplayed uint64 // of those, replayed to carbon (included in SentPoints and ReplayedPoints)
 	CarriedDropped  uint64 // of those, dropped (included in SpoolDroppedPoints)
+	CarriedCorrupt  uint64 // of those, lost in damaged records (included in SpoolCorruptPoints)
 
 	RequeuedPoints uint64 // counted in SentPoints, then spooled, held or lost as possibly not delivered
 
@@ -51,12 +52,12 @@ func (st Stats) Own() (delivered, spooled, dropped, inMemory uint64) {
 		}
 		return a - b
 	}
-	carriedLeft := st.CarriedPoints - int64(st.CarriedReplayed) - int64(st.CarriedDropped)
+	carriedLeft := st.CarriedPoints - int64(st.CarriedReplayed) - int64(st.CarriedDropped) - int64(st.CarriedCorrupt)
 	delivered = sub(st.SentPoints, st.CarriedReplayed+st.RequeuedPoints)
 	spooled = sub(uint64(max(st.SpoolPoints, 0)), uint64(max(carriedLeft, 0)))
-	// Damaged spool records count as dropped here even when they were an
-	// earlier run's: they are lost either way, and the run says so.
-	dropped = sub(st.SpoolDroppedPoints, st.CarriedDropped) + st.LostPoints + st.SpoolCorruptPoints
+	// Damaged records of an earlier run's points are that run's loss
+	// (CarriedCorrupt), not this process's.
+	dropped = sub(st.SpoolDroppedPoints, st.CarriedDropped) + st.LostPoints + sub(st.SpoolCorruptPoints, st.CarriedCorrupt)
 	inMemory = uint64(max(st.UnspooledPoints, 0)) + uint64(max(st.QueuePoints, 0))
 	return delivered, spooled, dropped, inMemory
 }
@@ -113,7 +114,7 @@ func (s *TCPSink) Stats() Stats {
 		QueuePoints: s.q.length(), Connected: s.connected.Load(),
 		SpoolErrors: s.spoolErrs.Load(), UnspooledPoints: s.unspooled.Load(),
 		CarriedPoints: s.carriedStart.Load(), CarriedReplayed: s.carriedReplayed.Load(),
-		CarriedDropped: s.carriedDropped.Load(), RequeuedPoints: s.requeued.Load(),
+		CarriedDropped: s.carriedDropped.Load(), RequeuedPoints: s.requeued.Load(), CarriedCorrupt: s.carriedCorrupt.Load(),
 	}
 }
 

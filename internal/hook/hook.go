@@ -61,7 +61,8 @@ type Handler struct {
 	log       *slog.Logger
 	now       func() time.Time
 
-	clockCheck // event times ahead of our clock (payload.go)
+	clockCheck           // event times ahead of our clock (payload.go)
+	rejects    rejectLog // rejected requests, counted and rate-limited in the log (rejects.go)
 }
 
 // New builds the hook for the [hook] section cfg. The secret is read with
@@ -128,6 +129,7 @@ func reply(w http.ResponseWriter, code int, msg string) {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	log := h.log.With("remote", r.RemoteAddr)
 	if r.Method != http.MethodPost {
+		h.reject(log, "method", "hook request rejected: not a POST", "method", r.Method)
 		w.Header().Set("Allow", http.MethodPost)
 		reply(w, http.StatusMethodNotAllowed, "method not allowed: use POST")
 		return
@@ -145,7 +147,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !bearer {
 		var ok bool
 		if leave, ok = h.gate.Enter(); !ok {
-			log.Warn("hook request refused: too many unauthenticated bodies in flight", "max_inflight_bodies", h.gate.Cap())
+			h.reject(log, "busy", "hook request refused: too many unauthenticated bodies in flight", "max_inflight_bodies", h.gate.Cap())
 			listen.Busy(w, "busy: too many requests being authenticated; retry later")
 			return
 		}
@@ -155,10 +157,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			log.Warn("hook request rejected: body too large", "limit", h.maxBody)
+			h.reject(log, "too_large", "hook request rejected: body too large", "limit", h.maxBody)
 			reply(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", h.maxBody))
 			return
 		}
+		h.reject(log, "unreadable", "hook request rejected: cannot read its body", "err", err)
 		reply(w, http.StatusBadRequest, "cannot read request body")
 		return
 	}
@@ -177,7 +180,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ignore string
 	)
 	if err := checkEventName(ghEvent); err != nil {
-		log.Warn("hook request rejected: malformed", "err", err)
+		h.reject(log, "malformed", "hook request rejected: malformed", "err", err)
 		reply(w, http.StatusBadRequest, "bad request: "+err.Error())
 		return
 	}
@@ -197,7 +200,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = checkID(id)
 	}
 	if err != nil {
-		log.Warn("hook request rejected: malformed", "github_event", ghEvent, "err", err)
+		reason := "malformed"
+		if errors.Is(err, errAhead) {
+			reason = "future" // counted in rejected_future by checkClock
+		}
+		h.reject(log, reason, "hook request rejected: malformed", "github_event", ghEvent, "err", err)
 		reply(w, http.StatusBadRequest, "bad request: "+err.Error())
 		return
 	}
@@ -253,7 +260,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // refuse answers 401 and closes the connection, so that an unread body is
 // not drained first.
 func (h *Handler) refuse(w http.ResponseWriter, log *slog.Logger, why string) {
-	log.Warn("hook request rejected: unauthenticated", "reason", why)
+	h.reject(log, "unauthenticated", "hook request rejected: unauthenticated", "reason", why)
 	w.Header().Set("Connection", "close")
 	reply(w, http.StatusUnauthorized, "unauthorized: "+why)
 }

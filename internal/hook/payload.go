@@ -201,8 +201,8 @@ func (c *clockCheck) checkClock(ev schema.Event, now time.Time, parseErr error) 
 	}
 	if ev.When.After(now.Add(tol)) {
 		c.rejectedFuture.Add(1)
-		return fmt.Errorf("event time %s is more than %s ahead of our clock (%s; clock_skew_tolerance)",
-			ev.When.UTC().Format(time.RFC3339), tol, now.UTC().Format(time.RFC3339))
+		return fmt.Errorf("event time %s is more than %s %w (%s; clock_skew_tolerance)",
+			ev.When.UTC().Format(time.RFC3339), tol, errAhead, now.UTC().Format(time.RFC3339))
 	}
 	return nil
 }

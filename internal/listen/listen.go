@@ -54,28 +54,103 @@ func LimitListener(l net.Listener, n int) net.Listener {
 	if n <= 0 {
 		n = DefaultMaxConnections
 	}
-	return &limitListener{Listener: l, slots: make(chan struct{}, n), done: make(chan struct{})}
+	return &limitListener{Listener: l, slots: make(chan struct{}, n), done: make(chan struct{}), conns: map[*limitConn]struct{}{}}
 }
+
+// When every slot is taken, the listener takes one back from a connection
+// that holds it without a request in progress, so that nobody can keep
+// the cap with idle keep-alive connections (renewed with a request now
+// and then) or with connections that never complete a request header:
+// first the one idle longest, else one new for newGrace. A request in
+// progress (its headers read) is never cut. Retried every evictEvery
+// while Accept waits.
+const (
+	newGrace   = time.Second
+	evictEvery = 100 * time.Millisecond
+)
 
 type limitListener struct {
 	net.Listener
 	slots     chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
+
+	mu    sync.Mutex
+	conns map[*limitConn]struct{} // open, for eviction
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
 	select {
 	case l.slots <- struct{}{}:
-	case <-l.done:
-		return nil, net.ErrClosed
+	default:
+		tick := time.NewTicker(evictEvery)
+		defer tick.Stop()
+		for waiting := true; waiting; {
+			l.evictOne()
+			select {
+			case l.slots <- struct{}{}:
+				waiting = false
+			case <-tick.C:
+			case <-l.done:
+				return nil, net.ErrClosed
+			}
+		}
 	}
 	c, err := l.Listener.Accept()
 	if err != nil {
 		<-l.slots
 		return nil, err
 	}
-	return &limitConn{Conn: c, release: func() { <-l.slots }}, nil
+	lc := &limitConn{Conn: c}
+	lc.release = func() {
+		l.mu.Lock()
+		delete(l.conns, lc)
+		l.mu.Unlock()
+		<-l.slots
+	}
+	l.mu.Lock()
+	l.conns[lc] = struct{}{}
+	l.mu.Unlock()
+	return lc, nil
+}
+
+// evictOne closes the connection idle longest, else the one silent
+// longest past newGrace; it does nothing when every connection is busy or
+// not served by an http.Server that reports its states (see Serve).
+func (l *limitListener) evictOne() {
+	var idle, silent *limitConn
+	now := time.Now()
+	l.mu.Lock()
+	for c := range l.conns {
+		c.mu.Lock()
+		switch {
+		case !c.known:
+		case c.state == http.StateIdle && (idle == nil || c.since.Before(idle.since)):
+			idle = c
+		case c.state == http.StateNew && now.Sub(c.since) >= newGrace && (silent == nil || c.since.Before(silent.since)):
+			silent = c
+		}
+		c.mu.Unlock()
+	}
+	l.mu.Unlock()
+	if idle == nil {
+		idle = silent
+	}
+	if idle != nil {
+		idle.Close()
+	}
+}
+
+// trackState is the http.Server ConnState hook that tells the listener
+// which connections hold a slot without a request in progress.
+func trackState(c net.Conn, st http.ConnState) {
+	lc, ok := c.(*limitConn)
+	if !ok {
+		return
+	}
+	lc.mu.Lock()
+	lc.state, lc.since, lc.known = st, time.Now(), true
+	lc.mu.Unlock()
 }
 
 func (l *limitListener) Close() error {
@@ -88,6 +163,11 @@ type limitConn struct {
 	net.Conn
 	once    sync.Once
 	release func()
+
+	mu    sync.Mutex
+	known bool           // state is reported (an http.Server's ConnState)
+	state http.ConnState // meaningful when known
+	since time.Time      // when it entered state
 }
 
 func (c *limitConn) Close() error {
@@ -150,8 +230,11 @@ func NewServer(h http.Handler, log *slog.Logger) *http.Server {
 		ReadTimeout:       30 * time.Second,
 		// A handler may wait for graphite-web (bounded by the events
 		// timeout) before answering.
-		WriteTimeout:   60 * time.Second,
-		IdleTimeout:    2 * time.Minute,
+		WriteTimeout: 60 * time.Second,
+		// Keep-alive connections cost a slot of the connection cap; a
+		// client that posts again later reconnects. (When the cap is
+		// reached, idle ones are closed at once: see LimitListener.)
+		IdleTimeout:    10 * time.Second,
 		MaxHeaderBytes: 64 << 10,
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -162,6 +245,13 @@ func NewServer(h http.Handler, log *slog.Logger) *http.Server {
 // in flight finish for up to 10 s.
 func Serve(ctx context.Context, l net.Listener, srv *http.Server, maxConns int) error {
 	l = LimitListener(l, maxConns)
+	prev := srv.ConnState
+	srv.ConnState = func(c net.Conn, st http.ConnState) {
+		trackState(c, st)
+		if prev != nil {
+			prev(c, st)
+		}
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	select {

@@ -1,8 +1,14 @@
 package listen
 
 import (
+	"bufio"
+	"context"
+	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -83,5 +89,126 @@ func TestGateAndBusy(t *testing.T) {
 	Busy(w, "busy")
 	if w.Code != 503 || w.Header().Get("Retry-After") != "1" || w.Header().Get("Connection") != "close" {
 		t.Fatalf("Busy: %d %v", w.Code, w.Header())
+	}
+}
+
+// TestIdleConnectionsCannotHoldTheCap (review finding 6): 64 keep-alive
+// connections (the default cap) each send a GET, read the answer and stay
+// open, renewing with another GET now and then; a legitimate POST must
+// still be answered within 3 s (it waited for the 2-minute idle timeout).
+func TestIdleConnectionsCannotHoldTheCap(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := inner.Addr().String()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, r.Method)
+	})
+	srv := NewServer(h, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- Serve(ctx, inner, srv, DefaultMaxConnections) }()
+	defer func() {
+		cancel()
+		<-served
+	}()
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	defer func() {
+		close(stop)
+		wg.Wait()
+	}()
+	ready := make(chan bool, DefaultMaxConnections)
+	for range DefaultMaxConnections {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+			if err != nil {
+				ready <- false
+				return
+			}
+			defer c.Close()
+			br := bufio.NewReader(c)
+			get := func() bool {
+				c.SetDeadline(time.Now().Add(2 * time.Second))
+				if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+					return false
+				}
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					return false
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				return true
+			}
+			ready <- get()
+			for range 40 { // renew for at most 40 × 250 ms
+				select {
+				case <-stop:
+					return
+				case <-time.After(250 * time.Millisecond):
+				}
+				if !get() {
+					return // closed by the server: what the fix does
+				}
+			}
+		}()
+	}
+	for range DefaultMaxConnections {
+		if !<-ready {
+			t.Fatal("an idle client could not connect and get an answer")
+		}
+	}
+	client := &http.Client{Timeout: 3 * time.Second}
+	start := time.Now()
+	resp, err := client.Post("http://"+addr+"/", "text/plain", strings.NewReader("deploy"))
+	if err != nil {
+		t.Fatalf("POST with %d idle connections open: %v after %v", DefaultMaxConnections, err, time.Since(start))
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "POST" {
+		t.Fatalf("POST answered %d %q", resp.StatusCode, body)
+	}
+}
+
+// TestSilentConnectionsCannotHoldTheCap: 64 connections that never send a
+// byte hold the cap for the 10 s header timeout at most; when a client
+// waits, those silent for 1 s are closed, and its POST is answered within
+// 3 s.
+func TestSilentConnectionsCannotHoldTheCap(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := inner.Addr().String()
+	srv := NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- Serve(ctx, inner, srv, DefaultMaxConnections) }()
+	defer func() {
+		cancel()
+		<-served
+	}()
+	for range DefaultMaxConnections {
+		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	client := &http.Client{Timeout: 3 * time.Second}
+	resp, err := client.Post("http://"+addr+"/", "text/plain", strings.NewReader("deploy"))
+	if err != nil {
+		t.Fatalf("POST with %d silent connections open: %v", DefaultMaxConnections, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("POST answered %d", resp.StatusCode)
 	}
 }

@@ -8,11 +8,15 @@ package redact
 
 import (
 	"encoding/base64"
+	"encoding/hex"
+	"fmt"
 	"net/url"
 	"regexp"
 	"sort"
 	"strings"
 	"sync"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // Mask replaces every redacted value.
@@ -50,32 +54,108 @@ var (
 
 var known struct {
 	sync.RWMutex
-	values []string // longest first, so a secret containing another goes whole
-	set    map[string]bool
+	values []string        // registered secrets, longest first, so one containing another goes whole
+	set    map[string]bool // the same, for dedupe
+	re     *regexp.Regexp  // every form of every value in values; nil while none
+	// anchors are lower-case substrings one of which every form of every
+	// value holds: a text (lower-cased) without any is skipped unmatched,
+	// since the combined matcher is slow (a few hundred ns a byte).
+	anchors []string
 }
 
-// AddSecret registers a credential value: String removes it, its base64
-// and its URL-encoded forms from every text from now on. Values shorter
-// than 6 bytes are not registered (see minSecret).
+// AddSecret registers a credential value: String removes it from every
+// text from now on in every shape a server is known to echo it: literal
+// in any letter case, base64 (standard, raw, URL), URL-encoded, hex (either
+// case), and JSON-escaped ("\/" and "\u00XX" for any non-alphanumeric
+// character, as PHP and Django write them, mixed freely with plain ones).
+// Values shorter than 6 bytes are not registered (see minSecret).
 func AddSecret(v string) {
 	v = strings.TrimSpace(v)
 	if len(v) < minSecret {
 		return
 	}
-	forms := []string{v, base64.StdEncoding.EncodeToString([]byte(v)), base64.RawStdEncoding.EncodeToString([]byte(v)),
-		base64.URLEncoding.EncodeToString([]byte(v)), url.QueryEscape(v), url.PathEscape(v)}
 	known.Lock()
 	defer known.Unlock()
 	if known.set == nil {
 		known.set = map[string]bool{}
 	}
-	for _, f := range forms {
-		if !known.set[f] {
-			known.set[f] = true
-			known.values = append(known.values, f)
-		}
+	if known.set[v] {
+		return
 	}
-	sort.Slice(known.values, func(i, j int) bool { return len(known.values[i]) > len(known.values[j]) })
+	known.set[v] = true
+	known.values = append(known.values, v)
+	known.anchors = append(known.anchors, secretAnchors(v)...)
+	sort.SliceStable(known.values, func(i, j int) bool { return len(known.values[i]) > len(known.values[j]) })
+	// One combined pattern, rebuilt on the rare registration, so String
+	// makes one pass over a text whatever the number of secrets.
+	alts := make([]string, 0, len(known.values))
+	for _, s := range known.values {
+		alts = append(alts, secretPattern(s))
+	}
+	known.re = regexp.MustCompile(`(?i)` + strings.Join(alts, "|"))
+}
+
+// secretPattern is the alternation of every form of v (matched case-
+// insensitively, except for the base64 forms whose case is significant).
+func secretPattern(v string) string {
+	b := []byte(v)
+	forms := []string{
+		escapedPattern(v),
+		regexp.QuoteMeta(hex.EncodeToString(b)),
+		regexp.QuoteMeta(url.QueryEscape(v)),
+		regexp.QuoteMeta(url.PathEscape(v)),
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		forms = append(forms, `(?-i:`+regexp.QuoteMeta(enc.EncodeToString(b))+`)`)
+	}
+	return strings.Join(forms, "|")
+}
+
+// secretAnchors returns lower-case substrings such that each form of v
+// (see secretPattern), lower-cased, holds one: its longest ASCII
+// alphanumeric run (unchanged in the literal, escaped and URL-encoded
+// forms), the start of its hex form and of its base64 forms (the first 4
+// characters depend on the first 3 bytes only). A value without an
+// alphanumeric character gets "", which every text holds.
+func secretAnchors(v string) []string {
+	run, best := 0, ""
+	for i := 0; i <= len(v); i++ {
+		if i < len(v) && (v[i] >= 'a' && v[i] <= 'z' || v[i] >= 'A' && v[i] <= 'Z' || v[i] >= '0' && v[i] <= '9') {
+			run++
+			continue
+		}
+		if run > len(best) {
+			best = v[i-run : i]
+		}
+		run = 0
+	}
+	b := []byte(v)[:3] // v has at least minSecret bytes
+	return []string{strings.ToLower(best), hex.EncodeToString(b),
+		strings.ToLower(base64.StdEncoding.EncodeToString(b)), strings.ToLower(base64.URLEncoding.EncodeToString(b))}
+}
+
+// escapedPattern matches v literally or with any of its non-alphanumeric
+// characters JSON-escaped ("\/", "\"", "\\", "\uXXXX", UTF-16 pairs
+// for runes beyond the BMP).
+func escapedPattern(v string) string {
+	var p strings.Builder
+	for _, r := range v {
+		if r < utf8.RuneSelf && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			p.WriteRune(r)
+			continue
+		}
+		alts := []string{regexp.QuoteMeta(string(r))}
+		if r == '/' || r == '"' || r == '\\' {
+			alts = append(alts, regexp.QuoteMeta(`\`+string(r)))
+		}
+		if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError {
+			alts = append(alts, regexp.QuoteMeta(fmt.Sprintf(`\u%04x\u%04x`, r1, r2)))
+		} else {
+			alts = append(alts, regexp.QuoteMeta(fmt.Sprintf(`\u%04x`, r)))
+		}
+		p.WriteString(`(?:` + strings.Join(alts, "|") + `)`)
+	}
+	return p.String()
 }
 
 // AddBasicAuth registers a user name and password as HTTP basic auth
@@ -110,10 +190,17 @@ func String(s string, extra ...string) string {
 		}
 	}
 	known.RLock()
-	for _, v := range known.values {
-		s = strings.ReplaceAll(s, v, Mask)
-	}
+	re, anchors := known.re, known.anchors
 	known.RUnlock()
+	if re != nil {
+		lower := strings.ToLower(s)
+		for _, a := range anchors {
+			if strings.Contains(lower, a) {
+				s = re.ReplaceAllLiteralString(s, Mask)
+				break
+			}
+		}
+	}
 	s = userinfo.ReplaceAllString(s, "${1}${2}:"+Mask+"@")
 	s = cookieValue.ReplaceAllString(s, "${1}"+Mask)
 	s = authScheme.ReplaceAllStringFunc(s, func(m string) string {

@@ -116,3 +116,31 @@ func TestWriter(t *testing.T) {
 		t.Errorf("wrote %q, want %q", buf.String(), want)
 	}
 }
+
+// TestAddSecretEchoedShapes: the shapes a server echoes a configured
+// secret in beyond literal/base64/URL (finding 5 of the issue #16 review):
+// JSON with "/" escaped (PHP, Django), \u00XX escapes of any punctuation,
+// hex of either case, another letter case. Each expected text is written
+// out by hand.
+func TestAddSecretEchoedShapes(t *testing.T) {
+	AddBasicAuth("cdnm", "pa/ss+w0rd-Secret")
+	AddSecret("tok/en_with/slashes99")
+	for _, c := range []struct{ in, want string }{
+		{`{"detail":"login cdnm:pa\/ss+w0rd-Secret failed"}`, `{"detail":"login [redacted] failed"}`},
+		{`{"detail":"bad pa\/ss+w0rd-Secret"}`, `{"detail":"bad [redacted]"}`},
+		{`{"d":"pa\u002fss\u002Bw0rd\u002dSecret"}`, `{"d":"[redacted]"}`},
+		{`{"d":"pa\/ss\u002bw0rd-Secret"}`, `{"d":"[redacted]"}`},
+		{`echo PA/SS+W0RD-SECRET end`, `echo [redacted] end`},
+		{`echo Pa/Ss+W0rd-secret end`, `echo [redacted] end`},
+		{`hex 70612f73732b773072642d536563726574 end`, `hex [redacted] end`},
+		{`hex 70612F73732B773072642D536563726574 end`, `hex [redacted] end`},
+		{`{"token":"tok\/en_with\/slashes99"}`, `{"token":"[redacted]"}`},
+		{`vendor said tok\/en_with\/slashes99.`, `vendor said [redacted].`},
+		// Neighbours of a secret stay.
+		{`pa/ss+w0rd-Secre`, `pa/ss+w0rd-Secre`},
+	} {
+		if got := String(c.in); got != c.want {
+			t.Errorf("String(%q)\n got %q\nwant %q", c.in, got, c.want)
+		}
+	}
+}
