@@ -142,10 +142,6 @@ func (env Env) Includes(id, name string) bool {
 	return env.Include == nil || env.Include(id, name)
 }
 
-// Event is schema.Event, kept as an alias while branches written against
-// the old name are merged; new code names schema.Event.
-type Event = schema.Event
-
 // EventPoster posts annotations.
 type EventPoster interface {
 	PostEvent(ctx context.Context, ev schema.Event) error

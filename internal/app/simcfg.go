@@ -11,15 +11,10 @@ import (
 	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
 )
 
-// simulated starts an in-process simulator and returns a config whose
+// simulatedIn starts an in-process simulator and returns a config whose
 // core (state_dir, [graphite], [events]) comes from the file at path when
-// it exists, and whose collectors all point at the simulator.
-func simulated(stdio IO, path string, seed int64) (*config.Config, *simulate.Server, bool) {
-	return simulatedIn(stdio, path, seed, "")
-}
-
-// simulatedIn is simulated with state kept under stateDir when it is not
-// empty (a dry run's throw-away directory).
+// it exists, and whose collectors all point at the simulator; state is kept
+// under stateDir when it is not empty (a dry run's throw-away directory).
 func simulatedIn(stdio IO, path string, seed int64, stateDir string) (*config.Config, *simulate.Server, bool) {
 	core := config.Default()
 	core.StateDir = ".state"
