@@ -39,7 +39,7 @@ func TestDiscoveredZonesSharingAPathAreKeptApart(t *testing.T) {
 	defer srv.Close()
 	c, _ := newTest(t, srv.URL, nil, false)
 	c.account = "acc1"
-	p, err := state.OpenPaths("", false)
+	p, err := state.OpenPaths("", false, schema.Sanitize)
 	if err != nil {
 		t.Fatal(err)
 	}

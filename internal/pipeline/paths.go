@@ -26,11 +26,11 @@ type PathNamer struct {
 // NewPathNamer reads who owns which service path from stateDir (a dry run
 // only reads it, and starts afresh when it cannot).
 func NewPathNamer(stateDir string, dryRun bool, logger *slog.Logger) (*PathNamer, error) {
-	p, err := state.OpenPaths(stateDir, dryRun)
+	p, err := state.OpenPaths(stateDir, dryRun, schema.Sanitize)
 	if err != nil && dryRun {
 		// A dry run may be run by someone who cannot read state_dir.
 		logger.Warn("service path owners not read; the dry run names clashing services afresh", "err", err)
-		p, err = state.OpenPaths("", true)
+		p, err = state.OpenPaths("", true, schema.Sanitize)
 	}
 	if err != nil {
 		return nil, err

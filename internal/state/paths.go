@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
-
-	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
 // maxSuffixTries bounds the search for a free path for a clashing service
@@ -32,6 +30,7 @@ type Paths struct {
 	mu       sync.Mutex
 	file     string                       // "" when there is no state_dir
 	readOnly bool                         // dry runs: decide, never write
+	node     func(string) string          // a service name's path node (schema.Sanitize)
 	owners   map[string]map[string]string // provider → node → service id
 }
 
@@ -48,8 +47,8 @@ type pathsFile struct {
 // it went so the caller can say so loudly. The next listings decide the
 // owners again by the same rule (lowest id first), so a path moves only
 // where that rule and the lost history disagree.
-func OpenPaths(stateDir string, readOnly bool) (*Paths, error) {
-	p := &Paths{owners: map[string]map[string]string{}, readOnly: readOnly}
+func OpenPaths(stateDir string, readOnly bool, node func(string) string) (*Paths, error) {
+	p := &Paths{owners: map[string]map[string]string{}, readOnly: readOnly, node: node}
 	if stateDir == "" {
 		return p, nil
 	}
@@ -112,7 +111,7 @@ func (p *Paths) Assign(provider string, ids, names []string) ([]string, []Clash,
 	out := make([]string, len(names))
 	var pending []int
 	for i := range names {
-		if o, ok := own[schema.Sanitize(names[i])]; ok && o == ids[i] {
+		if o, ok := own[p.node(names[i])]; ok && o == ids[i] {
 			out[i] = names[i]
 		} else {
 			pending = append(pending, i)
@@ -123,7 +122,7 @@ func (p *Paths) Assign(provider string, ids, names []string) ([]string, []Clash,
 	var clashes []Clash
 	for _, i := range pending {
 		id, name := ids[i], names[i]
-		node := schema.Sanitize(name)
+		node := p.node(name)
 		owner, taken := own[node]
 		if !taken {
 			own[node], out[i], changed = id, name, true
@@ -131,9 +130,9 @@ func (p *Paths) Assign(provider string, ids, names []string) ([]string, []Clash,
 		}
 		cand := name + "_" + id
 		for try := 2; try <= maxSuffixTries; try++ {
-			o, ok := own[schema.Sanitize(cand)]
+			o, ok := own[p.node(cand)]
 			if !ok {
-				own[schema.Sanitize(cand)], changed = id, true
+				own[p.node(cand)], changed = id, true
 			}
 			if !ok || o == id {
 				break
@@ -141,7 +140,7 @@ func (p *Paths) Assign(provider string, ids, names []string) ([]string, []Clash,
 			cand = fmt.Sprintf("%s_%s_%d", name, id, try)
 		}
 		out[i] = cand
-		clashes = append(clashes, Clash{Provider: provider, ID: id, Name: name, Path: schema.Sanitize(cand), Owner: owner})
+		clashes = append(clashes, Clash{Provider: provider, ID: id, Name: name, Path: p.node(cand), Owner: owner})
 	}
 	if !changed || p.file == "" || p.readOnly {
 		return out, clashes, nil

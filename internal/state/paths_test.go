@@ -29,7 +29,7 @@ func TestPathsAssignIsOrderIndependent(t *testing.T) {
 		for _, i := range order {
 			oi, on = append(oi, ids[i]), append(on, names[i])
 		}
-		p, _ := OpenPaths("", false)
+		p, _ := OpenPaths("", false, schema.Sanitize)
 		got, clashes := assign(t, p, oi, on)
 		want := map[string]string{"a1": "www.prod", "b2": "www prod_b2", "c3": "WWW_PROD_c3"}
 		for i, id := range oi {
@@ -48,14 +48,14 @@ func TestPathsAssignIsOrderIndependent(t *testing.T) {
 // like a suffixed path does not take it over either.
 func TestPathsOwnerKeepsItsPathAcrossRestart(t *testing.T) {
 	dir := t.TempDir()
-	p, err := OpenPaths(dir, false)
+	p, err := OpenPaths(dir, false, schema.Sanitize)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := assign(t, p, []string{"b2"}, []string{"www"}); got[0] != "www" {
 		t.Fatalf("alone: %q", got[0])
 	}
-	p, err = OpenPaths(dir, false) // restart
+	p, err = OpenPaths(dir, false, schema.Sanitize) // restart
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestPathsOwnerKeepsItsPathAcrossRestart(t *testing.T) {
 	}
 	// A dry run reads the owners and never writes.
 	before, _ := os.ReadFile(filepath.Join(dir, "paths.json"))
-	ro, err := OpenPaths(dir, true)
+	ro, err := OpenPaths(dir, true, schema.Sanitize)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestCorruptPathsFileIsSetAsideNotFatal(t *testing.T) {
 	if err := os.WriteFile(file, []byte(`{"owners":{"fastly":`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p, err := OpenPaths(dir, false)
+	p, err := OpenPaths(dir, false, schema.Sanitize)
 	if err != nil {
 		t.Fatalf("a corrupt paths.json stopped the run: %v", err)
 	}
@@ -106,7 +106,7 @@ func TestCorruptPathsFileIsSetAsideNotFatal(t *testing.T) {
 	if err := os.WriteFile(file, []byte(`{`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if p, err := OpenPaths(dir, true); err != nil || p.SetAside != "" || p.Corrupt == "" {
+	if p, err := OpenPaths(dir, true, schema.Sanitize); err != nil || p.SetAside != "" || p.Corrupt == "" {
 		t.Fatalf("read-only: %+v %v", p, err)
 	}
 	if _, err := os.Stat(file); err != nil {
@@ -128,7 +128,7 @@ func FuzzOpenPaths(f *testing.F) {
 		if err := os.WriteFile(file, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		p, err := OpenPaths(dir, false)
+		p, err := OpenPaths(dir, false, schema.Sanitize)
 		if err != nil {
 			if !strings.Contains(err.Error(), file) {
 				t.Fatalf("error %v does not name %s", err, file)
@@ -160,7 +160,7 @@ func FuzzOpenPaths(f *testing.F) {
 			node[s] = ids[i]
 		}
 		// What was saved reads back and gives the same answer.
-		q, err := OpenPaths(dir, true)
+		q, err := OpenPaths(dir, true, schema.Sanitize)
 		if err != nil {
 			t.Fatal(err)
 		}

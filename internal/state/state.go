@@ -12,8 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"time"
-
-	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
 // Store reads and writes checkpoints in one directory.
@@ -43,7 +41,7 @@ type Checkpoint struct {
 }
 
 func (s *Store) path(name string) string {
-	return filepath.Join(s.dir, schema.Sanitize(name)+".json")
+	return filepath.Join(s.dir, fileName(name)+".json")
 }
 
 // ErrCorrupt is wrapped by Get when a checkpoint file cannot be decoded
@@ -119,4 +117,25 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 		d.Close()
 	}
 	return nil
+}
+
+// fileName is name with every byte outside [a-z0-9_-] (after lower-casing)
+// turned into '_', "_" when empty: the same rule as schema.Sanitize, so
+// checkpoint files of collector names keep their names, written here so
+// that state needs nothing of the schema.
+func fileName(name string) string {
+	if name == "" {
+		return "_"
+	}
+	b := []byte(name)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			c = '_'
+		}
+		b[i] = c
+	}
+	return string(b)
 }

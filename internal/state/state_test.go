@@ -1,6 +1,7 @@
 package state
 
 import (
+	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,5 +40,15 @@ func TestCorruptCheckpointIsAnErrorNamingTheFile(t *testing.T) {
 	_, _, err := s.Get("akamai")
 	if err == nil || !strings.Contains(err.Error(), "akamai.json") {
 		t.Fatalf("err = %v, want one naming akamai.json", err)
+	}
+}
+
+// fileName keeps schema.Sanitize's rule (checkpoint files keep their names
+// across the move of the rule into state): compared on awkward names.
+func TestFileNameIsSanitize(t *testing.T) {
+	for _, s := range []string{"", "fastly", "Cloud.Front", "a b/c", "ÄÖ", "x-y_z9", "WWW_PROD"} {
+		if got, want := fileName(s), schema.Sanitize(s); got != want {
+			t.Errorf("fileName(%q) = %q, schema.Sanitize = %q", s, got, want)
+		}
 	}
 }
