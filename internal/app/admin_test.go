@@ -72,11 +72,13 @@ func TestRunServesHealthzAndMetrics(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
 	}
-	// Healthy once fakecdn has run and the sink has connected to carbon.
+	// Healthy once fakecdn has run and the sink has connected to carbon. A
+	// collector that has not run yet is healthy too (within its grace), so
+	// poll until the report shows the first success, with a deadline.
 	var code int
 	var body string
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if code, _, body = get("/healthz"); code == http.StatusOK {
+		if code, _, body = get("/healthz"); code == http.StatusOK && !strings.Contains(body, `"last_success": null`) {
 			break
 		}
 	}
