@@ -1,7 +1,6 @@
 package events
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -9,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -22,6 +20,7 @@ import (
 
 	"github.com/cdnmetrics/cdnmetrics/internal/backoff"
 	"github.com/cdnmetrics/cdnmetrics/internal/config"
+	"github.com/cdnmetrics/cdnmetrics/internal/graphiteweb"
 	"github.com/cdnmetrics/cdnmetrics/internal/redact"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 	"github.com/cdnmetrics/cdnmetrics/internal/state"
@@ -68,7 +67,7 @@ type Poster struct {
 	tags       []string
 	username   string
 	password   string
-	client     *http.Client
+	client     *http.Client // shared by every target's graphiteweb.Client
 	log        *slog.Logger
 	timeout    time.Duration
 	minBackoff time.Duration
@@ -82,6 +81,7 @@ type target struct {
 	name     string // the base URL as logged (never holds credentials)
 	dir      string
 	wake     chan struct{}
+	web      *graphiteweb.Client
 
 	mu       sync.Mutex
 	failures int
@@ -139,6 +139,9 @@ func New(cfg config.Events, dir string, getenv func(string) string, opts ...Opti
 			continue
 		}
 		seen[t.dir] = true
+		if t.web, err = graphiteweb.New(t.name, p.username, p.password, p.client); err != nil {
+			return nil, fmt.Errorf("events: graphite_web_urls[%d]: %w", i, err)
+		}
 		p.targets = append(p.targets, t)
 	}
 	p.reportOrphans(dir, seen)
@@ -533,33 +536,21 @@ func (e *permanentError) Error() string { return e.msg }
 func (p *Poster) post(ctx context.Context, t *target, body []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.endpoint, bytes.NewReader(body))
+	ans, err := t.web.Post(ctx, "/events/", body, "application/json")
 	if err != nil {
 		return fmt.Errorf("events: post to %s: %w", t.name, err)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "cdnmetrics")
-	if p.username != "" {
-		req.SetBasicAuth(p.username, p.password)
-	}
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return redact.Error(fmt.Errorf("events: post to %s: %w", t.name, err))
-	}
-	defer resp.Body.Close()
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	switch c := resp.StatusCode; {
+	switch c := ans.StatusCode; {
 	case c >= 200 && c < 300:
 		return nil
 	case c == http.StatusBadRequest || c == http.StatusRequestEntityTooLarge || c == http.StatusUnprocessableEntity:
-		return &permanentError{fmt.Sprintf("events: %s answered %s: %s", t.endpoint, resp.Status, oneLine(redact.Bytes(snippet, req.Header.Get("Authorization"))))}
+		return &permanentError{fmt.Sprintf("events: %s answered %s: %s", t.endpoint, ans.Status, oneLine(ans.Body))}
 	case c >= 300 && c < 400:
-		return fmt.Errorf("events: %s answered %s (redirect to %q); configure the final URL", t.endpoint, resp.Status, redact.String(resp.Header.Get("Location"), req.Header.Get("Authorization")))
+		return fmt.Errorf("events: %s answered %s (redirect to %q); configure the final URL", t.endpoint, ans.Status, ans.Location)
 	case c == http.StatusUnauthorized || c == http.StatusForbidden:
-		return fmt.Errorf("events: %s answered %s; check events.username and events.password_env", t.endpoint, resp.Status)
+		return fmt.Errorf("events: %s answered %s; check events.username and events.password_env", t.endpoint, ans.Status)
 	default:
-		return fmt.Errorf("events: %s answered %s", t.endpoint, resp.Status)
+		return fmt.Errorf("events: %s answered %s", t.endpoint, ans.Status)
 	}
 }
 

@@ -1,11 +1,12 @@
 // Package graphiteweb is the one client of graphite-web's HTTP API that
-// compare and graph use: base URL, basic auth, timeouts, bounded answers,
+// compare, graph and events use: base URL, basic auth, timeouts, bounded answers,
 // and errors with credentials redacted. Every error it returns means
 // graphite-web was unreachable or its answer unusable (the commands' exit
 // status 3), except those of New, which are configuration errors.
 package graphiteweb
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -87,6 +88,51 @@ func (c *Client) Get(ctx context.Context, path string, q url.Values) ([]byte, st
 		return nil, "", fmt.Errorf("graphite-web %s: HTTP %d: %s", path, resp.StatusCode, ErrorText(body))
 	}
 	return body, resp.Header.Get("Content-Type"), nil
+}
+
+// PostAnswer is graphite-web's answer to a Post: the status, the Location
+// of a redirect and the start of the body, credentials redacted.
+type PostAnswer struct {
+	StatusCode int
+	Status     string
+	Location   string
+	Body       string
+}
+
+// postBodyCap is how much of a Post answer is kept for an error message;
+// the rest (up to 1 MB) is read and dropped so the connection can be reused.
+const postBodyCap = 512
+
+// Post sends body to path with contentType and returns graphite-web's
+// answer whatever its status; judging the status is the caller's job. An
+// error means no answer (a transport failure or ctx done). Redirects are
+// followed only if the http.Client given to New does so.
+func (c *Client) Post(ctx context.Context, path string, body []byte, contentType string) (PostAnswer, error) {
+	u := *c.base
+	u.Path += path
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return PostAnswer{}, err
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("User-Agent", "cdnmetrics")
+	if c.username != "" {
+		req.SetBasicAuth(c.username, c.password)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return PostAnswer{}, redact.Error(err)
+	}
+	defer resp.Body.Close()
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, postBodyCap))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	auth := req.Header.Get("Authorization")
+	return PostAnswer{
+		StatusCode: resp.StatusCode,
+		Status:     resp.Status,
+		Location:   redact.String(resp.Header.Get("Location"), auth),
+		Body:       redact.Bytes(snippet, auth),
+	}, nil
 }
 
 // PNG fetches /render?q (format=png is set) and checks the answer is an image.

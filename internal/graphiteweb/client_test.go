@@ -55,3 +55,39 @@ func TestClientAuthAndRedaction(t *testing.T) {
 		t.Errorf("password in web_url: %v, want refused without quoting it", err)
 	}
 }
+
+// Post sends the body, its type and basic auth, hands back any status
+// (here a redirect, not followed by a no-redirect client) with the
+// Location and the echoed body redacted.
+func TestPostAnswerRedacted(t *testing.T) {
+	const user, pass = "poster", "gw-p0st-pass"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, _ := r.BasicAuth()
+		if r.Method != http.MethodPost || r.URL.Path != "/events/" || r.Header.Get("Content-Type") != "application/json" || u != user || p != pass {
+			http.Error(w, "unexpected request", http.StatusTeapot)
+			return
+		}
+		w.Header().Set("Location", "https://elsewhere.example/?k="+pass)
+		w.WriteHeader(http.StatusFound)
+		fmt.Fprintf(w, "headers: %v", r.Header)
+	}))
+	defer srv.Close()
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	c, err := New(srv.URL+"/", user, pass, noRedirect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ans, err := c.Post(context.Background(), "/events/", []byte(`{"what":"x"}`), "application/json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ans.StatusCode != http.StatusFound || !strings.HasPrefix(ans.Location, "https://elsewhere.example/") {
+		t.Fatalf("answer %+v, want the 302 with its Location", ans)
+	}
+	basic := base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
+	for _, s := range []string{ans.Location, ans.Body} {
+		if strings.Contains(s, pass) || strings.Contains(s, basic) {
+			t.Fatalf("credential in answer: %q", s)
+		}
+	}
+}
