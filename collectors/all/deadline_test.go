@@ -16,7 +16,7 @@ import (
 	_ "github.com/cdnmetrics/cdnmetrics/collectors/all"
 	"github.com/cdnmetrics/cdnmetrics/internal/config"
 	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
-	_ "github.com/cdnmetrics/cdnmetrics/internal/simulate/all"
+	_ "github.com/cdnmetrics/cdnmetrics/collectors/all/sim"
 )
 
 // trickleServer answers every request with 200 and then one byte every

@@ -9,7 +9,7 @@ import (
 	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
 	// Every vendor's stand-in, for this command and for --simulate
 	// (simcfg.go); collectors/all, imported by main, links the collectors.
-	_ "github.com/cdnmetrics/cdnmetrics/internal/simulate/all"
+	_ "github.com/cdnmetrics/cdnmetrics/collectors/all/sim"
 	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
 )
 

@@ -10,7 +10,7 @@ import (
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
 	// Every vendor's stand-in, its config section and Expect.
-	_ "github.com/cdnmetrics/cdnmetrics/internal/simulate/all"
+	_ "github.com/cdnmetrics/cdnmetrics/collectors/all/sim"
 )
 
 // writeConfig writes text to dir/config.toml and returns its path. A

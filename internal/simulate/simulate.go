@@ -4,7 +4,7 @@
 // paths never collide. It also writes the config that points every
 // collector at it. Stand-ins live in one simulation package per vendor
 // (collectors/<vendor>/<vendor>sim), which registers a Simulator from
-// init(); internal/simulate/all imports them all.
+// init(); collectors/all/sim imports them all.
 package simulate
 
 import (

@@ -11,7 +11,7 @@ import (
 	_ "github.com/cdnmetrics/cdnmetrics/collectors/all"
 	"github.com/cdnmetrics/cdnmetrics/internal/config"
 	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
-	_ "github.com/cdnmetrics/cdnmetrics/internal/simulate/all"
+	_ "github.com/cdnmetrics/cdnmetrics/collectors/all/sim"
 )
 
 // The written config must load without a single problem and name every

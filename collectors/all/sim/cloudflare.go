@@ -1,3 +1,3 @@
-package all
+package sim
 
 import _ "github.com/cdnmetrics/cdnmetrics/collectors/cloudflare/cloudflaresim"
