@@ -14,9 +14,9 @@ import (
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	_ "github.com/cdnmetrics/cdnmetrics/collectors/all"
+	_ "github.com/cdnmetrics/cdnmetrics/collectors/all/sim"
 	"github.com/cdnmetrics/cdnmetrics/internal/config"
 	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
-	_ "github.com/cdnmetrics/cdnmetrics/collectors/all/sim"
 )
 
 // trickleServer answers every request with 200 and then one byte every

@@ -9,9 +9,9 @@ import (
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	_ "github.com/cdnmetrics/cdnmetrics/collectors/all"
+	_ "github.com/cdnmetrics/cdnmetrics/collectors/all/sim"
 	"github.com/cdnmetrics/cdnmetrics/internal/config"
 	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
-	_ "github.com/cdnmetrics/cdnmetrics/collectors/all/sim"
 )
 
 // The written config must load without a single problem and name every
