@@ -153,6 +153,14 @@ loop:
 		}
 	}
 	rt.stopExtras()
+	if !rt.dryRun {
+		// Once more at the stop, like collect at its end: a daemon stopped
+		// within self_metrics_interval would otherwise say nothing of its
+		// run, and the last counts before a stop are the ones wanted.
+		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = rt.sink.Send(sctx, rt.selfPointsAll(time.Now(), d, bs))
+		scancel()
+	}
 	if err := rt.close(); err != nil {
 		rt.logger.Error("flush on shutdown failed", "err", err)
 		return 1
