@@ -149,3 +149,34 @@ func (c Clock) Filter(b Batch, now time.Time) (Batch, Rejections) {
 	}
 	return out, rej
 }
+
+// Future is what RejectFuture found among some vendor times.
+type Future struct {
+	N         int   // ahead of our clock beyond the tolerance
+	Newest    int64 // the latest of those (Unix seconds)
+	now       time.Time
+	tolerance time.Duration
+}
+
+// RejectFuture counts the times (Unix seconds) stamped ahead of our clock
+// beyond clock_skew_tolerance in rejected_future and reports them, so that
+// every collector that drops such rows before the pipeline counts them the
+// same way; the caller logs one warning with Attrs when N > 0.
+func (c Clock) RejectFuture(times []int64) Future {
+	now := c.Time()
+	f := Future{now: now, tolerance: c.Limit(now).Sub(now)}
+	for _, t := range times {
+		if c.Judge(t, now) == RejectedFuture {
+			f.N++
+			f.Newest = max(f.Newest, t)
+		}
+	}
+	c.Count(RejectedFuture, f.N)
+	return f
+}
+
+// Attrs are the log attributes of f: count, newest, now, tolerance.
+func (f Future) Attrs() []any {
+	return []any{"count", f.N, "newest", time.Unix(f.Newest, 0).UTC().Format(time.RFC3339),
+		"now", f.now.UTC().Format(time.RFC3339), "tolerance", f.tolerance}
+}

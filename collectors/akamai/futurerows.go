@@ -1,11 +1,5 @@
 package akamai
 
-import (
-	"time"
-
-	"github.com/cdnmetrics/cdnmetrics/collectors"
-)
-
 // rejectFutureRows counts the intervals of one report stamped ahead of our
 // clock (beyond clock_skew_tolerance) in rejected_future, with one
 // warning: a vendor clock or unit mistake, not data. Intervals merely after
@@ -15,19 +9,7 @@ func (c *Collector) rejectFutureRows(after []int64) {
 	if len(after) == 0 {
 		return
 	}
-	clock := c.env.Clock
-	now := clock.Time()
-	future, newest := 0, int64(0)
-	for _, t := range after {
-		if clock.Judge(t, now) == collectors.RejectedFuture {
-			future++
-			newest = max(newest, t)
-		}
+	if f := c.env.Clock.RejectFuture(after); f.N > 0 {
+		c.logger.Warn("akamai intervals stamped ahead of our clock rejected", f.Attrs()...)
 	}
-	if future == 0 {
-		return
-	}
-	clock.Count(collectors.RejectedFuture, future)
-	c.logger.Warn("akamai intervals stamped ahead of our clock rejected", "count", future,
-		"newest", time.Unix(newest, 0).UTC().Format(time.RFC3339), "now", now.UTC().Format(time.RFC3339), "tolerance", clock.Limit(now).Sub(now))
 }

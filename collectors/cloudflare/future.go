@@ -17,21 +17,11 @@ func (c *Collector) afterWindow(zone, node string, after []int64, w collectors.W
 	if len(after) == 0 {
 		return
 	}
-	clock := c.env.Clock
-	now := clock.Time()
-	future, newest := 0, int64(0)
-	for _, t := range after {
-		if clock.Judge(t, now) == collectors.RejectedFuture {
-			future++
-			newest = max(newest, t)
-		}
+	f := c.env.Clock.RejectFuture(after)
+	if f.N > 0 {
+		c.logger.Warn("vendor rows stamped ahead of our clock rejected", append([]any{"zone", zone, "node", node}, f.Attrs()...)...)
 	}
-	if future > 0 {
-		clock.Count(collectors.RejectedFuture, future)
-		c.logger.Warn("vendor rows stamped ahead of our clock rejected", "zone", zone, "node", node, "count", future,
-			"newest", time.Unix(newest, 0).UTC().Format(time.RFC3339), "now", now.UTC().Format(time.RFC3339), "tolerance", clock.Limit(now).Sub(now))
-	}
-	if late := len(after) - future; late > 0 {
+	if late := len(after) - f.N; late > 0 {
 		c.logger.Debug("vendor rows after the window left out", "zone", zone, "node", node, "count", late,
 			"window_end", w.End.UTC().Format(time.RFC3339))
 	}

@@ -23,20 +23,11 @@ func (c *Collector) countRejected(dist string, rejected []string, after []int64,
 	if len(after) == 0 {
 		return
 	}
-	now := clock.Time()
-	future, newest := 0, int64(0)
-	for _, t := range after {
-		if clock.Judge(t, now) == collectors.RejectedFuture {
-			future++
-			newest = max(newest, t)
-		}
+	f := clock.RejectFuture(after)
+	if f.N > 0 {
+		c.logger.Warn("vendor datapoints stamped ahead of our clock rejected", append([]any{"distribution", dist}, f.Attrs()...)...)
 	}
-	if future > 0 {
-		clock.Count(collectors.RejectedFuture, future)
-		c.logger.Warn("vendor datapoints stamped ahead of our clock rejected", "distribution", dist, "count", future,
-			"newest", time.Unix(newest, 0).UTC().Format(time.RFC3339), "now", now.UTC().Format(time.RFC3339), "tolerance", clock.Limit(now).Sub(now))
-	}
-	if late := len(after) - future; late > 0 {
+	if late := len(after) - f.N; late > 0 {
 		c.logger.Debug("vendor datapoints after the window left out", "distribution", dist, "count", late,
 			"window_end", w.End.UTC().Format(time.RFC3339))
 	}
