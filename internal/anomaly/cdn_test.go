@@ -33,17 +33,26 @@ func errorRatio(m *traffic.Model, from, to int64) float64 {
 	return float64(s.Status5xx) / float64(s.Requests)
 }
 
-// cdnRun scores minute points of metric over the learning days and day 4
-// and returns the day-4 minutes (Unix seconds) whose score reaches the
-// threshold.
+// cdnRun feeds minute points of metric over the learning days and day 4
+// to a Set with the [anomaly] defaults (threshold, confirmation; every
+// report counted, however close to the last) and returns the times of the
+// day-4 points at which the Set reported a crossing: when `run` would post
+// the anomaly event.
 func cdnRun(m *traffic.Model, metric cdnMetric) (alarms []int64) {
-	d := New(DefaultParams())
-	end := cdnStart + (cdnLearnDays+1)*86400
-	for t := cdnStart; t < end; t += 60 {
-		s := d.Update(t, metric(m, t, t+60))
-		if t >= cdnStart+cdnLearnDays*86400 && s >= cdnThreshold {
-			alarms = append(alarms, t)
+	return cdnDays(m, metric, cdnLearnDays+1)
+}
+
+// cdnDays is cdnRun over days days, reporting from day cdnLearnDays+1 on.
+func cdnDays(m *traffic.Model, metric cdnMetric, days int64) (alarms []int64) {
+	var now int64
+	s := NewSet(DefaultParams(), SetOptions{Threshold: cdnThreshold, Repeat: 1, OnCrossing: func(c Crossing) {
+		if now >= cdnStart+cdnLearnDays*86400 {
+			alarms = append(alarms, now)
 		}
+	}})
+	end := cdnStart + days*86400
+	for now = cdnStart; now < end; now += 60 {
+		s.Observe("s", now, metric(m, now, now+60))
 	}
 	return alarms
 }
@@ -58,33 +67,27 @@ func flaggedWithin(alarms []int64, at int64) bool {
 	return false
 }
 
-// TestCDNCleanDayFalseAlarms is a stated limit, not the issue's goal: the
-// issue asks that a clean simulated day raise nothing, and the detector does
-// not meet it. On clean minute data it raises about one alarm per series per
-// day at the default threshold (seeds 1–4, days 3–7 of each run: 66 points
-// ≥ 0.5 in 80 series-days over hit ratio, error ratio and two POPs'
-// requests), mostly from the likelihood stage and the context novelty, a
-// few from noise just beyond the remembered range. Every change tried
-// against them (a noise-scaled out-of-range tolerance, higher likelihood
-// floors, no context novelty) cost NAB points on the whole corpus and on at
-// least one half (see README). This test guards the measured rate on seed
-// 7's fourth day: 4 alarms over the four series.
+// TestCDNCleanDayFalseAlarms: clean simulated days raise nothing. The
+// detector's own scores do cross the threshold on them (about 0.75 times
+// per series and day: 47 times in 64 series-days below — noise just beyond
+// the remembered range, the return to 0 after one of the model's normal
+// error bursts, the morning ramp of a POP's requests, an error ratio
+// resting at 0 for longer than ever); the Set's confirmation (two points
+// that stay away from the baseline, DefaultConfirm) reports none of them.
+// Seeds 1–4, days 4–7 of each run, four series.
 func TestCDNCleanDayFalseAlarms(t *testing.T) {
-	m := traffic.Default(7)
-	total := 0
-	for _, c := range []struct {
-		name   string
-		metric cdnMetric
-	}{{"hit ratio", hitRatio}, {"error ratio", errorRatio},
-		{"LHR requests", popRequests(0, -1, 0)}, {"FRA requests", popRequests(1, -1, 0)}} {
-		a := cdnRun(m, c.metric)
-		for _, at := range a {
-			t.Logf("%s: clean day alarm at %s", c.name, time.Unix(at, 0).UTC().Format("15:04"))
+	for seed := int64(1); seed <= 4; seed++ {
+		m := traffic.Default(seed)
+		for _, c := range []struct {
+			name   string
+			metric cdnMetric
+		}{{"hit ratio", hitRatio}, {"error ratio", errorRatio},
+			{"LHR requests", popRequests(0, -1, 0)}, {"FRA requests", popRequests(1, -1, 0)}} {
+			for _, at := range cdnDays(m, c.metric, cdnLearnDays+4) {
+				t.Errorf("seed %d, %s: clean day alarm on day %d at %s", seed, c.name,
+					(at-cdnStart)/86400+1, time.Unix(at, 0).UTC().Format("15:04"))
+			}
 		}
-		total += len(a)
-	}
-	if total > 4 {
-		t.Errorf("clean day: %d alarms over four series, measured 4", total)
 	}
 }
 
@@ -140,7 +143,7 @@ func TestCDNStuckSeriesFlagged(t *testing.T) {
 	m := traffic.Default(7)
 	// The hit ratio freezes at the event (a collector repeating its last
 	// value): flagged once it has stood still longer than ever and RunMin
-	// minutes, here within 11 minutes.
+	// minutes, here within 11 minutes (a stuck value needs no confirmation).
 	var frozen float64
 	metric := func(m *traffic.Model, from, to int64) float64 {
 		if from < cdnEvent {

@@ -272,6 +272,28 @@ type Detector struct {
 	run      int32                 // points the value has stayed the same
 	maxRun   int32                 // longest run before the current one
 	runSeen  bool                  // the current run has scored
+	// base is the fastest tracker's mean and variance (floored) as they
+	// were before the last point: the baseline a Set confirms an alarm
+	// against. Not saved: it is read right after Update.
+	base ewm
+	// stuckNow: the last point scored as a stuck-value record (not saved,
+	// read right after Update); runVal: the value of the longest run.
+	stuckNow bool
+	runVal   float64
+}
+
+// stuckAtRest reports whether the last point scored as a stuck-value record
+// at the very value of the previous record run: a series resting longer than
+// ever where it always rests (an error ratio at 0), which a Set does not
+// report.
+func (d *Detector) stuckAtRest() bool {
+	return d.stuckNow && d.maxRun > 0 && d.last == d.runVal
+}
+
+// baseline returns the mean and standard deviation of the fastest tracker
+// before the last point (see Set's confirmation).
+func (d *Detector) baseline() (mean, sd float64) {
+	return d.base.mean, math.Sqrt(d.base.vari)
 }
 
 // extreme is an all-time upper extreme of a series (of −v for the lower)
@@ -313,7 +335,9 @@ func (d *Detector) stuck(diff float64, p *Params) bool {
 		return false
 	}
 	if diff != 0 {
-		d.maxRun = max(d.maxRun, d.run)
+		if d.run > d.maxRun {
+			d.maxRun, d.runVal = d.run, d.last
+		}
 		d.run, d.runSeen = 0, false
 		return false
 	}
@@ -368,6 +392,9 @@ func (d *Detector) Update(t int64, v float64) float64 {
 	floor := 1e-3*span + 1e-12
 	for i, a := range p.Rates {
 		l, df := &d.levels[i], &d.diffs[i]
+		if i == 0 {
+			d.base = ewm{mean: l.mean, vari: l.vari + floor*floor}
+		}
 		if d.n > 0 {
 			z = math.Max(z, math.Abs(v-l.mean)/math.Sqrt(l.vari+floor*floor))
 			z = math.Max(z, math.Abs(diff-df.mean)/math.Sqrt(df.vari+floor*floor))
@@ -429,6 +456,7 @@ func (d *Detector) Update(t int64, v float64) float64 {
 	} else if stuck {
 		score = 1
 	}
+	d.stuckNow = stuck && score == 1
 
 	if d.quiet > 0 {
 		d.quiet--

@@ -235,9 +235,10 @@ func TestDetectorSizeIsBounded(t *testing.T) {
 	// The state is a fixed-size struct: no slices grow with the series.
 	// About 2 KB: 2160 bytes with the likelihood floors, the alarm counter
 	// of the quiet time, the all-time extremes with their visits and the
-	// stuck-value run (2128 before it).
-	if sz := unsafe.Sizeof(Detector{}); sz > 2160 {
-		t.Errorf("Detector is %d bytes, want ≤ 2160", sz)
+	// stuck-value run (2128 before it); 2192 with the baseline and the
+	// stuck flags a Set's confirmation reads.
+	if sz := unsafe.Sizeof(Detector{}); sz > 2200 {
+		t.Errorf("Detector is %d bytes, want ≤ 2200", sz)
 	}
 }
 

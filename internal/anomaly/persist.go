@@ -27,8 +27,9 @@ const maxPathLen = 4096
 // stateFormat is the version of the per-detector layout below; it is part
 // of the fingerprint, so a state saved by a build with another layout is
 // refused as ErrStateMismatch even when the Params look alike. 2 added the
-// stuck-value run.
-const stateFormat = 2
+// stuck-value run, 3 the value of the longest run and a Set's pending
+// confirmation.
+const stateFormat = 3
 
 // fingerprint identifies p and the state layout (and so whether saved
 // detectors fit them).
@@ -57,6 +58,7 @@ func (s *Set) Save(w io.Writer) error {
 		e.i64(sr.last)
 		e.i64(sr.reported)
 		e.f64(sr.score)
+		sr.pend.encode(&e)
 		sr.d.encode(&e)
 	}
 	if e.err != nil {
@@ -91,6 +93,7 @@ func (s *Set) Load(r io.Reader) error {
 		d.read(path)
 		sr := &series{d: New(s.p)}
 		sr.last, sr.reported, sr.score = d.i64(), d.i64(), d.f64()
+		sr.pend.decode(&d)
 		sr.d.decode(&d)
 		loaded[string(path)] = sr
 	}
@@ -130,6 +133,15 @@ func (d *Detector) encode(e *encoder) {
 	}
 	e.u64(uint64(uint32(d.run))<<1 | seen)
 	e.u64(uint64(uint32(d.maxRun)))
+	e.f64(d.runVal, d.base.mean, d.base.vari)
+	e.u64(b2u(d.stuckNow))
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (d *Detector) decode(r *decoder) {
@@ -157,8 +169,24 @@ func (d *Detector) decode(r *decoder) {
 	u := r.u64()
 	d.run, d.runSeen = int32(min(u>>1, math.MaxInt32)), u&1 == 1
 	d.maxRun = int32(min(r.u64(), math.MaxInt32))
+	d.runVal, d.base.mean, d.base.vari = r.f64(), r.f64(), r.f64()
+	d.stuckNow = r.u64() == 1
 	if d.n < 0 || d.quiet < 0 {
 		r.fail(errors.New("negative counter"))
+	}
+}
+
+func (c *pending) encode(e *encoder) {
+	e.i64(int64(c.left))
+	e.i64(c.at)
+	e.f64(c.value, c.score, c.base, c.dir, c.need)
+}
+
+func (c *pending) decode(r *decoder) {
+	c.left, c.at = int(r.i64()), r.i64()
+	c.value, c.score, c.base, c.dir, c.need = r.f64(), r.f64(), r.f64(), r.f64(), r.f64()
+	if c.left < 0 || c.left > maxConfirm {
+		r.fail(errors.New("bad pending confirmation"))
 	}
 }
 

@@ -4,7 +4,9 @@ import "testing"
 
 func TestSetRepeatSuppressionAndResends(t *testing.T) {
 	var got []Crossing
-	s := NewSet(DefaultParams(), SetOptions{Repeat: 600, OnCrossing: func(c Crossing) { got = append(got, c) }})
+	// Confirm −1: every crossing is reported at once (confirmation has its
+	// own test below).
+	s := NewSet(DefaultParams(), SetOptions{Repeat: 600, Confirm: -1, OnCrossing: func(c Crossing) { got = append(got, c) }})
 	const path = "cdn.fastly.svc.all.hit_ratio"
 	vals := noisy(1000, 6)
 	for i, v := range vals {
@@ -53,5 +55,76 @@ func TestSetMaxSeries(t *testing.T) {
 	s.Forget("a")
 	if _, fresh := s.Observe("c", 2, 1); !fresh {
 		t.Error("series refused after Forget freed a slot")
+	}
+}
+
+func TestSetConfirmation(t *testing.T) {
+	var got []Crossing
+	s := NewSet(DefaultParams(), SetOptions{Repeat: 1, OnCrossing: func(c Crossing) { got = append(got, c) }})
+	const path = "cdn.fastly.svc.all.hit_ratio"
+	vals := noisy(1000, 6)
+	for i, v := range vals {
+		s.Observe(path, int64(i*100), v)
+	}
+	base := vals[len(vals)-1]
+	// A lone spike that the next point takes back scores high but is not
+	// reported.
+	if sc, _ := s.Observe(path, 100000, 500); sc < DefaultThreshold {
+		t.Fatalf("spike scored %v, below the threshold", sc)
+	}
+	s.Observe(path, 100100, base)
+	s.Observe(path, 100200, base)
+	if len(got) != 0 {
+		t.Fatalf("a spike taken back was reported: %+v", got)
+	}
+	// A level that stays: reported on the second confirming point, with the
+	// onset's time, value and score.
+	var onset float64
+	for i, v := range []float64{900, 880, 910} {
+		sc, _ := s.Observe(path, 100300+int64(i)*100, v)
+		if i == 0 {
+			onset = sc
+		}
+		if want := map[bool]int{true: 1, false: 0}[i == 2]; len(got) != want {
+			t.Fatalf("after point %d of the new level: %d reports, want %d", i, len(got), want)
+		}
+	}
+	if c := got[0]; c.Time != 100300 || c.Value != 900 || c.Score != onset || c.Path != path {
+		t.Errorf("report %+v, want the onset (t=100300, v=900, score %v)", c, onset)
+	}
+}
+
+func TestSetStuckAtRestNotReported(t *testing.T) {
+	var got []Crossing
+	s := NewSet(DefaultParams(), SetOptions{Repeat: 1, OnCrossing: func(c Crossing) { got = append(got, c) }})
+	// An error ratio: zero with a burst every 40 points, then zero for 200
+	// points, longer than ever but at the value it always rests at. (A
+	// series frozen where it never rested is reported: the frozen hit ratio
+	// in cdn_test.go.)
+	t0 := int64(0)
+	var scores []float64
+	next := func(v float64) {
+		t0 += 60
+		sc, _ := s.Observe("e", t0, v)
+		scores = append(scores, sc)
+	}
+	for i := 0; i < 2000; i++ {
+		if i%40 == 39 {
+			next(0.1 + float64(i%7)/100)
+		} else {
+			next(0)
+		}
+	}
+	got = nil // the first bursts are news to a young series
+	for i := 0; i < 200; i++ {
+		next(0)
+	}
+	if !s.series["e"].d.stuckNow && scores[len(scores)-161] < 1 {
+		// The record run is news to the detector at its 40th point (the
+		// longest run so far was 39): the case the Set must not report.
+		t.Fatalf("the detector did not score the record run at rest; scores %v", scores[2030:2050])
+	}
+	if len(got) != 0 {
+		t.Fatalf("resting at 0 for longer than ever reported: %+v", got)
 	}
 }

@@ -256,6 +256,9 @@ func (c *Config) validate(getenv func(string) string) []collectors.Problem {
 	if c.Anomaly.Threshold <= 0 || c.Anomaly.Threshold > 1 {
 		bad("anomaly.threshold", "must be in (0, 1]")
 	}
+	if c.Anomaly.Confirm < 0 || c.Anomaly.Confirm > 60 {
+		bad("anomaly.confirm", "must be 0 to 60 points")
+	}
 	if err := c.Skyline.Validate(); err != nil {
 		bad("skyline", err.Error())
 	}

@@ -121,6 +121,9 @@ type Anomaly struct {
 	Threshold float64 `toml:"threshold"`
 	// Repeat suppresses further events of one series for this long.
 	Repeat Duration `toml:"repeat"`
+	// Confirm is the number of points after a crossing that must confirm
+	// it before the event is posted (0: post at once).
+	Confirm int `toml:"confirm"`
 }
 
 // Compare is the [compare] section: verdict thresholds of `compare`.
@@ -155,7 +158,7 @@ func Default() Config {
 			Tags:                "off",
 		},
 		Events:  Events{Tags: []string{"cdnmetrics"}},
-		Anomaly: Anomaly{Filter: `\.(hit_ratio|error_ratio|origin_offload)$`, Threshold: 0.5, Repeat: Duration(time.Hour)},
+		Anomaly: Anomaly{Filter: `\.(hit_ratio|error_ratio|origin_offload)$`, Threshold: 0.5, Repeat: Duration(time.Hour), Confirm: 2},
 		Skyline: SkylineOptions{Queue: defaultSkylineQueue},
 		Admin:   Admin{Listen: DefaultAdminListen},
 		Hook:    Hook{SecretEnv: "CDNMETRICS_HOOK_SECRET", MaxBodyBytes: 1 << 20, MaxConnections: 64, MaxInflightBodies: 8, DedupeWindow: Duration(10 * time.Minute)},

@@ -61,6 +61,7 @@ func (p *Pipeline) StartFeeds(ctx context.Context, o FeedOptions) error {
 		p.feeds.anom = anomaly.NewSet(anomaly.DefaultParams(), anomaly.SetOptions{
 			Threshold:  o.Anomaly.Threshold,
 			Repeat:     int64(o.Anomaly.Repeat.D() / time.Second),
+			Confirm:    confirmPoints(o.Anomaly.Confirm),
 			OnCrossing: p.onAnomaly,
 		})
 		path := filepath.Join(o.StateDir, "anomaly.state")
@@ -175,4 +176,13 @@ func (p *Pipeline) feed(pts []schema.Point) {
 	if p.feeds.skyline != nil {
 		p.feeds.skyline.Send(pts...)
 	}
+}
+
+// confirmPoints maps [anomaly] confirm (0: post at once) to
+// anomaly.SetOptions.Confirm (0 there means the default, negative at once).
+func confirmPoints(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
