@@ -194,6 +194,7 @@ func TestWrongSecretIsClearAndSecretFree(t *testing.T) {
 		t.Fatal("collect with a wrong secret succeeded")
 	}
 	msg := err.Error()
+	t.Logf("error: %s", msg)
 	for _, want := range []string{"azure:", s.srv.URL + "/azure" + azuresim.TokenPath(), "HTTP 401", "invalid_client", "AADSTS7000215"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q does not say %q", msg, want)
@@ -229,6 +230,7 @@ func TestEchoedSecretIsRedacted(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "invalid_client") || !strings.Contains(err.Error(), srv.URL+"/t1/oauth2/v2.0/token") {
 		t.Fatalf("err = %v", err)
 	}
+	t.Logf("error: %v", err)
 	if strings.Contains(err.Error()+log.String(), secret) || strings.Contains(err.Error(), "echoed-client") {
 		t.Fatalf("the echoed secret leaked: %v\n%s", err, log.String())
 	}
