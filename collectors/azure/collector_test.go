@@ -321,7 +321,12 @@ func TestThrottlingIsHonoured(t *testing.T) {
 	o.Profiles = []Profile{{ResourceID: azuresim.ResourceID("www"), Endpoint: "www-contoso-abcdefgh.z01.azurefd.net"}}
 	var mu sync.Mutex
 	var slept []time.Duration
-	sleep := func(ctx context.Context, d time.Duration) error { mu.Lock(); slept = append(slept, d); mu.Unlock(); return nil }
+	sleep := func(ctx context.Context, d time.Duration) error {
+		mu.Lock()
+		slept = append(slept, d)
+		mu.Unlock()
+		return nil
+	}
 	c := newCollector(t, o, collectors.SimSecret, fixed(sampleEnd.Add(time.Hour)), nil, httpx.WithClock(time.Now, sleep))
 	rec, err := collect(t, c, collectors.Window{Start: sampleStart, End: sampleEnd})
 	if err != nil {
@@ -374,8 +379,10 @@ func TestValidate(t *testing.T) {
 		"token url query":  {func(o *Options) { o.TokenURL = "https://login.example/t?x=1" }, "azure.token_url"},
 		"api url":          {func(o *Options) { o.APIURL = "ftp://x" }, "azure.api_url"},
 		"no profile":       {func(o *Options) { o.Profiles = nil }, "azure.profile"},
-		"classic path":     {func(o *Options) { o.Profiles[0].ResourceID = "/subscriptions/x/resourceGroups/g/providers/Microsoft.Network/frontDoors/fd" }, "azure.profile[0].resource_id"},
-		"endpoint quote":   {func(o *Options) { o.Profiles[0].Endpoint = "a' or 1 eq 1" }, "azure.profile[0].endpoint"},
+		"classic path": {func(o *Options) {
+			o.Profiles[0].ResourceID = "/subscriptions/x/resourceGroups/g/providers/Microsoft.Network/frontDoors/fd"
+		}, "azure.profile[0].resource_id"},
+		"endpoint quote": {func(o *Options) { o.Profiles[0].Endpoint = "a' or 1 eq 1" }, "azure.profile[0].endpoint"},
 		"duplicate": {func(o *Options) {
 			o.Profiles = append(o.Profiles, Profile{ResourceID: strings.ToLower(o.Profiles[0].ResourceID), Name: "other"})
 		}, "azure.profile[1].resource_id"},
