@@ -1,6 +1,7 @@
 package azure
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -177,6 +178,9 @@ func (c *Collector) Collect(ctx context.Context, w collectors.Window, e collecto
 		}
 		if err != nil {
 			errs = append(errs, &profileError{p: p, msg: c.scrub(err.Error()), err: err})
+			if errors.Is(err, errToken) {
+				break // no token: every other profile would fail the same way
+			}
 		}
 	}
 	if len(errs) > 0 {
@@ -273,8 +277,14 @@ func (c *Collector) query(ctx context.Context, p Profile, q query, w collectors.
 		}
 		if err != nil {
 			if he != nil && he.Status != 0 {
-				if code := armCode(he.Raw); code != "" {
-					return Answer{}, fmt.Errorf("%w (%s)", err, code)
+				code := armCode(he.Raw)
+				if he.Status == http.StatusBadRequest && bytes.Contains(he.Raw, []byte(mOriginRequests)) {
+					// Classic Azure CDN profiles are Microsoft.Cdn/profiles
+					// too, without Front Door's origin metrics.
+					code += "; a profile without OriginRequestCount is a classic Azure CDN profile, which this collector does not read"
+				}
+				if code != "" {
+					return Answer{}, fmt.Errorf("%w (%s)", err, strings.TrimPrefix(code, "; "))
 				}
 			}
 			return Answer{}, err

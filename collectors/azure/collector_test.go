@@ -206,6 +206,35 @@ func TestWrongSecretIsClearAndSecretFree(t *testing.T) {
 	if n := s.metricCalls.Load(); n != 0 {
 		t.Fatalf("%d metrics calls without a token", n)
 	}
+	if n := strings.Count(msg, "oauth token from"); n != 1 {
+		t.Fatalf("the token failure is reported %d times, want once for all profiles", n)
+	}
+}
+
+// A classic Azure CDN profile has no OriginRequestCount: Azure refuses the
+// query, and the error says what the profile probably is.
+func TestClassicCDNProfileIsNamed(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/token") {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"token_type":"Bearer","expires_in":3599,"access_token":"tok-classic-test"}`))
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error":{"code":"BadRequest","message":"Failed to find metric configuration for provider: Microsoft.Cdn, resource Type: profiles, metric: OriginRequestCount, Valid metrics: RequestCount,ResponseSize,ByteHitRatio,TotalLatency"}}`))
+	}))
+	defer srv.Close()
+	o := defaultOptions()
+	o.TenantID, o.ClientID, o.ClientSecretEnv = "t1", "c1", collectors.SimSecretEnv
+	o.TokenURL, o.APIURL = srv.URL+"/t1/oauth2/v2.0/token", srv.URL
+	o.Profiles = []Profile{{ResourceID: azuresim.ResourceID("classic")}}
+	c := newCollector(t, o, collectors.SimSecret, fixed(vendorNow), nil)
+	_, err := collect(t, c, past)
+	t.Logf("error: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "HTTP 400") || !strings.Contains(err.Error(), "classic Azure CDN profile") || !strings.Contains(err.Error(), "profile classic") {
+		t.Fatalf("err = %v", err)
+	}
 }
 
 // An identity service that echoes the request (the client secret among
