@@ -42,6 +42,8 @@ var exampleOnly = map[string]string{
 	"edgecast.oauth.client_secret_env":  "a variable name of the user's choosing",
 	"edgecast.oauth.client_secret_file": "a path of the user's choosing",
 	"edgecast.oauth.scopes":             "the scopes the user's client has",
+	"azure.client_secret_file":          "a path of the user's choosing",
+	"azure.token_url":                   "default: built from tenant_id (azure.DefaultTokenURL); the docs show it with <tenant>",
 	"originlog.providers":               "an optional allow-list",
 	"skyline.pickle_address":            "off by default",
 	"skyline.udp_address":               "off by default",

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/collectors/azure"
 	"github.com/cdnmetrics/cdnmetrics/collectors/cloudfront"
 	"github.com/cdnmetrics/cdnmetrics/internal/graphite"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
@@ -116,7 +117,8 @@ func TestStorageAggregationCoversSchema(t *testing.T) {
 		provider(m, "average")
 	}
 	for _, m := range []string{schema.ProbeOK, schema.ProbeTTFB, schema.ProbeTotal, schema.ProbeHit,
-		cloudfront.GaugeOriginLatency, schema.OriginRequestsDeltaRatio} {
+		cloudfront.GaugeOriginLatency, schema.OriginRequestsDeltaRatio,
+		azure.GaugeTotalLatency, azure.GaugeOriginLatency} {
 		provider(m, "average")
 	}
 	want[schema.Path("cdn", "beacons", "rum", "failures")] = "sum" // failed beacons per interval
