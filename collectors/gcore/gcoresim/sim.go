@@ -30,6 +30,10 @@ const Lag = 3 * time.Minute
 // Granularity is what Config asks for.
 const Granularity = "5m"
 
+// MaxBuckets bounds one answer of the stand-in (the collector asks for 288
+// at most), so that no request makes it sum the model for ever.
+const MaxBuckets = 2000
+
 // granularities are the bucket lengths Gcore documents.
 var granularities = map[string]int64{"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "1d": 86400}
 
@@ -265,6 +269,9 @@ func ParseSeriesRequest(q map[string][]string) (SeriesRequest, error) {
 		return req, fmt.Errorf("granularity: must be one of 1m, 5m, 15m, 1h, 1d")
 	}
 	req.Step = step
+	if n := (req.To.Unix() - req.From.Unix()) / step; n > MaxBuckets {
+		return req, fmt.Errorf("from/to: %d buckets of %s, the stand-in serves at most %d", n, get("granularity"), MaxBuckets)
+	}
 	for _, m := range strings.Split(get("metrics"), ",") {
 		if m = strings.TrimSpace(m); m != "" {
 			req.Metrics = append(req.Metrics, m)
