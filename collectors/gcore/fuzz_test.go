@@ -1,6 +1,7 @@
 package gcore
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
@@ -39,6 +40,36 @@ func FuzzParseSeries(f *testing.F) {
 					t.Fatalf("impossible count passed: %v", rej)
 				}
 			}
+		}
+	})
+}
+
+// FuzzDecodePairs: the one-go path for plain numbers and the item-by-item
+// path agree on every list both accept; null, strings and objects never
+// come out as numbers.
+func FuzzDecodePairs(f *testing.F) {
+	f.Add([]byte(`[[1543622400,17329220573],[1543622700,0.5]]`))
+	f.Add([]byte(`[[1543622400,null],[1543622700,"7"],[1,2,3],[]]`))
+	f.Add([]byte(`[[1e3,1e400],[-5,1],[1.5,2]]`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		fast, err := decodePairs(raw)
+		if err != nil {
+			return
+		}
+		slow, err := decodePairsItemwise(raw)
+		if err != nil {
+			t.Fatalf("item by item refuses what decodePairs took: %v", err)
+		}
+		// The reasons may be worded apart (1e+20 / 1e20); what is kept must not.
+		verdicts := func(ps []pair) string {
+			var b []byte
+			for _, p := range ps {
+				b = fmt.Appendf(b, "%d %v %t;", p.t, p.v, p.why == "")
+			}
+			return string(b)
+		}
+		if verdicts(fast) != verdicts(slow) {
+			t.Fatalf("paths differ:\n%v\n%v", fast, slow)
 		}
 	})
 }

@@ -131,7 +131,7 @@ func mapSeries(service, id string, a seriesAnswer, step, start, end int64) ([]sc
 			}
 			for _, p := range pairs {
 				res.points++
-				t, v, why := readPair(p)
+				t, v, why := p.t, p.v, p.why
 				switch {
 				case why != "":
 					res.bad = append(res.bad, fmt.Sprintf("%s/%s: %s", loc, metric, why))
@@ -217,39 +217,78 @@ func checkBytes(v map[string]float64) string {
 	return ""
 }
 
-func decodePairs(raw json.RawMessage) ([][]json.RawMessage, error) {
-	var pairs []json.RawMessage
-	if err := json.Unmarshal(raw, &pairs); err != nil {
+// pair is one [unix_ts, value] item as read; why says what is wrong with
+// it ("" when nothing is).
+type pair struct {
+	t   int64
+	v   float64
+	why string
+}
+
+// decodePairs reads a metric's list of [unix_ts, value] pairs. A list of
+// plain numbers (every real answer) is decoded in one go; anything else
+// (strings, null, objects, numbers beyond float64) item by item, so that a
+// bad item costs only itself and null never becomes 0.
+func decodePairs(raw json.RawMessage) ([]pair, error) {
+	if !bytes.ContainsAny(raw, `nft"{`) {
+		var fast [][]float64
+		if json.Unmarshal(raw, &fast) == nil {
+			out := make([]pair, len(fast))
+			for i, p := range fast {
+				out[i] = numberPair(p)
+			}
+			return out, nil
+		}
+	}
+	return decodePairsItemwise(raw)
+}
+
+// decodePairsItemwise is decodePairs' path for lists that are not plain
+// numbers: every item on its own.
+func decodePairsItemwise(raw json.RawMessage) ([]pair, error) {
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
 		return nil, errors.New("not a list of [time, value] pairs")
 	}
-	out := make([][]json.RawMessage, 0, len(pairs))
-	for _, p := range pairs {
-		var pair []json.RawMessage
-		if err := json.Unmarshal(p, &pair); err != nil {
-			pair = nil // readPair reports it
+	out := make([]pair, 0, len(items))
+	for _, it := range items {
+		var p []json.RawMessage
+		if err := json.Unmarshal(it, &p); err != nil {
+			p = nil // reported below as not a pair
 		}
-		out = append(out, pair)
+		out = append(out, readPair(p))
 	}
 	return out, nil
 }
 
-// readPair reads one [unix_ts, value] pair; why says what is wrong with it.
-func readPair(p []json.RawMessage) (t int64, v float64, why string) {
+// numberPair checks a pair decoded as numbers.
+func numberPair(p []float64) pair {
 	if len(p) != 2 {
-		return 0, 0, fmt.Sprintf("not a [time, value] pair (%d items)", len(p))
+		return pair{why: fmt.Sprintf("not a [time, value] pair (%d items)", len(p))}
+	}
+	if ts := p[0]; ts != math.Trunc(ts) || ts < 0 || ts > 1<<40 {
+		return pair{why: fmt.Sprintf("time %v is not a Unix time in seconds", ts)}
+	}
+	return pair{t: int64(p[0]), v: p[1]}
+}
+
+// readPair reads one pair item by item.
+func readPair(p []json.RawMessage) pair {
+	if len(p) != 2 {
+		return pair{why: fmt.Sprintf("not a [time, value] pair (%d items)", len(p))}
 	}
 	ts, err := strconv.ParseFloat(string(p[0]), 64)
 	if err != nil || ts != math.Trunc(ts) || ts < 0 || ts > 1<<40 {
-		return 0, 0, fmt.Sprintf("time %.40s is not a Unix time in seconds", p[0])
+		return pair{why: fmt.Sprintf("time %.40s is not a Unix time in seconds", p[0])}
 	}
 	raw := string(p[1])
 	if strings.HasPrefix(raw, `"`) || raw == "null" || raw == "true" || raw == "false" || strings.HasPrefix(raw, "[") || strings.HasPrefix(raw, "{") {
-		return 0, 0, fmt.Sprintf("value %.40s at %s is not a number", raw, stamp(int64(ts)))
+		return pair{why: fmt.Sprintf("value %.40s at %s is not a number", raw, stamp(int64(ts)))}
 	}
 	// A number too large for a float64 parses as ±Inf with an error: it
 	// is an impossible value, rejected with the others.
-	v, _ = strconv.ParseFloat(raw, 64)
-	return int64(ts), v, ""
+	v, _ := strconv.ParseFloat(raw, 64)
+	return pair{t: int64(ts), v: v}
 }
 
 // location returns the path node of a Gcore region code (na, eu, cis,

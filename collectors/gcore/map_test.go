@@ -116,6 +116,7 @@ func TestMapRejectsPerItem(t *testing.T) {
 	    "requests":[[1736935200,100],[1736935500,-3],[1736935800,1e400]],
 	    "responses_hit":[[1736935200,90],[1736935500,"12"],[1736935260,1]],
 	    "responses_2xx":[[1736935200,95],[1736935200],[1736934900,5]],
+	    "responses_3xx":[[1736935200,null]],
 	    "sent_bytes":[[1736935200,5000],[1736935500,700]],
 	    "upstream_bytes":[[1736935200,800],[1736935500,400]],
 	    "total_bytes":[[1736935200,5800],[1736935500,1000]]}},
@@ -142,9 +143,10 @@ func TestMapRejectsPerItem(t *testing.T) {
 		t.Errorf("rejected %d values (%s), want 5", res.rejected, res.why)
 	}
 	// Malformed: "12", 10:01 off the grid, a one-item pair, 09:55 before
-	// the window, na's requests not a list, the empty region = 6.
-	if len(res.bad) != 6 {
-		t.Errorf("bad = %d %q, want 6", len(res.bad), res.bad)
+	// the window, a null 3xx (unknown, not 0), na's requests not a list,
+	// the empty region = 7.
+	if len(res.bad) != 7 {
+		t.Errorf("bad = %d %q, want 7", len(res.bad), res.bad)
 	}
 	for _, want := range []string{"is not a number", "not the start of a 300s bucket", "not a [time, value] pair", "before the window", "not a list", `region "" is not a region name`} {
 		found := false
