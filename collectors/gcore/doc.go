@@ -10,7 +10,8 @@
 //   - requests = requests (requests to edge servers).
 //   - hits = responses_hit, misses = responses_miss (responses with the
 //     header Cache: HIT / Cache: MISS). Other cache states are in neither.
-//   - status_2xx … status_5xx = responses_2xx … responses_5xx.
+//   - status_2xx … status_5xx = responses_2xx … responses_5xx; classes
+//     adding up to more than requests are all rejected (each is a subset).
 //   - edge_bytes = sent_bytes, "traffic in bytes from CDN servers to
 //     clients". Not total_bytes: Gcore defines it as shield_bytes +
 //     upstream_bytes + sent_bytes, client traffic plus the traffic CDN

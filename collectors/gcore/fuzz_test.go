@@ -36,6 +36,16 @@ func FuzzParseSeries(f *testing.F) {
 				if r.Start < start || r.Start >= end || r.Start%step != 0 || r.Step != step || r.Service != "s" || r.Location == "" {
 					t.Fatalf("record %+v outside the window or grid", r)
 				}
+				if req, ok := r.Get(schema.Requests); ok {
+					sum := 0.0
+					for _, f := range []schema.Field{schema.Status2xx, schema.Status3xx, schema.Status4xx, schema.Status5xx} {
+						v, _ := r.Get(f)
+						sum += v
+					}
+					if sum > req {
+						t.Fatalf("status classes %v above requests %v passed", sum, req)
+					}
+				}
 				if rej := r.Check(); len(rej) > 0 && (rej[0].Field != schema.Hits && rej[0].Field != schema.Misses) {
 					t.Fatalf("impossible count passed: %v", rej)
 				}

@@ -191,6 +191,12 @@ func mapSeries(service, id string, a seriesAnswer, step, start, end int64) ([]sc
 			delete(v, mSent)
 			delete(v, mUpstream)
 		}
+		if n, why := checkStatuses(v); n > 0 {
+			res.reject(n, fmt.Sprintf("%s: %s at %s", k.loc, why, stamp(k.t))) // every status class
+			for _, m := range statusMetrics {
+				delete(v, m)
+			}
+		}
 		rec := schema.Record{Provider: provider, Service: service, Location: k.loc, Start: k.t, Step: step}
 		for metric, f := range fieldOf {
 			if x, ok := v[metric]; ok {
@@ -202,6 +208,31 @@ func mapSeries(service, id string, a seriesAnswer, step, start, end int64) ([]sc
 		}
 	}
 	return recs, res
+}
+
+// statusMetrics are the status classes, each a subset of requests.
+var statusMetrics = []string{m2xx, m3xx, m4xx, m5xx}
+
+// checkStatuses: every response is counted in requests, so status classes
+// adding up to more than requests cannot all be right, and none is kept.
+// (Gcore's documented example adds up exactly: 21095299 + 278225 + 202026
+// + 81 = 21575631 requests.) It returns how many classes it rejects.
+func checkStatuses(v map[string]float64) (int, string) {
+	req, ok := v[mRequests]
+	if !ok {
+		return 0, ""
+	}
+	sum, n := 0.0, 0
+	for _, m := range statusMetrics {
+		if x, ok := v[m]; ok {
+			sum += x
+			n++
+		}
+	}
+	if sum <= req {
+		return 0, ""
+	}
+	return n, fmt.Sprintf("status classes adding up to %v, above requests %v", sum, req)
 }
 
 // checkBytes: total_bytes is documented as shield_bytes + upstream_bytes +

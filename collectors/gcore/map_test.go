@@ -159,6 +159,30 @@ func TestMapRejectsPerItem(t *testing.T) {
 	}
 }
 
+// Status classes are subsets of requests: when they add up to more, all
+// of them are rejected (counted one by one), and requests stays.
+func TestMapRejectsStatusesAboveRequests(t *testing.T) {
+	body := `{"resource":{"7":{"region":{"eu":{"metrics":{
+	  "requests":[[1736935200,100],[1736935500,100]],
+	  "responses_2xx":[[1736935200,90],[1736935500,95]],
+	  "responses_4xx":[[1736935200,10],[1736935500,6]],
+	  "responses_5xx":[[1736935200,0],[1736935500,1]]}}}}}}`
+	a, err := parseSeries([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, res := mapSeries("shop", "7", a, 300, 1736935200, 1736935800)
+	diffLines(t, flatten(recs), []string{
+		// 90 + 10 + 0 = 100 ≤ 100: kept.
+		"gcore shop eu 1736935200/300 requests=100 status_2xx=90 status_4xx=10 status_5xx=0",
+		// 95 + 6 + 1 = 102 > 100: the three classes go.
+		"gcore shop eu 1736935500/300 requests=100",
+	})
+	if res.rejected != 3 || !strings.Contains(res.why, "status classes adding up to 102, above requests 100") {
+		t.Errorf("rejected %d (%s), want 3", res.rejected, res.why)
+	}
+}
+
 func TestParseSeriesRefusesNonObjects(t *testing.T) {
 	for _, body := range []string{``, `[]`, `null`, `"x"`, `{"resource":[1]}`, `<html>`} {
 		if _, err := parseSeries([]byte(body)); err == nil {
