@@ -70,7 +70,7 @@ func (ts *trickleServer) longest() (time.Duration, int) {
 // its section and holds no request longer than that, however slowly the
 // vendor trickles its answer.
 func TestRequestTimeoutBoundsEveryVendorRequest(t *testing.T) {
-	for _, name := range []string{"akamai", "cloudflare", "cloudfront", "edgecast", "fastly"} {
+	for _, name := range []string{"akamai", "cloudflare", "cloudfront", "edgecast", "fastly", "gcore"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ts := newTrickleServer(t)

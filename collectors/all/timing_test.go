@@ -13,7 +13,7 @@ import (
 // TestWindowKeysOverrideTiming: every windowed collector takes delay,
 // overlap and lookback from its section, and refuses values out of range.
 func TestWindowKeysOverrideTiming(t *testing.T) {
-	for _, name := range []string{"fastly", "akamai", "cloudflare", "cloudfront"} {
+	for _, name := range []string{"fastly", "akamai", "cloudflare", "cloudfront", "gcore"} {
 		f, ok := collectors.Lookup(name)
 		if !ok {
 			t.Fatalf("%s is not registered", name)

@@ -37,6 +37,7 @@ var exampleOnly = map[string]string{
 	"cloudfront.secret_key_file":        "a path of the user's choosing",
 	"cloudfront.endpoint_url":           "default: the SDK's endpoint for region",
 	"edgecast.token_file":               "a path of the user's choosing",
+	"gcore.token_file":                  "a path of the user's choosing",
 	"edgecast.oauth.token_url":          "README and the example show edgecast.DefaultTokenURL, checked in TestEdgecastTokenURL",
 	"edgecast.oauth.client_id":          "an id",
 	"edgecast.oauth.client_secret_env":  "a variable name of the user's choosing",
@@ -250,7 +251,7 @@ func TestTimingTablesMatchCode(t *testing.T) {
 			t.Errorf("README.md:%d: %s: table says no lag, the code waits %v and re-reads %v", i+1, name, tm.Delay, tm.Overlap)
 		}
 	}
-	for _, name := range []string{"fastly", "akamai", "cloudflare", "cloudfront"} {
+	for _, name := range []string{"fastly", "akamai", "cloudflare", "cloudfront", "gcore"} {
 		if checked[name] < 2 {
 			t.Errorf("README.md states %s's delay / overlap in %d table rows, expected 2 (the overview and its own table)", name, checked[name])
 		}

@@ -165,6 +165,7 @@ func Default(seed int64) *Model {
 //   - edgecast: half the traffic (its real-time API has no history).
 //   - azure: 0.8× the traffic, hit ratio +2.5 pp and rare 5xx bursts — it
 //     passes against fastly.
+//   - gcore: 60 % of the traffic, hit ratio +1 pp, occasional 5xx bursts.
 //
 // Tests that need every provider to serve the same traffic use Default.
 func Demo(seed int64) *Model {
@@ -177,6 +178,7 @@ func Demo(seed int64) *Model {
 		"akamai":   {Scale: 1.2, HitRatioDelta: -0.03, BurstChance: 0.08},
 		"edgecast": {Scale: 0.5, HitRatioDelta: 0.01, BurstChance: 0.02},
 		"azure":    {Scale: 0.8, HitRatioDelta: 0.025, BurstChance: 0.005},
+		"gcore":    {Scale: 0.6, HitRatioDelta: 0.01, BurstChance: 0.01},
 	}
 	return m
 }

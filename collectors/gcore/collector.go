@@ -1,0 +1,287 @@
+package gcore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/internal/httpx"
+	"github.com/cdnmetrics/cdnmetrics/internal/schema"
+)
+
+const (
+	seriesPath    = "/cdn/statistics/series"
+	resourcesPath = "/cdn/resources"
+	// discoveryTTL is how long a discovered resource list is reused.
+	discoveryTTL = 15 * time.Minute
+)
+
+// Collector reads Gcore CDN resource statistics.
+type Collector struct {
+	http        *httpx.Client
+	base        string
+	token       string
+	granularity string
+	step        int64                // seconds
+	resources   []Resource           // configured; empty means discover
+	only        collectors.Selection // backfill --service
+	env         collectors.Env
+	logger      *slog.Logger
+	now         func() time.Time
+
+	mu         sync.Mutex
+	discovered []Resource
+	discAt     time.Time
+}
+
+// New builds a collector from validated options.
+func New(o *Options, env collectors.Env) (*Collector, error) {
+	return build(o, env)
+}
+
+// build is New with extra client options (tests shorten the backoff).
+func build(o *Options, env collectors.Env, extra ...httpx.Option) (*Collector, error) {
+	tok, err := env.Secret(provider, "token_file", o.TokenFile, o.TokenEnv)
+	if err != nil {
+		return nil, err
+	}
+	if err := collectors.CheckURL(o.APIURL); err != nil {
+		return nil, fmt.Errorf("gcore: api_url: %w", err)
+	}
+	if _, ok := granularities[o.Granularity]; !ok {
+		return nil, fmt.Errorf("gcore: granularity %q: must be one of %s", o.Granularity, granularityNames())
+	}
+	logger := env.Logger // the app's logger names the collector already
+	if logger == nil {
+		logger = slog.Default().With("collector", provider)
+	}
+	opts := []httpx.Option{
+		// Gcore does not publish a limit for the statistics API; a few
+		// requests a second is far more than one run needs.
+		httpx.WithRate(5, 10),
+		httpx.WithLogger(logger),
+		httpx.WithDeadline(o.RequestDeadline()),
+	}
+	if env.HTTPClient != nil {
+		opts = append(opts, httpx.WithHTTPClient(env.HTTPClient))
+	}
+	opts = append(opts, extra...)
+	return &Collector{
+		http:        httpx.New(provider, opts...),
+		base:        strings.TrimRight(o.APIURL, "/"),
+		token:       tok,
+		granularity: o.Granularity,
+		step:        int64(o.step() / time.Second),
+		resources:   append([]Resource(nil), o.Resources...),
+		env:         env,
+		logger:      logger,
+		now:         time.Now,
+	}, nil
+}
+
+// header carries the token the way Gcore's API reference asks: the
+// Authorization header holding the word APIKey, one space, the token (the
+// scheme as Gcore's own SDKs send it; the reference spells it apikey, and
+// schemes are case-insensitive).
+func (c *Collector) header() http.Header {
+	h := http.Header{}
+	h.Set("Authorization", "APIKey "+c.token)
+	h.Set("Accept", "application/json")
+	return h
+}
+
+// Collect reads every resource over w and emits one batch per resource.
+func (c *Collector) Collect(ctx context.Context, w collectors.Window, e collectors.Emitter) error {
+	rs, err := c.resourceList(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	points, included := 0, 0
+	for _, r := range rs {
+		// Shards and service filters pick the resources this instance reads.
+		if !c.env.Includes(r.idString(), r.label()) || !c.only.Has(r.idString(), r.label()) {
+			continue
+		}
+		included++
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, fmt.Errorf("gcore: %w", err))
+			break
+		}
+		recs, n, err := c.collectResource(ctx, r, w)
+		points += n
+		if len(recs) > 0 {
+			if eerr := e.Emit(ctx, collectors.Batch{Records: recs}); eerr != nil {
+				return errors.Join(append(errs, fmt.Errorf("gcore: emit resource %s: %w", r.pathName(), eerr))...)
+			}
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if points == 0 && included > 0 {
+		return collectors.ErrNoData
+	}
+	return nil
+}
+
+// seriesQuery is the query of one series request: one resource, grouped by
+// resource and region, the window as RFC 3339 UTC times.
+func (c *Collector) seriesQuery(r Resource, w collectors.Window) string {
+	q := url.Values{}
+	q.Set("service", "CDN")
+	q.Set("from", w.Start.UTC().Format(time.RFC3339))
+	q.Set("to", w.End.UTC().Format(time.RFC3339))
+	q.Set("granularity", c.granularity)
+	q.Set("metrics", strings.Join(metrics, ","))
+	q.Add("group_by", "resource")
+	q.Add("group_by", "region")
+	q.Set("resource", r.idString())
+	return q.Encode()
+}
+
+// collectResource returns the resource's records over w, the number of
+// pairs Gcore returned, and an error naming the resource for whatever
+// failed.
+func (c *Collector) collectResource(ctx context.Context, r Resource, w collectors.Window) ([]schema.Record, int, error) {
+	name := r.pathName()
+	resp, err := c.http.Do(ctx, httpx.Request{Method: http.MethodGet, URL: c.base + seriesPath + "?" + c.seriesQuery(r, w),
+		Header: c.header(), Endpoint: "GET " + seriesPath})
+	if err != nil {
+		return nil, 0, &resourceError{name: name, id: r.ID, err: err, token: c.token}
+	}
+	a, err := parseSeries(resp.Body)
+	if err != nil {
+		return nil, 0, &resourceError{name: name, id: r.ID, err: fmt.Errorf("GET %s: %w", seriesPath, err), token: c.token}
+	}
+	recs, res := mapSeries(name, r.idString(), a, c.step, w.Start.Unix(), w.End.Unix())
+	c.report(name, res, w)
+	return recs, res.points, nil
+}
+
+// report logs and counts what mapSeries left out: malformed items and
+// impossible values in rejected_values (one warning each kind), times
+// ahead of our clock in rejected_future; times merely after the window
+// are left to the run that asks for them.
+func (c *Collector) report(resource string, res mapResult, w collectors.Window) {
+	clock := c.env.Clock
+	if len(res.bad) > 0 {
+		clock.Count(collectors.RejectedValues, len(res.bad))
+		c.logger.Warn("malformed items from vendor rejected", "resource", resource, "endpoint", "GET "+seriesPath,
+			"count", len(res.bad), "first", res.bad[0])
+	}
+	if res.rejected > 0 {
+		clock.Count(collectors.RejectedValues, res.rejected)
+		c.logger.Warn("impossible values from vendor rejected; the bucket's other counts kept", "resource", resource,
+			"endpoint", "GET "+seriesPath, "count", res.rejected, "first", res.why)
+	}
+	if len(res.after) == 0 {
+		return
+	}
+	f := clock.RejectFuture(res.after)
+	if f.N > 0 {
+		c.logger.Warn("vendor buckets stamped ahead of our clock rejected", append([]any{"resource", resource}, f.Attrs()...)...)
+	}
+	if late := len(res.after) - f.N; late > 0 {
+		c.logger.Debug("vendor buckets after the window left out", "resource", resource, "count", late,
+			"window_end", w.End.UTC().Format(time.RFC3339))
+	}
+}
+
+// resourceError names the resource a failure belongs to. Its message never
+// holds the token, even when the vendor or a proxy echoes the request into
+// a body that httpx quotes.
+type resourceError struct {
+	name  string
+	id    int64
+	token string
+	err   error
+}
+
+func (e *resourceError) Error() string {
+	msg := strings.TrimPrefix(e.err.Error(), provider+": ")
+	if e.token != "" {
+		msg = strings.ReplaceAll(msg, e.token, "[redacted]")
+	}
+	if e.id == 0 {
+		return provider + ": " + msg
+	}
+	return fmt.Sprintf("%s: resource %s (%d): %s", provider, e.name, e.id, msg)
+}
+
+func (e *resourceError) Unwrap() error { return e.err }
+
+// resourceList returns the configured resources, or the account's
+// (discovered, cached for discoveryTTL; a failed refresh reuses the last
+// list).
+func (c *Collector) resourceList(ctx context.Context) ([]Resource, error) {
+	if len(c.resources) > 0 {
+		return c.resources, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.discovered != nil && c.now().Sub(c.discAt) < discoveryTTL {
+		return c.discovered, nil
+	}
+	rs, err := c.discover(ctx)
+	if err != nil {
+		err = &resourceError{err: err, token: c.token}
+		if c.discovered != nil {
+			c.logger.Warn("resource discovery failed, reusing the last list", "err", err, "resources", len(c.discovered))
+			return c.discovered, nil
+		}
+		return nil, err
+	}
+	refs := make([]collectors.ServiceRef, len(rs))
+	for i, r := range rs {
+		refs[i] = collectors.ServiceRef{ID: r.idString(), Name: r.label()}
+	}
+	for i, n := range c.env.PathNames(provider, refs) {
+		if n != rs[i].label() {
+			rs[i].path = n
+		}
+	}
+	c.logger.Debug("discovered resources", "resources", len(rs))
+	c.discovered, c.discAt = rs, c.now()
+	return rs, nil
+}
+
+// discover reads GET /cdn/resources (one answer holds every resource).
+func (c *Collector) discover(ctx context.Context) ([]Resource, error) {
+	q := url.Values{}
+	q.Set("deleted", "false")
+	resp, err := c.http.Do(ctx, httpx.Request{Method: http.MethodGet, URL: c.base + resourcesPath + "?" + q.Encode(),
+		Header: c.header(), Endpoint: "GET " + resourcesPath})
+	if err != nil {
+		return nil, err
+	}
+	rs, err := parseResources(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", resourcesPath, err)
+	}
+	return rs, nil
+}
+
+// SelectServices implements collectors.ServiceSelector.
+func (c *Collector) SelectServices(ids []string) error {
+	c.only = collectors.NewSelection(ids)
+	if c.only == nil || len(c.resources) == 0 {
+		return nil // discovered resources are matched when they are listed
+	}
+	for _, r := range c.resources {
+		if c.only.Has(r.idString(), r.label()) {
+			return nil
+		}
+	}
+	return fmt.Errorf("gcore: no configured resource matches %v", ids)
+}
