@@ -85,7 +85,13 @@ func writeConfig(t *testing.T, carbon string, extra string) string {
 	t.Helper()
 	dir := t.TempDir()
 	p := filepath.Join(dir, "config.toml")
-	text := fmt.Sprintf("state_dir = %q\n[graphite]\naddress = %q\nprefix = \"cdn\"\nspool_max_bytes = 0\n[fakecdn]\ntoken_env = \"FAKECDN_TOKEN\"\n%s", filepath.Join(dir, "state"), carbon, extra)
+	// The admin listener is off unless a test asks for it: the default
+	// port (127.0.0.1:9107) may be held by a daemon on the machine.
+	admin := "[admin]\nlisten = \"\"\n"
+	if strings.Contains(extra, "[admin]") {
+		admin = ""
+	}
+	text := fmt.Sprintf("state_dir = %q\n[graphite]\naddress = %q\nprefix = \"cdn\"\nspool_max_bytes = 0\n%s[fakecdn]\ntoken_env = \"FAKECDN_TOKEN\"\n%s", filepath.Join(dir, "state"), carbon, admin, extra)
 	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
