@@ -43,7 +43,7 @@ func diffLines(t *testing.T, got, want []string) {
 
 func readSample(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "api-samples", "gcp", name))
+	b, err := os.ReadFile(filepath.Join("testdata", name)) // copies of ../shared/api-samples/gcp
 	if err != nil {
 		t.Fatal(err)
 	}
