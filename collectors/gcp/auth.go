@@ -55,8 +55,9 @@ func parseKeyFile(b []byte) (keyFile, error) {
 		}
 	}
 	if k.TokenURI != "" {
-		if err := collectors.CheckURL(k.TokenURI); err != nil {
-			return k, fmt.Errorf("token_uri: %v", err)
+		if collectors.CheckURL(k.TokenURI) != nil {
+			// Not quoted: the file's values stay out of messages.
+			return k, errors.New("token_uri is not an http(s)://host[/path] URL without credentials, query or fragment")
 		}
 	}
 	return k, nil

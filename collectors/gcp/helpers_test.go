@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/BurntSushi/toml"
+
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
 	_ "github.com/cdnmetrics/cdnmetrics/collectors/gcp/gcpsim" // registers the stand-in
@@ -71,4 +73,20 @@ func simSetup(t testing.TB, m *traffic.Model, now time.Time) *Collector {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// decodeSection decodes a [gcp] section over the defaults, as the config
+// package does.
+func decodeSection(t testing.TB, section string) *Options {
+	t.Helper()
+	var raw map[string]toml.Primitive
+	md, err := toml.Decode(section, &raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := defaultOptions()
+	if err := md.PrimitiveDecode(raw[provider], o); err != nil {
+		t.Fatal(err)
+	}
+	return o
 }
