@@ -58,7 +58,7 @@ func TestPagesCountedAndPermissionDenied(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 3 url maps × 4 continents × 20 minutes × 3..6 groups: over
-	// MaxPagePoints (500) for each metric, so every metric took pages.
+	// MaxPagePoints (300) for each metric, so every metric took pages.
 	if n := calls.Load(); n < 8 {
 		t.Fatalf("%d timeSeries.list calls for 4 metrics: no page boundary", n)
 	}

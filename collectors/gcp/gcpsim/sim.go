@@ -47,7 +47,7 @@ const (
 	// MaxPagePoints is the most points one page holds, whatever pageSize
 	// asks: the API may answer fewer than asked, and the stand-in does so
 	// that paging (a series cut across pages) happens in every window.
-	MaxPagePoints = 500
+	MaxPagePoints = 300
 	// TokenLifetime is how long an access token is accepted.
 	TokenLifetime = time.Hour
 	// Lag is how far behind the stand-in's clock its data ends.
