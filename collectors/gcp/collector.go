@@ -257,6 +257,9 @@ func (c *Collector) report(col *collected, w collectors.Window) {
 		c.logger.Warn("impossible values from vendor rejected; that metric's minute left out for the url map", "endpoint", "timeSeries.list",
 			"count", len(col.rejected), "first", col.rejected[0])
 	}
+	if col.before > 0 {
+		c.logger.Debug("vendor points before the window left out", "count", col.before, "window_start", w.Start.UTC().Format(time.RFC3339))
+	}
 	if len(col.after) > 0 {
 		f := c.env.Clock.RejectFuture(col.after)
 		if f.N > 0 {

@@ -1,8 +1,13 @@
 package gcp
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
 )
 
 func byName(u string) string { return map[string]string{"web-map": "www"}[u] }
@@ -199,7 +204,7 @@ func TestBadPointsAndAfterWindow(t *testing.T) {
 			`[1,2]`,
 		),
 	})
-	if len(col.bad) != 6 || len(col.after) != 1 || col.after[0] != mustTime(t, t2).Unix() {
+	if len(col.bad) != 5 || col.before != 1 || len(col.after) != 1 || col.after[0] != mustTime(t, t2).Unix() {
 		t.Fatalf("bad %d %v; after %v", len(col.bad), col.bad, col.after)
 	}
 	diffLines(t, flatten(mapCells(col, byName)), []string{
@@ -219,6 +224,31 @@ func TestListQuery(t *testing.T) {
 	} {
 		if !strings.Contains(q, s) {
 			t.Errorf("query lacks %s:\n%s", s, q)
+		}
+	}
+}
+
+// What the mapping leaves out is counted in the self-metrics every
+// collector shares, with one warning each: impossible values in
+// rejected_values, points ahead of our clock in rejected_future.
+func TestReportCountsRejections(t *testing.T) {
+	col := collectPages(t, map[metric][]byte{
+		mRequests: pageOf(ts("request_count", "web-map", "HIT", "200", "",
+			pt(t0, t1, `{"int64Value":"-1"}`), pt("2030-01-01T00:00:00Z", "2030-01-01T00:01:00Z", `{"int64Value":"5"}`))),
+	})
+	counts := map[string]int{}
+	logs := &collectorstest.SyncBuffer{}
+	c := &Collector{logger: slog.New(slog.NewTextHandler(logs, nil)), env: collectors.Env{Clock: collectors.Clock{
+		Now:    func() time.Time { return mustTime(t, t2) },
+		Reject: func(reason string, n int) { counts[reason] += n },
+	}}}
+	c.report(col, collectors.Window{Start: mustTime(t, t0), End: mustTime(t, t2)})
+	if counts[collectors.RejectedValues] != 1 || counts[collectors.RejectedFuture] != 1 {
+		t.Fatalf("counts %v", counts)
+	}
+	for _, s := range []string{"impossible values from vendor rejected", "stamped ahead of our clock"} {
+		if !strings.Contains(logs.String(), s) {
+			t.Errorf("logs lack %q:\n%s", s, logs.String())
 		}
 	}
 }
