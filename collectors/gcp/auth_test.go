@@ -329,3 +329,36 @@ func TestApplicationDefaultCredentials(t *testing.T) {
 		t.Fatalf("tokens %d, API calls %d", a.stand.n, len(a.stand.used))
 	}
 }
+
+// A token the API refuses while the source still holds it (revoked): the
+// collector fetches a new one once and goes on; a second refusal is an
+// error.
+func TestRevokedTokenRenewedOnce(t *testing.T) {
+	k := rsaKey(t)
+	a, c := newAuthSetup(t, k, k, 3600, time.Hour)
+	if err := c.Collect(context.Background(), window(), &collectorstest.Recorder{}); !errors.Is(err, collectors.ErrNoData) {
+		t.Fatalf("first run: %v", err)
+	}
+	a.stand.mu.Lock()
+	for tok := range a.stand.issued {
+		a.stand.issued[tok] = time.Now().Add(-time.Second) // revoked
+	}
+	a.stand.mu.Unlock()
+	if err := c.Collect(context.Background(), window(), &collectorstest.Recorder{}); !errors.Is(err, collectors.ErrNoData) {
+		t.Fatalf("run after revocation: %v", err)
+	}
+	if a.stand.n != 2 || !strings.Contains(a.logs.String(), "access token refused by the API") {
+		t.Fatalf("tokens issued %d, want 2; logs:\n%s", a.stand.n, a.logs.String())
+	}
+	// The API refuses every token from now on: an error naming the call.
+	a.stand.mu.Lock()
+	a.stand.valid = -time.Second
+	for tok := range a.stand.issued {
+		a.stand.issued[tok] = time.Now().Add(-time.Second)
+	}
+	a.stand.mu.Unlock()
+	err := c.Collect(context.Background(), window(), &collectorstest.Recorder{})
+	if err == nil || !strings.Contains(err.Error(), "HTTP 401") || strings.Contains(err.Error(), "ya29.") {
+		t.Fatalf("err = %v, want a 401 naming no token", err)
+	}
+}

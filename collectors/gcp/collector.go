@@ -35,11 +35,15 @@ type Collector struct {
 	base     string // {api_url}/v3/projects/{project}/timeSeries
 	tokens   oauth2.TokenSource
 	tokenURL string
-	backends []Backend // configured; empty means every url map
-	only     collectors.Selection
-	env      collectors.Env
-	logger   *slog.Logger
-	pageSize int
+	// newTokens builds a fresh token source (the key file read again):
+	// used once when the API refuses a token the source still holds
+	// (revoked, or the key rotated).
+	newTokens func() (oauth2.TokenSource, string, error)
+	backends  []Backend // configured; empty means every url map
+	only      collectors.Selection
+	env       collectors.Env
+	logger    *slog.Logger
+	pageSize  int
 
 	mu      sync.Mutex
 	secrets []string // access tokens seen, scrubbed from errors
@@ -74,7 +78,10 @@ func build(o *Options, env collectors.Env, extra ...httpx.Option) (*Collector, e
 	if o.CredentialsFile != "" {
 		env.WarnSecretFile("gcp.credentials_file", o.CredentialsFile)
 	}
-	ts, tokenURL, err := tokens(context.Background(), o.CredentialsFile, hc)
+	newTokens := func() (oauth2.TokenSource, string, error) {
+		return tokens(context.Background(), o.CredentialsFile, hc)
+	}
+	ts, tokenURL, err := newTokens()
 	if err != nil {
 		return nil, err
 	}
@@ -90,14 +97,15 @@ func build(o *Options, env collectors.Env, extra ...httpx.Option) (*Collector, e
 	}
 	opts = append(opts, extra...)
 	return &Collector{
-		http:     httpx.New(provider, opts...),
-		base:     strings.TrimRight(o.APIURL, "/") + "/v3/projects/" + url.PathEscape(project) + "/timeSeries",
-		tokens:   ts,
-		tokenURL: tokenURL,
-		backends: append([]Backend(nil), o.Backends...),
-		env:      env,
-		logger:   logger,
-		pageSize: defaultPageSize,
+		http:      httpx.New(provider, opts...),
+		base:      strings.TrimRight(o.APIURL, "/") + "/v3/projects/" + url.PathEscape(project) + "/timeSeries",
+		tokens:    ts,
+		tokenURL:  tokenURL,
+		newTokens: newTokens,
+		backends:  append([]Backend(nil), o.Backends...),
+		env:       env,
+		logger:    logger,
+		pageSize:  defaultPageSize,
 	}, nil
 }
 
@@ -155,6 +163,7 @@ func (c *Collector) Collect(ctx context.Context, w collectors.Window, e collecto
 // list pages through timeSeries.list for metric m over w into col.
 func (c *Collector) list(ctx context.Context, m metric, urlMaps []string, w collectors.Window, col *collected) error {
 	token := ""
+	renewed := false
 	for n := 0; ; n++ {
 		if n == maxPages {
 			return fmt.Errorf("gcp: timeSeries.list %s: still a nextPageToken after %d pages", m, maxPages)
@@ -170,6 +179,18 @@ func (c *Collector) list(ctx context.Context, m metric, urlMaps []string, w coll
 			Method: http.MethodGet, URL: c.base + "?" + listQuery(m, urlMaps, w.Start, w.End, c.pageSize, token),
 			Header: h, Endpoint: "GET timeSeries.list " + m.String(),
 		})
+		var he *httpx.Error
+		if err != nil && errors.As(err, &he) && he.Status == http.StatusUnauthorized && !renewed {
+			// A token the source still deems valid was refused (revoked,
+			// or the key rotated): build the source afresh and ask again.
+			renewed = true
+			c.logger.Warn("access token refused by the API, fetching a new one", "endpoint", "timeSeries.list", "token_endpoint", c.tokenURL)
+			if rerr := c.renewTokens(); rerr != nil {
+				return errors.Join(c.scrub(err), rerr)
+			}
+			n--
+			continue
+		}
 		if err != nil {
 			return c.scrub(err)
 		}
@@ -194,12 +215,30 @@ func (c *Collector) list(ctx context.Context, m metric, urlMaps []string, w coll
 	}
 }
 
+// renewTokens replaces the token source by a fresh one.
+func (c *Collector) renewTokens() error {
+	if c.newTokens == nil {
+		return nil
+	}
+	ts, tokenURL, err := c.newTokens()
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.tokens, c.tokenURL = ts, tokenURL
+	c.mu.Unlock()
+	return nil
+}
+
 // authorization returns the Authorization header value, fetching or
 // refreshing the access token when needed.
 func (c *Collector) authorization() (string, error) {
-	tok, err := c.tokens.Token()
+	c.mu.Lock()
+	ts, tokenURL := c.tokens, c.tokenURL
+	c.mu.Unlock()
+	tok, err := ts.Token()
 	if err != nil {
-		return "", c.scrub(tokenError(c.tokenURL, err))
+		return "", c.scrub(tokenError(tokenURL, err))
 	}
 	c.remember(tok.AccessToken)
 	return tok.Type() + " " + tok.AccessToken, nil
