@@ -162,6 +162,8 @@ func Default(seed int64) *Model {
 //     degraded minutes, whatever the time of day, and fails.
 //   - akamai: more traffic, hit ratio −3 pp (lower origin offload) and
 //     frequent 5xx bursts — it fails on both.
+//   - gcp: a hyperscaler CDN beside its own origin: 0.6× the traffic,
+//     hit ratio −1 pp and occasional 5xx bursts.
 //   - edgecast: half the traffic (its real-time API has no history).
 //   - azure: 0.8× the traffic, hit ratio +2.5 pp and rare 5xx bursts — it
 //     passes against fastly.
@@ -176,6 +178,7 @@ func Demo(seed int64) *Model {
 		"cloudflare": {Scale: 0.9, HitRatioDelta: 0.02, BurstChance: 0.005,
 			Degraded: []Episode{{Every: 2400, Length: 600, HitRatioDelta: -0.20, ErrorRate: 0.04}}},
 		"akamai":   {Scale: 1.2, HitRatioDelta: -0.03, BurstChance: 0.08},
+		"gcp":      {Scale: 0.6, HitRatioDelta: -0.01, BurstChance: 0.03},
 		"edgecast": {Scale: 0.5, HitRatioDelta: 0.01, BurstChance: 0.02},
 		"azure":    {Scale: 0.8, HitRatioDelta: 0.025, BurstChance: 0.005},
 		"gcore":    {Scale: 0.6, HitRatioDelta: 0.01, BurstChance: 0.01},
