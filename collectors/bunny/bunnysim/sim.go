@@ -250,7 +250,7 @@ func (s *stand) statistics(w http.ResponseWriter, r *http.Request) {
 		"TotalRequestsServed": total.Requests,
 		"CacheHitRate":        0.0,
 		// The balance chart's keys carry no zone, as Bunny writes them.
-		"UserBalanceHistoryChart": map[string]float64{from.Truncate(24*time.Hour).Add(37*time.Minute).Format(balanceLayout): 98.52},
+		"UserBalanceHistoryChart": map[string]float64{from.Truncate(24 * time.Hour).Add(37 * time.Minute).Format(balanceLayout): 98.52},
 		"GeoTrafficDistribution":  geo,
 	}
 	if total.Requests > 0 {
