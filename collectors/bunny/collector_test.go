@@ -255,4 +255,3 @@ func TestValidate(t *testing.T) {
 		t.Errorf("timing = %+v", tm)
 	}
 }
-

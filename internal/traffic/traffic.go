@@ -163,6 +163,8 @@ func Default(seed int64) *Model {
 //   - akamai: more traffic, hit ratio −3 pp (lower origin offload) and
 //     frequent 5xx bursts — it fails on both.
 //   - edgecast: half the traffic (its real-time API has no history).
+//   - bunny: 60 % of the traffic, hit ratio +1 pp, some 5xx bursts; its
+//     hourly buckets make it "not comparable" in windows under an hour.
 //
 // Tests that need every provider to serve the same traffic use Default.
 func Demo(seed int64) *Model {
@@ -174,6 +176,7 @@ func Demo(seed int64) *Model {
 			Degraded: []Episode{{Every: 2400, Length: 600, HitRatioDelta: -0.20, ErrorRate: 0.04}}},
 		"akamai":   {Scale: 1.2, HitRatioDelta: -0.03, BurstChance: 0.08},
 		"edgecast": {Scale: 0.5, HitRatioDelta: 0.01, BurstChance: 0.02},
+		"bunny":    {Scale: 0.6, HitRatioDelta: 0.01, BurstChance: 0.03},
 	}
 	return m
 }
