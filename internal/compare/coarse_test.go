@@ -82,7 +82,7 @@ func TestCoarseBaselineIsUsageError(t *testing.T) {
 type stepOptions struct{ step time.Duration }
 
 func (stepOptions) Validate(collectors.Env) []collectors.Problem { return nil }
-func (stepOptions) Schedule() string                              { return "@every 1h" }
+func (stepOptions) Schedule() string                             { return "@every 1h" }
 
 // Resolutions takes a provider's step from its configured collector's
 // Timing, else from the registered collector's defaults.
