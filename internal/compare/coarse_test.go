@@ -56,7 +56,8 @@ func TestCoarseProviderNotComparable(t *testing.T) {
 		t.Errorf("table (%v):\n%s", err, buf.String())
 	}
 
-	// A window as long as the buckets compares cloudflare again.
+	// A window as long as the buckets compares cloudflare again; 50..200
+	// is not on whole 150 s buckets, which is said.
 	o.Resolution = func(p string) time.Duration { return 150 * time.Second }
 	r, err = Run(context.Background(), o)
 	if err != nil {
@@ -64,6 +65,17 @@ func TestCoarseProviderNotComparable(t *testing.T) {
 	}
 	if r.Providers[1].Verdict == VerdictNotComparable || r.Providers[1].HitRatio == nil {
 		t.Errorf("cloudflare in a window of one bucket: %+v", r.Providers[1])
+	}
+	hasNote(t, r.Providers[1], "window edges are not on whole 2m30s buckets")
+	// On whole buckets (0..300 with 150 s buckets) nothing is said.
+	o.From, o.Until = time.Unix(0, 0), time.Unix(300, 0)
+	if r, err = Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range r.Providers[1].Reasons() {
+		if strings.Contains(n, "window edges") {
+			t.Errorf("aligned window: %q", n)
+		}
 	}
 }
 

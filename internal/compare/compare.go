@@ -98,9 +98,9 @@ type Report struct {
 	Notes []string
 
 	probed bool // some provider has probe series
-	// coarse holds the providers whose buckets are longer than the window,
-	// with their bucket length.
-	coarse map[string]time.Duration
+	// steps holds the providers' bucket lengths where known (see
+	// Options.Resolution).
+	steps map[string]time.Duration
 	// dataFrom is the earliest interval with a usable count, where the
 	// image starts (zero when there is none).
 	dataFrom time.Time
@@ -192,8 +192,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, fmt.Errorf("%w: baseline %q has no series under %q (providers: %s)", ErrUsage, o.Baseline, o.Prefix, strings.Join(provs, ", "))
 	}
 
-	r.coarse = coarseProviders(provs, o.Resolution, o.Until.Sub(o.From))
-	if step, ok := r.coarse[o.Baseline]; ok {
+	r.steps = providerSteps(provs, o.Resolution)
+	if step := r.steps[o.Baseline]; step > o.Until.Sub(o.From) {
 		return nil, fmt.Errorf("%w: baseline %q is not comparable in this window: %s", ErrUsage, o.Baseline, coarseReason(o.Baseline, step, o.Until.Sub(o.From)))
 	}
 	svc := "*"
@@ -261,8 +261,14 @@ func compute(r *Report, provs []string, counts, probes []Series) {
 	}
 	for _, name := range provs {
 		p := provider(name, data[name], r.Service, probed)
-		if step, ok := r.coarse[name]; ok {
-			notComparable(p, step, r.Until.Sub(r.From))
+		switch step, window := r.steps[name], r.Until.Sub(r.From); {
+		case step > window:
+			notComparable(p, step, window)
+		case step*10 > window && (r.From.Unix()%int64(step.Seconds()) != 0 || r.Until.Unix()%int64(step.Seconds()) != 0):
+			// Coarse buckets and a window not on their edges: the counts
+			// cover the buckets stamped inside it, which may reach up to a
+			// bucket beyond either edge. Said, not corrected.
+			p.Notes = append(p.Notes, fmt.Sprintf("window edges are not on whole %v buckets: counts cover the buckets stamped inside the window, up to %v more or less than it", step, step))
 		}
 		r.Providers = append(r.Providers, p)
 	}
@@ -480,15 +486,15 @@ func verdicts(r *Report) {
 	}
 }
 
-// coarseProviders returns the providers whose buckets (res) are longer
-// than window, with their bucket length.
-func coarseProviders(provs []string, res func(string) time.Duration, window time.Duration) map[string]time.Duration {
+// providerSteps returns the bucket length of each provider res knows
+// (whole seconds, at least one).
+func providerSteps(provs []string, res func(string) time.Duration) map[string]time.Duration {
 	out := map[string]time.Duration{}
 	if res == nil {
 		return out
 	}
 	for _, p := range provs {
-		if step := res(p); step > window {
+		if step := res(p).Truncate(time.Second); step >= time.Second {
 			out[p] = step
 		}
 	}
