@@ -11,7 +11,6 @@ import (
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/collectors/bunny/bunnysim"
-	"github.com/cdnmetrics/cdnmetrics/collectors/cloudfront/cloudfrontsim"
 	"github.com/cdnmetrics/cdnmetrics/internal/app"
 	"github.com/cdnmetrics/cdnmetrics/internal/graphitetest"
 	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
@@ -123,7 +122,7 @@ func TestBunnyHourlyThroughRealGraphite(t *testing.T) {
 			}
 		}
 	}
-	_ = cloudfrontsim.Lag
+	t.Logf("compared 3 h at %v", time.Since(t0).Round(time.Millisecond))
 }
 
 func deref(p *float64) any {
