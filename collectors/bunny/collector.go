@@ -160,10 +160,17 @@ func (c *Collector) collectZone(ctx context.Context, z PullZone, w collectors.Wi
 		// times too high per bucket.
 		return nil, zerr(fmt.Errorf("GET %s: answer has daily buckets although hourly=true was asked", statsPath))
 	}
-	recs, bad, after, partial := mapStats(name, st, w.Start, w.End, complete)
+	recs, bad, after, before, partial := mapStats(name, st, w.Start, w.End, complete)
 	bad = append(st.bad, bad...)
 	if len(bad) > 0 {
+		// Keys that are not a time, values that are not a number, buckets
+		// off the hour: each a value left out.
+		c.env.Clock.Count(collectors.RejectedValues, len(bad))
 		c.logger.Warn("skipped bad chart entries from vendor", "pull_zone", name, "endpoint", "GET "+statsPath, "count", len(bad), "first", bad[0])
+	}
+	if before > 0 {
+		c.logger.Debug("vendor chart values before the window left out", "pull_zone", name, "count", before,
+			"window_start", w.Start.UTC().Format(time.RFC3339))
 	}
 	if len(st.rejected) > 0 {
 		c.env.Clock.Count(collectors.RejectedValues, len(st.rejected))

@@ -136,14 +136,15 @@ func TestCollectNoDataDailyAndRejected(t *testing.T) {
 	rejected := map[string]int{}
 	c, logs := newTest(t, srv.URL, "test-key-0451", start.Add(5*time.Hour), PullZone{ID: 1, Name: "img"})
 	c.env.Clock.Reject = func(reason string, n int) { rejected[reason] += n }
-	// 11:00 has a negative count; 22:00 is far ahead of our clock (15:00).
-	body = []byte(`{"RequestsServedChart": {"2025-01-15T10:00:00Z": 5, "2025-01-15T11:00:00Z": -3, "2025-01-15T22:00:00Z": 1}}`)
+	// 11:00 has a negative count, "noon" is not a time (both values left
+	// out); 22:00 is far ahead of our clock (15:00).
+	body = []byte(`{"RequestsServedChart": {"2025-01-15T10:00:00Z": 5, "2025-01-15T11:00:00Z": -3, "noon": 4, "2025-01-15T22:00:00Z": 1}}`)
 	rec := &recorder{}
 	if err := c.Collect(context.Background(), collectors.Window{Start: start, End: start.Add(2 * time.Hour)}, rec); err != nil {
 		t.Fatal(err)
 	}
 	diffLines(t, flatten(rec.Records()), []string{"bunny img all 1736935200/3600 requests=5"})
-	if rejected[collectors.RejectedValues] != 1 || rejected[collectors.RejectedFuture] != 1 {
+	if rejected[collectors.RejectedValues] != 2 || rejected[collectors.RejectedFuture] != 1 {
 		t.Errorf("rejected = %v\n%s", rejected, logs)
 	}
 }

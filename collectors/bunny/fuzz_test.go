@@ -25,7 +25,7 @@ func FuzzParseStats(f *testing.F) {
 			return
 		}
 		start := time.Unix(t10, 0)
-		recs, _, _, _ := mapStats("z", st, start, start.Add(24*time.Hour), start.Add(24*time.Hour))
+		recs, _, _, _, _ := mapStats("z", st, start, start.Add(24*time.Hour), start.Add(24*time.Hour))
 		for _, r := range recs {
 			if r.Start%bucket != 0 || r.Start < t10 || r.Start >= t10+24*3600 {
 				t.Fatalf("record at %d", r.Start)

@@ -165,8 +165,9 @@ func parseNumber(raw json.RawMessage) (float64, error) {
 // run reads it whole). A bucket that does not start on a whole hour is
 // described in bad; bucket starts at or after end are returned in after
 // (the collector counts those ahead of our clock in rejected_future);
-// partial counts the buckets left out as not yet complete.
-func mapStats(service string, st stats, start, end, complete time.Time) (recs []schema.Record, bad []string, after []int64, partial int) {
+// before counts the chart values stamped before start, partial the
+// buckets left out as not yet complete.
+func mapStats(service string, st stats, start, end, complete time.Time) (recs []schema.Record, bad []string, after []int64, before, partial int) {
 	byStart := map[int64]*schema.Record{}
 	s, e, c := start.Unix(), end.Unix(), complete.Unix()
 	seenAfter := map[int64]bool{}
@@ -183,7 +184,8 @@ func mapStats(service string, st stats, start, end, complete time.Time) (recs []
 				}
 				continue
 			case p.t < s:
-				continue // before the window: the run asking for it reads it
+				before++ // the run asking for its window reads it
+				continue
 			case p.t+bucket > c:
 				if cf.field == schema.Requests {
 					partial++
@@ -203,7 +205,7 @@ func mapStats(service string, st stats, start, end, complete time.Time) (recs []
 	}
 	sort.Slice(recs, func(i, j int) bool { return recs[i].Start < recs[j].Start })
 	sort.Slice(after, func(i, j int) bool { return after[i] < after[j] })
-	return recs, bad, after, partial
+	return recs, bad, after, before, partial
 }
 
 // zoneItem is the part of a pull zone object that is read. Pull zone

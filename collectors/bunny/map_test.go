@@ -55,7 +55,7 @@ func TestMapHourlySample(t *testing.T) {
 		t.Fatalf("bad=%v rejected=%v daily=%v", st.bad, st.rejected, st.daily())
 	}
 	start := time.Unix(t10, 0)
-	recs, bad, after, partial := mapStats("img", st, start, start.Add(2*time.Hour), start.Add(2*time.Hour))
+	recs, bad, after, _, partial := mapStats("img", st, start, start.Add(2*time.Hour), start.Add(2*time.Hour))
 	if len(bad) != 0 || len(after) != 0 || partial != 0 {
 		t.Fatalf("bad=%v after=%v partial=%d", bad, after, partial)
 	}
@@ -85,17 +85,17 @@ func TestMapLeavesPartialHour(t *testing.T) {
 	}
 	start := time.Unix(t10, 0)
 	complete := time.Unix(t10+100*60, 0).Truncate(time.Hour) // 11:40 → 11:00
-	recs, _, _, partial := mapStats("img", st, start, start.Add(2*time.Hour), complete)
+	recs, _, _, _, partial := mapStats("img", st, start, start.Add(2*time.Hour), complete)
 	if len(recs) != 1 || recs[0].Start != t10 || partial != 1 {
 		t.Fatalf("recs=%v partial=%d", flatten(recs), partial)
 	}
 	// A window of the second hour only: the first is left to its own run,
 	// and a window ending at 11:00 puts the 11:00 bucket after it.
-	recs, _, after, _ := mapStats("img", st, start.Add(time.Hour), start.Add(2*time.Hour), start.Add(2*time.Hour))
+	recs, _, after, _, _ := mapStats("img", st, start.Add(time.Hour), start.Add(2*time.Hour), start.Add(2*time.Hour))
 	if len(recs) != 1 || recs[0].Start != t10+3600 || len(after) != 0 {
 		t.Fatalf("recs=%v after=%v", flatten(recs), after)
 	}
-	_, _, after, _ = mapStats("img", st, start, start.Add(time.Hour), start.Add(2*time.Hour))
+	_, _, after, _, _ = mapStats("img", st, start, start.Add(time.Hour), start.Add(2*time.Hour))
 	if len(after) != 1 || after[0] != t10+3600 {
 		t.Fatalf("after=%v", after)
 	}
@@ -175,7 +175,7 @@ func TestParseBadEntries(t *testing.T) {
 		t.Error("a null chart is unknown, not empty")
 	}
 	start := time.Unix(t10, 0)
-	recs, bad, _, _ := mapStats("img", st, start, start.Add(3*time.Hour), start.Add(3*time.Hour))
+	recs, bad, _, _, _ := mapStats("img", st, start, start.Add(3*time.Hour), start.Add(3*time.Hour))
 	if len(bad) != 1 || !strings.Contains(bad[0], "whole hour") {
 		t.Errorf("bad = %q", bad)
 	}
