@@ -2,6 +2,7 @@ package bunny
 
 import (
 	"context"
+	"fmt"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -94,16 +95,22 @@ func TestCollectSampleAnswer(t *testing.T) {
 // doing the same, never put it in errors or logs.
 func TestKeyNeverInOutput(t *testing.T) {
 	const key = "s3cr3t-bunny-key-0123456789"
+	status := http.StatusForbidden
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusForbidden)
+		w.Header().Set("X-Echo", r.Header.Get("AccessKey"))
+		w.WriteHeader(status)
 		_, _ = w.Write([]byte(`{"Message":"key ` + r.Header.Get("AccessKey") + ` has no access to ` + r.URL.Path + `"}`))
 	}))
 	defer srv.Close()
 	now := time.Unix(t10+5*3600, 0)
-	for _, zones := range [][]PullZone{{{ID: 1, Name: "img"}}, nil} {
+	// 403 is final; 503 is retried (and logged) before giving up.
+	for i, zones := range [][]PullZone{{{ID: 1, Name: "img"}}, nil, {{ID: 1, Name: "img"}}} {
+		if i == 2 {
+			status = http.StatusServiceUnavailable
+		}
 		c, logs := newTest(t, srv.URL, key, now, zones...)
 		err := c.Collect(context.Background(), collectors.Window{Start: time.Unix(t10, 0), End: time.Unix(t10+3600, 0)}, &recorder{})
-		if err == nil || !strings.Contains(err.Error(), "403") {
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprint(status)) {
 			t.Fatalf("err = %v", err)
 		}
 		if zones != nil && !strings.Contains(err.Error(), "pull zone img (1)") {
