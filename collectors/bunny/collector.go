@@ -97,6 +97,14 @@ func (c *Collector) Collect(ctx context.Context, w collectors.Window, e collecto
 	if !complete.After(w.Start) {
 		return collectors.ErrNoData
 	}
+	// A window in which no hour starts (collect --from/--to inside one
+	// hour) has nothing of Bunny's: its hour belongs to the window holding
+	// its start. Said, not "no data yet", which would keep it waiting.
+	if first := ceilHour(w.Start); !first.Before(w.End) {
+		c.logger.Warn("window holds no start of a Bunny hour: nothing to collect (Bunny's buckets are hourly)",
+			"window", w.String(), "next_hour", first.UTC().Format(time.RFC3339))
+		return nil
+	}
 	zones, err := c.zoneList(ctx)
 	if err != nil {
 		return err
@@ -131,6 +139,15 @@ func (c *Collector) Collect(ctx context.Context, w collectors.Window, e collecto
 		return collectors.ErrNoData
 	}
 	return nil
+}
+
+// ceilHour is the first whole hour at or after t.
+func ceilHour(t time.Time) time.Time {
+	h := t.Truncate(bucket * time.Second)
+	if h.Before(t) {
+		h = h.Add(bucket * time.Second)
+	}
+	return h
 }
 
 // collectZone reads one pull zone's statistics over w and returns its

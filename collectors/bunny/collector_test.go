@@ -134,6 +134,13 @@ func TestCollectNoDataDailyAndRejected(t *testing.T) {
 	if err := c.Collect(context.Background(), collectors.Window{Start: start, End: start.Add(time.Hour)}, &recorder{}); !errors.Is(err, collectors.ErrNoData) {
 		t.Errorf("current hour: err = %v, want ErrNoData", err)
 	}
+	// 10:20–10:50 holds no start of an hour: nothing to ask Bunny, and not
+	// "no data yet" either.
+	c, logs := newTest(t, srv.URL, "test-key-0451", start.Add(5*time.Hour), PullZone{ID: 1, Name: "img"})
+	if err := c.Collect(context.Background(), collectors.Window{Start: start.Add(20 * time.Minute), End: start.Add(50 * time.Minute)}, &recorder{}); err != nil ||
+		!strings.Contains(logs.String(), "window holds no start of a Bunny hour") {
+		t.Errorf("window inside an hour: err = %v\n%s", err, logs)
+	}
 	c, _ = newTest(t, srv.URL, "test-key-0451", time.Unix(1556668800+5*86400, 0), PullZone{ID: 1, Name: "img"})
 	body = readSample(t, "statistics-3day-response.json")
 	err := c.Collect(context.Background(), collectors.Window{Start: time.Unix(1556668800, 0), End: time.Unix(1556668800+3*86400, 0)}, &recorder{})
@@ -141,7 +148,7 @@ func TestCollectNoDataDailyAndRejected(t *testing.T) {
 		t.Errorf("daily answer: err = %v", err)
 	}
 	rejected := map[string]int{}
-	c, logs := newTest(t, srv.URL, "test-key-0451", start.Add(5*time.Hour), PullZone{ID: 1, Name: "img"})
+	c, logs = newTest(t, srv.URL, "test-key-0451", start.Add(5*time.Hour), PullZone{ID: 1, Name: "img"})
 	c.env.Clock.Reject = func(reason string, n int) { rejected[reason] += n }
 	// 11:00 has a negative count, "noon" is not a time (both values left
 	// out); 22:00 is far ahead of our clock (15:00).
