@@ -10,6 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/BurntSushi/toml"
+
+	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/config"
 	"github.com/cdnmetrics/cdnmetrics/internal/redact"
 	"github.com/cdnmetrics/cdnmetrics/internal/timespec"
@@ -70,6 +73,7 @@ func Execute(ctx context.Context, cfg *config.Config, f Flags, stdout, stderr io
 		WebURL: cfg.Graphite.WebURL, Prefix: cfg.Graphite.Prefix, From: from, Until: until,
 		Baseline: cfg.Compare.Baseline, Service: f.Service, Thresholds: cfg.Compare, Tags: cfg.Graphite.Tags,
 		Username: cfg.Graphite.Username, Password: f.Password,
+		Resolution: Resolutions(cfg),
 	}
 	backendFail := func(format string, args ...any) int {
 		fail(format, args...)
@@ -110,6 +114,51 @@ func Execute(ctx context.Context, cfg *config.Config, f Flags, stdout, stderr io
 		return ExitFail
 	}
 	return ExitOK
+}
+
+// Resolutions returns the length of each provider's data buckets: the
+// Timing.Step of its collector as configured in cfg, or else of the
+// registered collector with its defaults (compare reads graphite-web only
+// and needs no vendor section, e.g. in a CI gate); 0 for a provider no
+// collector is registered for.
+func Resolutions(cfg *config.Config) func(provider string) time.Duration {
+	configured := map[string]time.Duration{}
+	if cfg != nil {
+		for _, c := range cfg.Collectors {
+			if step, ok := stepOf(c.Factory, c.Options); ok {
+				configured[c.Name] = step
+			}
+		}
+	}
+	return func(provider string) time.Duration {
+		if step, ok := configured[provider]; ok {
+			return step
+		}
+		f, ok := collectors.Lookup(provider)
+		if !ok || f.Decode == nil {
+			return 0
+		}
+		o, err := f.Decode(collectors.NewSection(provider, nil, toml.Primitive{}))
+		if err != nil {
+			return 0
+		}
+		step, _ := stepOf(f, o)
+		return step
+	}
+}
+
+// stepOf is f's Timing(o).Step; false when there is none (no Timing, or a
+// Timing that cannot judge these options).
+func stepOf(f collectors.Factory, o collectors.Options) (step time.Duration, ok bool) {
+	if f.Timing == nil || o == nil {
+		return 0, false
+	}
+	defer func() {
+		if recover() != nil {
+			step, ok = 0, false
+		}
+	}()
+	return f.Timing(o).Step, true
 }
 
 // redactMsg keeps a password in web_url out of messages (config

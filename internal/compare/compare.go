@@ -50,6 +50,11 @@ const (
 	VerdictPass     = "pass"
 	VerdictFail     = "fail"
 	VerdictBaseline = "baseline"
+	// VerdictNotComparable is a provider whose data comes in buckets
+	// longer than the window (Bunny's hours in a 40-minute window): its
+	// counts cover more time than the others' and are not prorated, so it
+	// is neither passed nor failed.
+	VerdictNotComparable = "not comparable"
 )
 
 // Options says what to compare.
@@ -75,6 +80,11 @@ type Options struct {
 	// Username and Password, when Username is set, are sent to
 	// graphite-web as basic auth ([graphite] username, password_env).
 	Username, Password string
+	// Resolution returns the length of a provider's data buckets (its
+	// collector's Timing.Step, see Resolutions); 0 when not known. A
+	// provider whose buckets are longer than the window is reported as
+	// not comparable in it. Nil knows no provider's.
+	Resolution func(provider string) time.Duration
 }
 
 // Report is the comparison of every provider over one window.
@@ -88,6 +98,9 @@ type Report struct {
 	Notes []string
 
 	probed bool // some provider has probe series
+	// steps holds the providers' bucket lengths where known (see
+	// Options.Resolution).
+	steps map[string]time.Duration
 	// dataFrom is the earliest interval with a usable count, where the
 	// image starts (zero when there is none).
 	dataFrom time.Time
@@ -179,6 +192,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, fmt.Errorf("%w: baseline %q has no series under %q (providers: %s)", ErrUsage, o.Baseline, o.Prefix, strings.Join(provs, ", "))
 	}
 
+	r.steps = providerSteps(provs, o.Resolution)
+	if step := r.steps[o.Baseline]; step > o.Until.Sub(o.From) {
+		return nil, fmt.Errorf("%w: baseline %q is not comparable in this window: %s", ErrUsage, o.Baseline, coarseReason(o.Baseline, step, o.Until.Sub(o.From)))
+	}
 	svc := "*"
 	if o.Service != "" {
 		svc = o.Service
@@ -243,7 +260,17 @@ func compute(r *Report, provs []string, counts, probes []Series) {
 		r.Notes = append(r.Notes, fmt.Sprintf("no %s series for any provider in the window: TTFB left empty", MetricTTFB))
 	}
 	for _, name := range provs {
-		r.Providers = append(r.Providers, provider(name, data[name], r.Service, probed))
+		p := provider(name, data[name], r.Service, probed)
+		switch step, window := r.steps[name], r.Until.Sub(r.From); {
+		case step > window:
+			notComparable(p, step, window)
+		case step*10 > window && (r.From.Unix()%int64(step.Seconds()) != 0 || r.Until.Unix()%int64(step.Seconds()) != 0):
+			// Coarse buckets and a window not on their edges: the counts
+			// cover the buckets stamped inside it, which may reach up to a
+			// bucket beyond either edge. Said, not corrected.
+			p.Notes = append(p.Notes, fmt.Sprintf("window edges are not on whole %v buckets: counts cover the buckets stamped inside the window, up to %v more or less than it", step, step))
+		}
+		r.Providers = append(r.Providers, p)
 	}
 	shares(r.Providers, func(p *Provider) *float64 { return p.Requests }, func(p *Provider, v *float64) { p.RequestShare = v })
 	shares(r.Providers, func(p *Provider) *float64 { return p.EdgeBytes }, func(p *Provider, v *float64) { p.BytesShare = v })
@@ -405,6 +432,9 @@ func verdicts(r *Report) {
 			p.Verdict = VerdictBaseline
 			continue
 		}
+		if p.Verdict == VerdictNotComparable {
+			continue
+		}
 		if base == nil {
 			p.Verdict = VerdictPass
 			p.Notes = append(p.Notes, "not compared: baseline "+r.Baseline+" missing")
@@ -454,6 +484,37 @@ func verdicts(r *Report) {
 			p.Verdict = VerdictFail
 		}
 	}
+}
+
+// providerSteps returns the bucket length of each provider res knows
+// (whole seconds, at least one).
+func providerSteps(provs []string, res func(string) time.Duration) map[string]time.Duration {
+	out := map[string]time.Duration{}
+	if res == nil {
+		return out
+	}
+	for _, p := range provs {
+		if step := res(p).Truncate(time.Second); step >= time.Second {
+			out[p] = step
+		}
+	}
+	return out
+}
+
+func coarseReason(name string, step, window time.Duration) string {
+	return fmt.Sprintf("%s reports in %v buckets, longer than the %v window; a bucket's counts cannot be cut to the window without prorating (use a window of at least %v, on whole buckets)",
+		name, step, window, step)
+}
+
+// notComparable empties p's counts and everything derived from them (a
+// bucket longer than the window holds traffic from outside it; scaling it
+// down would invent numbers) and says why; p takes no share and gets no
+// verdict. Its TTFB samples, taken inside the window, stay.
+func notComparable(p *Provider, step, window time.Duration) {
+	p.Requests, p.EdgeBytes, p.OriginBytes, p.OriginRequests, p.Hits, p.Misses, p.Status5xx = nil, nil, nil, nil, nil, nil, nil
+	p.HitRatio, p.OriginOffload, p.RequestOffload, p.ErrorRatio = nil, nil, nil, nil
+	p.Notes = []string{"not comparable in this window: " + coarseReason(p.Name, step, window)}
+	p.Verdict = VerdictNotComparable
 }
 
 // comparable reports whether both values exist, noting why not otherwise.

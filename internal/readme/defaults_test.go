@@ -38,6 +38,7 @@ var exampleOnly = map[string]string{
 	"cloudfront.endpoint_url":           "default: the SDK's endpoint for region",
 	"edgecast.token_file":               "a path of the user's choosing",
 	"gcore.token_file":                  "a path of the user's choosing",
+	"bunny.token_file":                  "a path of the user's choosing",
 	"edgecast.oauth.token_url":          "README and the example show edgecast.DefaultTokenURL, checked in TestEdgecastTokenURL",
 	"edgecast.oauth.client_id":          "an id",
 	"edgecast.oauth.client_secret_env":  "a variable name of the user's choosing",

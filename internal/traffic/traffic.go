@@ -168,6 +168,8 @@ func Default(seed int64) *Model {
 //   - azure: 0.8× the traffic, hit ratio +2.5 pp and rare 5xx bursts — it
 //     passes against fastly.
 //   - gcore: 60 % of the traffic, hit ratio +1 pp, occasional 5xx bursts.
+//   - bunny: 60 % of the traffic, hit ratio +1 pp, some 5xx bursts; its
+//     hourly buckets make it "not comparable" in windows under an hour.
 //
 // Tests that need every provider to serve the same traffic use Default.
 func Demo(seed int64) *Model {
@@ -182,6 +184,7 @@ func Demo(seed int64) *Model {
 		"edgecast": {Scale: 0.5, HitRatioDelta: 0.01, BurstChance: 0.02},
 		"azure":    {Scale: 0.8, HitRatioDelta: 0.025, BurstChance: 0.005},
 		"gcore":    {Scale: 0.6, HitRatioDelta: 0.01, BurstChance: 0.01},
+		"bunny":    {Scale: 0.6, HitRatioDelta: 0.01, BurstChance: 0.03},
 	}
 	return m
 }
