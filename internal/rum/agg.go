@@ -19,6 +19,9 @@ const RelativeAccuracy = 0.01
 // or cap is filed under.
 const Other = "other"
 
+// maxKbps is the largest throughput taken: 100 Gbit/s.
+const maxKbps = 1e8
+
 // minute is the aggregation step, in seconds.
 const minute = 60
 
@@ -208,7 +211,13 @@ func (a *Aggregator) Add(e Entry, cc string, t time.Time) {
 		case s < 0 || s > maxSize:
 			a.count.add("dropped_size", 1)
 		case s > 0:
-			_ = c.kbps.Add(s * 8 / d) // bits per ms = kbit/s
+			// bits per ms = kbit/s; above maxKbps (a download time of a
+			// few microseconds) is no measurement.
+			if k := s * 8 / d; k <= maxKbps {
+				_ = c.kbps.Add(k)
+			} else {
+				a.count.add("dropped_throughput", 1)
+			}
 		}
 	}
 	switch cacheHit(e.Cache) {

@@ -14,7 +14,7 @@ import (
 //   - dropped_<reason>: whole requests (method, origin, rate_limited,
 //     too_large, unreadable, content_type, malformed) or parts of them
 //     (entry_malformed, too_many_entries, no_provider, timing, size,
-//     nel_host, nel_malformed) that were not aggregated;
+//     throughput, nel_host, nel_malformed) that were not aggregated;
 //   - other_provider, other_service, other_pop: values outside their
 //     allow-list or cap, filed as "other"; bad_country: a country header
 //     that is no assigned ISO 3166 alpha-2 code (the entry counts only in
@@ -22,7 +22,7 @@ import (
 var Counters = []string{"beacons", "entries", "nel_reports",
 	"dropped_method", "dropped_origin", "dropped_rate_limited", "dropped_too_large", "dropped_unreadable",
 	"dropped_content_type", "dropped_malformed", "dropped_entry_malformed", "dropped_too_many_entries",
-	"dropped_no_provider", "dropped_timing", "dropped_size", "dropped_nel_host", "dropped_nel_malformed",
+	"dropped_no_provider", "dropped_timing", "dropped_size", "dropped_throughput", "dropped_nel_host", "dropped_nel_malformed",
 	"other_provider", "other_service", "other_pop", "bad_country"}
 
 // logEvery bounds the log lines per counter: the first is logged, then at

@@ -365,4 +365,3 @@ func (h *Handler) emit(ctx context.Context, e collectors.Emitter, gs []schema.Ga
 		h.log.Error("rum points not delivered", "points", len(gs), "err", err)
 	}
 }
-
