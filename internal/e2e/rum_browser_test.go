@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -214,6 +215,26 @@ services = ["www"]
 	}
 	if _, n := renderSum(t, g, "e2e.other.www.rum.rum_samples", from, until); n != 0 {
 		t.Errorf("series for provider other: the page named only fastly and cloudfront")
+	}
+	// compare reads the same series back and says its TTFB is the real
+	// users'.
+	var cout, cerr bytes.Buffer
+	code := app.Main(context.Background(), []string{"compare", "--config", cfgPath, "--format", "json", "--baseline", "fastly",
+		"--from", fmt.Sprint(from), "--until", fmt.Sprint(until)}, app.IO{Stdout: &cout, Stderr: &cerr, Getenv: func(string) string { return "" }})
+	var rep struct {
+		Providers []struct {
+			Provider   string   `json:"provider"`
+			TTFBP50    *float64 `json:"ttfb_p50_ms"`
+			TTFBSource string   `json:"ttfb_source"`
+		} `json:"providers"`
+	}
+	if err := json.Unmarshal(cout.Bytes(), &rep); (code != 0 && code != 1) || err != nil {
+		t.Fatalf("compare exit %d: %v\n%s\n%s", code, err, cout.String(), cerr.String())
+	}
+	for _, p := range rep.Providers {
+		if p.Provider == "cloudfront" && (p.TTFBSource != "rum" || p.TTFBP50 == nil || math.Abs(*p.TTFBP50-p50) > 1e-6) {
+			t.Errorf("compare cloudfront: source %q p50 %v, want rum %v", p.TTFBSource, p.TTFBP50, p50)
+		}
 	}
 	t.Logf("browser → graphite in %s", time.Since(start).Round(time.Millisecond))
 }
