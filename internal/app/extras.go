@@ -115,7 +115,7 @@ func (rt *program) startExtras(ctx context.Context) error {
 // through the pipeline like a collector's ("rum"), so they are checked,
 // spooled and counted like every other.
 func (rt *program) startRUM(ctx context.Context, l net.Listener) {
-	h := rum.New(rt.cfg.RUM, rum.WithLogger(rt.logger))
+	h := rum.New(rt.cfg.RUM, rum.WithLogger(rt.logger), rum.WithStateDir(filepath.Join(rt.cfg.StateDir, "rum")))
 	rt.ext.rum = h
 	e := rt.pipe.Emitter("rum")
 	rt.ext.wg.Add(1)

@@ -39,6 +39,11 @@ func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.log = l } }
 // WithClock sets the clock (time.Now by default).
 func WithClock(now func() time.Time) Option { return func(h *Handler) { h.now = now } }
 
+// WithStateDir keeps the minute in progress in dir across a restart
+// (state_dir/rum); without it a restart within a minute overwrites that
+// minute's point with what came after the restart.
+func WithStateDir(dir string) Option { return func(h *Handler) { h.stateDir = dir } }
+
 // Handler serves POST <path>, OPTIONS <path> (CORS preflight) and GET
 // /rum.js. Build it with New.
 type Handler struct {
@@ -50,6 +55,7 @@ type Handler struct {
 	script   []byte
 	log      *slog.Logger
 	now      func() time.Time
+	stateDir string
 	limitMu  sync.Mutex
 	limitSec int64
 	perIP    map[string]int
@@ -330,6 +336,14 @@ const flushEvery = 5 * time.Second
 // emits the minute in progress too, so that a stop loses nothing
 // received.
 func (h *Handler) Serve(ctx context.Context, l net.Listener, e collectors.Emitter) error {
+	if h.stateDir != "" {
+		n, err := h.agg.loadOpen(h.stateDir, h.now())
+		if err != nil {
+			h.log.Error("rum minute saved at the last stop not restored", "err", err)
+		} else if n > 0 {
+			h.log.Info("rum minute in progress restored from the last stop", "cells", n)
+		}
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/", h)
 	h.log.Info("rum endpoint listening", "addr", l.Addr().String(), "path", h.cfg.Path, "script", ScriptPath)
@@ -349,11 +363,19 @@ func (h *Handler) Serve(ctx context.Context, l net.Listener, e collectors.Emitte
 	}
 }
 
-// final emits every minute still held, the one in progress included.
+// final emits every minute still held, the one in progress included,
+// and keeps that one in the state directory for a start within the
+// minute (which then emits the whole minute over this partial point).
 func (h *Handler) final(e collectors.Emitter, err error) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	h.emit(sctx, e, h.agg.Flush(h.now(), true))
+	now := h.now()
+	if h.stateDir != "" {
+		if serr := h.agg.saveOpen(h.stateDir, now); serr != nil {
+			h.log.Error("rum minute in progress not saved: a start within the minute will overwrite its point with the rest of the minute", "err", serr)
+		}
+	}
+	h.emit(sctx, e, h.agg.Flush(now, true))
 	return err
 }
 
