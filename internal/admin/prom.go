@@ -75,7 +75,7 @@ func WriteMetrics(w io.Writer, prefix string, pts []schema.Point) error {
 		base := sanitizeName(strings.Join(parts, "_"))
 		name, typ := "cdnmetrics_"+base, "untyped"
 		switch {
-		case counters[base]:
+		case counters[base], strings.HasPrefix(base, "rum_"): // every rum.* self-metric counts since the start (internal/rum.Counters)
 			name, typ = name+"_total", "counter"
 		case gauges[base] != "":
 			name, typ = "cdnmetrics_"+gauges[base], "gauge"

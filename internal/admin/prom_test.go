@@ -198,6 +198,7 @@ func TestMetricsEscapeAndUnknown(t *testing.T) {
 		{Path: `cdn.cdnmetrics.collector.we"ird\name` + "\n" + `.points`, Value: 5},
 		{Path: "cdn.cdnmetrics.collector.a-b.new-thing", Value: math.Inf(1)},
 		{Path: "cdn.cdnmetrics.hook.rejected_future", Value: 2},
+		{Path: "cdn.cdnmetrics.rum.dropped_origin", Value: 3},
 		{Path: "cdn.fastly.www.all.requests", Value: 9},
 		{Path: "cdnx.cdnmetrics.sink.sent_points", Value: 9},
 	}
@@ -210,6 +211,7 @@ func TestMetricsEscapeAndUnknown(t *testing.T) {
 		`cdnmetrics_collector_points_total{collector="we\"ird\\name\n"}`: 5,
 		`cdnmetrics_collector_new_thing{collector="a-b"}`:                math.Inf(1),
 		`cdnmetrics_hook_rejected_future_total`:                          2,
+		`cdnmetrics_rum_dropped_origin_total`:                            3,
 	}
 	if len(got) != len(want) {
 		t.Fatalf("samples %v, want %v\n%s", got, want, b.String())

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/config"
+	"github.com/cdnmetrics/cdnmetrics/internal/rum/rumsim"
 	"github.com/cdnmetrics/cdnmetrics/internal/scheduler"
 )
 
@@ -90,6 +91,9 @@ sink before exit.`)
 		fmt.Fprintf(stdio.Stderr, "run: %v\n", err)
 		rt.close()
 		return 1
+	}
+	if *sim && !*dry && cfg.RUM.Listen != "" {
+		go rumsim.Run(ctx, simulatedBrowsers(cfg, *seed))
 	}
 	bs, err := rt.build("")
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/events"
 	"github.com/cdnmetrics/cdnmetrics/internal/hook"
+	"github.com/cdnmetrics/cdnmetrics/internal/listen"
+	"github.com/cdnmetrics/cdnmetrics/internal/rum"
 	"github.com/cdnmetrics/cdnmetrics/internal/scheduler"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
@@ -20,6 +22,7 @@ type extras struct {
 	wg     sync.WaitGroup
 	poster *events.Poster
 	hook   *hook.Handler // nil when the hook is off
+	rum    *rum.Handler  // nil when [rum] listen is empty
 }
 
 // setupEvents builds the event poster (durable queue under
@@ -51,11 +54,28 @@ func (rt *program) startExtras(ctx context.Context) error {
 		}
 		hookLn = l
 	}
+	var rumLn net.Listener
+	if rt.cfg.RUM.Listen != "" && !rt.dryRun {
+		l, err := listen.Open(rt.cfg.RUM.Listen, rt.cfg.RUM.MaxConnections)
+		if err != nil {
+			if hookLn != nil {
+				hookLn.Close()
+			}
+			return fmt.Errorf("rum.listen: cannot listen on %s: %w", rt.cfg.RUM.Listen, err)
+		}
+		rumLn = l
+	}
 	if err := rt.setupEvents(); err != nil {
 		if hookLn != nil {
 			hookLn.Close()
 		}
+		if rumLn != nil {
+			rumLn.Close()
+		}
 		return err
+	}
+	if rumLn != nil {
+		rt.startRUM(ctx, rumLn)
 	}
 	if p := rt.ext.poster; p != nil {
 		rt.ext.wg.Add(1)
@@ -91,6 +111,22 @@ func (rt *program) startExtras(ctx context.Context) error {
 	return nil
 }
 
+// startRUM serves the real-user timing endpoint on l; its points go
+// through the pipeline like a collector's ("rum"), so they are checked,
+// spooled and counted like every other.
+func (rt *program) startRUM(ctx context.Context, l net.Listener) {
+	h := rum.New(rt.cfg.RUM, rum.WithLogger(rt.logger), rum.WithStateDir(filepath.Join(rt.cfg.StateDir, "rum")))
+	rt.ext.rum = h
+	e := rt.pipe.Emitter("rum")
+	rt.ext.wg.Add(1)
+	go func() {
+		defer rt.ext.wg.Done()
+		if err := h.Serve(ctx, l, e); err != nil {
+			rt.logger.Error("rum endpoint stopped", "listen", rt.cfg.RUM.Listen, "err", err)
+		}
+	}()
+}
+
 // stopExtras waits for the side services (they stop with the run's ctx).
 func (rt *program) stopExtras() {
 	done := make(chan struct{})
@@ -113,6 +149,9 @@ func (rt *program) selfPointsAll(now time.Time, d *scheduler.Daemon, bs []*built
 	if h := rt.ext.hook; h != nil {
 		pts = append(pts, schema.Point{Path: schema.Path(rt.cfg.Graphite.Prefix, schema.NamespaceSelf, "hook", "rejected_future"), Value: float64(h.RejectedFuture()), Time: now.Unix()})
 		pts = append(pts, h.RejectedPoints(rt.cfg.Graphite.Prefix, now)...)
+	}
+	if h := rt.ext.rum; h != nil {
+		pts = append(pts, h.SelfPoints(rt.cfg.Graphite.Prefix, now)...)
 	}
 	return pts
 }

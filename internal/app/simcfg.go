@@ -7,6 +7,7 @@ import (
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/config"
+	"github.com/cdnmetrics/cdnmetrics/internal/rum/rumsim"
 	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
 	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
 )
@@ -54,6 +55,7 @@ func simulatedIn(stdio IO, path string, seed int64, stateDir string) (*config.Co
 	}
 	cfg.Events, cfg.Hook, cfg.Compare, cfg.LogLevel, cfg.LogFormat, cfg.MaxCatchup = core.Events, core.Hook, core.Compare, core.LogLevel, core.LogFormat, core.MaxCatchup
 	cfg.Admin = core.Admin
+	cfg.RUM = core.RUM // the demo's RUM endpoint, fed by rumsim (cmd_run.go)
 	return cfg, srv, true
 }
 
@@ -68,4 +70,20 @@ func simEnv(stdio IO) IO {
 		return inner(k)
 	}
 	return stdio
+}
+
+// simulatedBrowsers are the demo's synthetic RUM beacons (internal/rum/rumsim)
+// towards [rum]: the allow-listed providers, the first service and origin,
+// from the same traffic model as the simulator.
+func simulatedBrowsers(cfg *config.Config, seed int64) rumsim.Options {
+	r := cfg.RUM
+	o := rumsim.Options{URL: "http://" + r.Listen + r.Path, Model: traffic.Demo(seed), Providers: r.Providers,
+		CountryHeader: r.CountryHeader, Countries: []string{"GB", "US", "DE", "JP"}}
+	if len(r.Services) > 0 {
+		o.Service = r.Services[0]
+	}
+	if len(r.AllowedOrigins) > 0 {
+		o.Origin = r.AllowedOrigins[0]
+	}
+	return o
 }

@@ -97,7 +97,8 @@ type Report struct {
 	// Notes apply to the whole report (e.g. no probe series at all).
 	Notes []string
 
-	probed bool // some provider has probe series
+	probed  bool // some provider has probe series
+	rumSeen bool // some provider has RUM TTFB in the window
 	// steps holds the providers' bucket lengths where known (see
 	// Options.Resolution).
 	steps map[string]time.Duration
@@ -120,6 +121,12 @@ type Provider struct {
 	// samples, in milliseconds; TTFBSamples is how many there were.
 	TTFBP50, TTFBP95 *float64
 	TTFBSamples      int
+	// TTFBSource says where the TTFB comes from: "rum" (real users,
+	// internal/rum), "probe", or "" when there is none.
+	TTFBSource string
+	// probeTTFB keeps the probes' TTFB when RUM replaced it, for a
+	// baseline that has no RUM.
+	probeTTFB *ttfbSet
 	// Services lists the services seen in the count series.
 	Services []string
 	// Verdict is pass, fail or baseline.
@@ -214,7 +221,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	compute(r, provs, counts, probes)
+	// Real-user TTFB (internal/rum), per minute at location rum.
+	rumSeries, err := c.render(ctx, []string{nm.alias(nm.series(provs, svc, schema.LocationRUM, rumMetrics),
+		"provider", "service", "metric")}, o.From, o.Until)
+	if err != nil {
+		return nil, err
+	}
+	nm.unalias(rumSeries)
+	computeWithRUM(r, provs, counts, probes, rumSeries)
 	return r, nil
 }
 
@@ -249,6 +263,13 @@ func bucketSeconds(window time.Duration) int64 {
 // compute fills r from the decoded render answers. counts are named
 // "provider.service.metric", probes "provider.service.location".
 func compute(r *Report, provs []string, counts, probes []Series) {
+	computeWithRUM(r, provs, counts, probes, nil)
+}
+
+// computeWithRUM is compute with the real-user TTFB series, named
+// "provider.service.metric": a provider with RUM TTFB in the window shows
+// it instead of the probes' (see useRUM).
+func computeWithRUM(r *Report, provs []string, counts, probes, rum []Series) {
 	data := map[string]*provData{}
 	for _, p := range provs {
 		data[p] = &provData{metrics: map[string]*metricData{}, services: map[string]bool{}}
@@ -272,6 +293,7 @@ func compute(r *Report, provs []string, counts, probes []Series) {
 		}
 		r.Providers = append(r.Providers, p)
 	}
+	useRUM(r, rum)
 	shares(r.Providers, func(p *Provider) *float64 { return p.Requests }, func(p *Provider, v *float64) { p.RequestShare = v })
 	shares(r.Providers, func(p *Provider) *float64 { return p.EdgeBytes }, func(p *Provider, v *float64) { p.BytesShare = v })
 	verdicts(r)
@@ -460,9 +482,13 @@ func verdicts(r *Report) {
 		pp("hit ratio", p.HitRatio, base.HitRatio, true, t.HitRatioMaxDropPP, pct)
 		pp("origin offload", p.OriginOffload, base.OriginOffload, true, t.OriginOffloadMaxDropPP, pct)
 		pp("error ratio", p.ErrorRatio, base.ErrorRatio, false, t.ErrorRatioMaxRisePP, pct3)
+		pt, bt, src := ttfbPair(p, base)
 		ttfb := func(label string, pv, bv *float64) {
-			// With no probe series anywhere the report says so once.
-			if !r.probed || !comparable(p, base, label, pv, bv) {
+			// With no probe or RUM series anywhere the report says so once.
+			if src != "" && r.rumSeen { // say which, when there is a choice
+				label += " (" + src + ")"
+			}
+			if (!r.probed && !r.rumSeen) || !comparable(p, base, label, pv, bv) {
 				return
 			}
 			compared++
@@ -474,8 +500,8 @@ func verdicts(r *Report) {
 				p.Failures = append(p.Failures, fmt.Sprintf("%s %s ms is %s above %s's %s ms (limit %g%%)", label, ms(*pv), rise, base.Name, ms(*bv), t.TTFBMaxIncreasePct))
 			}
 		}
-		ttfb("ttfb p50", p.TTFBP50, base.TTFBP50)
-		ttfb("ttfb p95", p.TTFBP95, base.TTFBP95)
+		ttfb("ttfb p50", pt.p50, bt.p50)
+		ttfb("ttfb p95", pt.p95, bt.p95)
 		if compared == 0 {
 			p.Failures = append(p.Failures, "nothing could be compared with "+base.Name+": no hit ratio, origin offload, error ratio or TTFB in the window")
 		}

@@ -19,6 +19,12 @@
 // (null datapoints) are skipped; ±Inf (graphite's 1e9999) and negative
 // counts are skipped and reported.
 //
+// Time to first byte comes from real users (internal/rum, location rum)
+// when a provider has such series in the window, from the probes
+// otherwise; the row says which (ttfb_source, and a note), and the
+// ttfb_max_increase_pct rule judges real users against real users and
+// probes against probes, never one against the other.
+//
 // The package talks to graphite-web only: /metrics/find to discover the
 // providers, /render?format=json for the series and /render?format=png for
 // the optional image. It has its own small render client (it does not use

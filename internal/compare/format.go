@@ -41,6 +41,7 @@ type jsonProvider struct {
 	TTFBP50        *float64 `json:"ttfb_p50_ms"`
 	TTFBP95        *float64 `json:"ttfb_p95_ms"`
 	TTFBSamples    int      `json:"ttfb_samples"`
+	TTFBSource     string   `json:"ttfb_source"` // "rum", "probe" or ""
 	Hits           *float64 `json:"hits"`
 	Misses         *float64 `json:"misses"`
 	OriginBytes    *float64 `json:"origin_bytes"`
@@ -72,7 +73,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 			Provider: p.Name, Requests: p.Requests, EdgeBytes: p.EdgeBytes, RequestShare: p.RequestShare,
 			BytesShare: p.BytesShare, HitRatio: p.HitRatio, OriginOffload: p.OriginOffload,
 			RequestOffload: p.RequestOffload, ErrorRatio: p.ErrorRatio, TTFBP50: p.TTFBP50, TTFBP95: p.TTFBP95,
-			TTFBSamples: p.TTFBSamples, Hits: p.Hits, Misses: p.Misses, OriginBytes: p.OriginBytes,
+			TTFBSamples: p.TTFBSamples, TTFBSource: p.TTFBSource, Hits: p.Hits, Misses: p.Misses, OriginBytes: p.OriginBytes,
 			OriginRequests: p.OriginRequests, Status5xx: p.Status5xx, Services: nonNil(p.Services),
 			Verdict: p.Verdict, Failures: nonNil(p.Failures), Reasons: nonNil(p.Reasons()),
 		})

@@ -35,6 +35,7 @@ type Config struct {
 	Events  Events            `toml:"events"`
 	Hook    Hook              `toml:"hook"`
 	Admin   Admin             `toml:"admin"`
+	RUM     RUM               `toml:"rum"`
 	Compare Compare           `toml:"compare"`
 	Anomaly Anomaly           `toml:"anomaly"`
 	Skyline SkylineOptions    `toml:"skyline"`
@@ -161,6 +162,7 @@ func Default() Config {
 		Anomaly: Anomaly{Filter: `\.(hit_ratio|error_ratio|origin_offload)$`, Threshold: 0.5, Repeat: Duration(time.Hour), Confirm: 2},
 		Skyline: SkylineOptions{Queue: defaultSkylineQueue},
 		Admin:   Admin{Listen: DefaultAdminListen},
+		RUM:     defaultRUM(),
 		Hook:    Hook{SecretEnv: "CDNMETRICS_HOOK_SECRET", MaxBodyBytes: 1 << 20, MaxConnections: 64, MaxInflightBodies: 8, DedupeWindow: Duration(10 * time.Minute)},
 		Compare: Compare{
 			Baseline:               "fastly",

@@ -11,8 +11,8 @@ import (
 )
 
 // Metrics returns the metric names cdnmetrics writes as the last node of
-// <prefix>.<provider>.<service>.<location>.<metric>: every count field and
-// every derived metric.
+// <prefix>.<provider>.<service>.<location>.<metric>: every count field,
+// every derived metric and the real-user timing metrics.
 func Metrics() map[string]bool {
 	m := map[string]bool{}
 	for _, f := range schema.Fields() {
@@ -20,6 +20,10 @@ func Metrics() map[string]bool {
 	}
 	for _, d := range schema.DerivedMetrics {
 		m[d] = true
+	}
+	// Real-user timing (internal/rum) at location rum / rum_<cc>.
+	for _, r := range append(append([]string{schema.RUMHitShare}, schema.RUMCounts...), schema.RUMPercentiles...) {
+		m[r] = true
 	}
 	return m
 }

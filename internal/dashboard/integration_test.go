@@ -71,7 +71,15 @@ func TestDashboardTargetsRenderOnRealGraphite(t *testing.T) {
 		"fastly.svc1": {900, 100, 10, 1000, 100, 1000}, "fastly.svc2": {70, 30, 5, 100, 50, 100},
 		"akamai.svc1": {60, 40, 0, 100, 40, 100}, "akamai.svc2": {400, 600, 20, 1000, 600, 1000},
 	}
+	// Real-user timing (internal/rum) at location rum: metric i of
+	// rumMetrics has the value 10·(i+1) everywhere.
+	rumMetrics := []string{"ttfb_p50_ms", "ttfb_p95_ms", "connect_p50_ms", "tls_p50_ms", "download_kbps_p50", "rum_hit_share", "rum_samples", "rum_errors"}
 	var b strings.Builder
+	for ps := range hit {
+		for i, m := range rumMetrics {
+			fmt.Fprintf(&b, "%s.%s.rum.%s %d %d\n", prefix, ps, m, 10*(i+1), t0)
+		}
+	}
 	for ps, hr := range hit {
 		for _, loc := range []string{"all", "ams"} {
 			base := prefix + "." + ps + "." + loc + "."
@@ -112,11 +120,11 @@ func TestDashboardTargetsRenderOnRealGraphite(t *testing.T) {
 				n++
 			}
 		}
-		if n == 4*2*11 {
+		if n == 4*2*11+4*8 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("only %d of 88 metrics readable", n)
+			t.Fatalf("only %d of 120 metrics readable", n)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -138,6 +146,16 @@ func TestDashboardTargetsRenderOnRealGraphite(t *testing.T) {
 			case p.ID == 1: // aliasByNode(..., -4, -3, -2)
 				if v, ok := names["fastly.svc1.all"]; !ok || v != 0.9 || len(names) != 4 {
 					t.Errorf("hit ratio panel series %v, want 4 named provider.service.location with fastly.svc1.all = 0.9", names)
+				}
+			case p.ID >= 7 && p.ID <= 11: // real users: aliasByNode(..., -4, -3, -1)
+				i := -1
+				for j, m := range rumMetrics {
+					if strings.HasSuffix(expr, ".rum."+m+", -4, -3, -1)") {
+						i = j
+					}
+				}
+				if v, ok := names["fastly.svc1."+rumMetrics[max(i, 0)]]; i < 0 || !ok || v != float64(10*(i+1)) || len(names) != 4 {
+					t.Errorf("real-user panel %q target %s: series %v, want 4 named provider.service.metric", p.Title, tg.RefID, names)
 				}
 			case p.ID == 5: // ratios of counts summed over the services
 				want := map[string]map[string]float64{

@@ -13,6 +13,7 @@ import (
 	"github.com/cdnmetrics/cdnmetrics/collectors/azure"
 	"github.com/cdnmetrics/cdnmetrics/collectors/cloudfront"
 	"github.com/cdnmetrics/cdnmetrics/internal/graphite"
+	"github.com/cdnmetrics/cdnmetrics/internal/rum"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
@@ -120,6 +121,22 @@ func TestStorageAggregationCoversSchema(t *testing.T) {
 		cloudfront.GaugeOriginLatency, schema.OriginRequestsDeltaRatio,
 		azure.GaugeTotalLatency, azure.GaugeOriginLatency} {
 		provider(m, "average")
+	}
+	for _, loc := range []string{schema.LocationRUM, schema.LocationRUMCountry("gb")} {
+		for _, prefix := range []string{"cdn", "ops.cdn"} {
+			for _, m := range schema.RUMCounts {
+				want[schema.MetricPath(prefix, "fastly", "www", loc, m)] = "sum"
+				want[carbonName(schema.TaggedPath(prefix, "fastly", "www", loc, m))] = "sum"
+			}
+			for _, m := range schema.RUMPercentiles {
+				want[schema.MetricPath(prefix, "fastly", "www", loc, m)] = "max"
+				want[carbonName(schema.TaggedPath(prefix, "fastly", "www", loc, m))] = "max"
+			}
+			want[schema.MetricPath(prefix, "fastly", "www", loc, schema.RUMHitShare)] = "average"
+		}
+	}
+	for _, name := range rum.Counters {
+		want[schema.Path("cdn", "cdnmetrics", "rum", name)] = "last"
 	}
 	want[schema.Path("cdn", "beacons", "rum", "failures")] = "sum" // failed beacons per interval
 	want[schema.Path("cdn", "events", "deploy", "www")] = "sum"

@@ -60,3 +60,31 @@ type Event struct {
 	Data string
 	When time.Time
 }
+
+// Real-user timing (internal/rum): gauges at location LocationRUM (every
+// country) and LocationRUMCountry(cc) per ISO 3166 alpha-2 country, under
+// <prefix>.<provider>.<service>. Their names never collide with vendor
+// counts; storage aggregation sums the two counts, keeps the maximum of
+// the percentiles and averages the hit share.
+const (
+	LocationRUM        = "rum"
+	RUMSamples         = "rum_samples"       // beacon entries in the minute
+	RUMErrors          = "rum_errors"        // NEL failure reports in the minute
+	RUMTTFBP50         = "ttfb_p50_ms"       // requestStart → responseStart
+	RUMTTFBP95         = "ttfb_p95_ms"       //
+	RUMConnectP50      = "connect_p50_ms"    // TCP (+TLS) connect of new connections
+	RUMTLSP50          = "tls_p50_ms"        // TLS handshake of new connections
+	RUMDownloadKbpsP50 = "download_kbps_p50" // transfer size / (responseEnd − responseStart)
+	RUMHitShare        = "rum_hit_share"     // hits / entries with a known cache status
+)
+
+// RUMCounts are the additive RUM metrics; RUMPercentiles the sketch
+// percentiles.
+var (
+	RUMCounts      = []string{RUMSamples, RUMErrors}
+	RUMPercentiles = []string{RUMTTFBP50, RUMTTFBP95, RUMConnectP50, RUMTLSP50, RUMDownloadKbpsP50}
+)
+
+// LocationRUMCountry is the location of one country's RUM series: rum_<cc>
+// with cc the lower-case ISO 3166 alpha-2 code.
+func LocationRUMCountry(cc string) string { return LocationRUM + "_" + cc }

@@ -51,3 +51,33 @@ func TestRatioFormulas(t *testing.T) {
 		}
 	}
 }
+
+// The real-user metric names never collide with a vendor count, a derived
+// metric or a probe gauge, and their locations with `all` or `origin`.
+func TestRUMNamesDoNotCollide(t *testing.T) {
+	taken := map[string]bool{ProbeOK: true, ProbeTTFB: true, ProbeTotal: true, ProbeHit: true, OriginRequestsDeltaRatio: true}
+	for _, f := range Fields() {
+		taken[f.String()] = true
+	}
+	for _, m := range DerivedMetrics {
+		taken[m] = true
+	}
+	rum := append(append([]string{RUMHitShare}, RUMCounts...), RUMPercentiles...)
+	if len(rum) != 8 {
+		t.Fatalf("%d RUM metrics, want 8", len(rum))
+	}
+	for _, m := range rum {
+		if taken[m] || Sanitize(m) != m {
+			t.Errorf("RUM metric %q collides or is not a plain path element", m)
+		}
+		taken[m] = true
+	}
+	for _, loc := range []string{LocationRUM, LocationRUMCountry("gb")} {
+		if loc == LocationAll || loc == LocationOrigin || IsNamespace(loc) || Sanitize(loc) != loc {
+			t.Errorf("RUM location %q", loc)
+		}
+	}
+	if LocationRUMCountry("gb") != "rum_gb" {
+		t.Errorf("LocationRUMCountry(gb) = %q", LocationRUMCountry("gb"))
+	}
+}
