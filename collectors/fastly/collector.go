@@ -53,6 +53,7 @@ type Collector struct {
 	versions map[string]int    // service id → active version last seen
 	apiNames map[string]string // service id → name from the last good listing
 	only     collectors.Selection
+	insp     *inspectState // Origin/Domain Inspector bookkeeping (inspect_stream.go)
 }
 
 type service struct {
@@ -378,6 +379,7 @@ func (c *Collector) Collect(ctx context.Context, w collectors.Window, e collecto
 			errs = append(errs, fmt.Errorf("service %s (%s): %w", svcs[i].name, svcs[i].id, r.err))
 		}
 	}
+	errs = append(errs, c.collectInspectors(ctx, svcs, w, e)...) // inspect_hist.go
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
