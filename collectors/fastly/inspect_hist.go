@@ -34,7 +34,7 @@ type inspectHistAnswer struct {
 		NextCursor *string `json:"next_cursor"`
 	} `json:"meta"`
 	Data []struct {
-		Dimensions map[string]*string          `json:"dimensions"`
+		Dimensions map[string]*string           `json:"dimensions"`
 		Values     []map[string]json.RawMessage `json:"values"`
 	} `json:"data"`
 }

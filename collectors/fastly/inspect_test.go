@@ -278,10 +278,10 @@ func TestInspectHistoricalPagesAndEntitlement(t *testing.T) {
 		o + "latency_p95_ms@1700000040": 10 + 40*(28.5-20)/10,
 		o + "responses@1700000100":      20,
 		// 19 in 100–250, 1 in 60000+: rank 10 and 19 both in 100–250.
-		o + "latency_p50_ms@1700000100": 100 + 150*10.0/19,
-		o + "latency_p95_ms@1700000100": 250,
-		ip + "responses@1700000040":     5,
-		ip + "status_4xx@1700000040":    5,
+		o + "latency_p50_ms@1700000100":  100 + 150*10.0/19,
+		o + "latency_p95_ms@1700000100":  250,
+		ip + "responses@1700000040":      5,
+		ip + "status_4xx@1700000040":     5,
 		ip + "latency_p50_ms@1700000040": 250 + 250*2.5/5,
 	})
 	if _, ok := got[o+"responses@1700000160"]; ok {
