@@ -247,3 +247,20 @@ func inspectNode(name []byte) string {
 	h.Write(name)
 	return s[:maxNodeLen-17] + "_" + strconv.FormatUint(h.Sum64(), 16)
 }
+
+// InspectorFeeds are the path nodes of the inspector feeds, below the
+// location: <prefix>.fastly.<service>.<location>.<feed>.<name>.<metric>.
+var InspectorFeeds = []string{feedOrigins, feedDomains}
+
+// InspectorMetrics lists every metric written under one origin
+// (feed "origins") or domain (feed "domains"), in the order written. The
+// storage-aggregation rules are checked against it.
+func InspectorMetrics(feed string) []string {
+	var v ivals
+	for i := range v.v {
+		v.v[i] = 1
+	}
+	var out []string
+	v.metrics(feed, func(m string, _ float64) { out = append(out, m) })
+	return out
+}
