@@ -198,7 +198,10 @@ func (c *Collector) inspectSubscribe(ctx context.Context, s service, fd *inspect
 			var he *httpx.Error
 			if errors.As(err, &he) && (he.Status == http.StatusUnauthorized || he.Status == http.StatusForbidden) {
 				if !refused {
-					log.Error("fastly real-time API refused the token for the "+fd.title+" feed; retrying every 2m", "err", err)
+					// Either the token or the service: Fastly enables the
+					// products per service, and the entitlement answer is
+					// the account's.
+					log.Error("fastly real-time API refused the "+fd.title+" feed (token, or product not enabled on this service); retrying every 2m", "err", err)
 					refused = true
 				}
 				c.sleep(ctx, authRetry.NextBackOff())
