@@ -193,14 +193,13 @@ func (v *ivals) quantile(q float64) (float64, bool) {
 	return latencyBounds[numLatency-1], true
 }
 
-// metrics calls emit with every metric of one origin or domain entry.
-// Values that are unknown (NaN) are left out.
+// metrics calls emit with every metric of one origin or domain entry. A
+// count poisoned by an impossible vendor value is emitted as NaN on
+// purpose: the pipeline's value check rejects it, logs it and counts it
+// in rejected_values, so nothing is dropped silently. A percentile or
+// ratio whose inputs are not all known is not emitted.
 func (v *ivals) metrics(feed string, emit func(metric string, value float64)) {
-	put := func(m string, x float64) {
-		if !math.IsNaN(x) {
-			emit(m, x)
-		}
-	}
+	put := emit
 	if feed == feedOrigins {
 		put(MetricResponses, v.v[iResponses])
 		put(MetricOriginByte, v.v[iRespHeaderBytes]+v.v[iRespBodyBytes])
