@@ -12,7 +12,7 @@ import (
 // maxInspectKeys caps the (location, origin or domain) series of one
 // bucket: the names come from outside (a Host header's domain, a backend
 // name), so their number is bounded whatever Fastly sends.
-const maxInspectKeys = 20000
+const maxInspectKeys = 5000
 
 // iKey is one series of a bucket: a location ("all" or a POP code as
 // Fastly sends it) and a sanitised origin or domain path node.

@@ -53,9 +53,10 @@ const (
 // inspectState is the collector's inspector bookkeeping, shared by the
 // subscribers and Collect.
 type inspectState struct {
-	mu   sync.Mutex
-	ent  map[string]entitlement // product → last answer
-	told map[string]bool        // service id + product whose "not available" was logged
+	asking sync.Mutex // held while the entitlement API is asked
+	mu     sync.Mutex
+	ent    map[string]entitlement // product → last answer
+	told   map[string]bool        // service id + product whose "not available" was logged
 }
 
 type entitlement struct {
@@ -93,13 +94,24 @@ func decodeEntitled(body []byte, product string) (bool, error) {
 // most every entitlementTTL (entitlementRetry after a failure).
 func (c *Collector) entitled(ctx context.Context, product string) (bool, error) {
 	st := c.inspectState()
-	st.mu.Lock()
-	ent, ok := st.ent[product]
-	st.mu.Unlock()
-	now := c.now()
-	if ok && (now.Sub(ent.at) < entitlementTTL && ent.err == nil || now.Sub(ent.at) < entitlementRetry) {
+	fresh := func() (entitlement, bool) {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		ent, ok := st.ent[product]
+		now := c.now()
+		return ent, ok && (now.Sub(ent.at) < entitlementTTL && ent.err == nil || now.Sub(ent.at) < entitlementRetry)
+	}
+	if ent, ok := fresh(); ok {
 		return ent.has, ent.err
 	}
+	// One question at a time: every subscriber starts at once and would
+	// otherwise ask Fastly the same thing once per service.
+	st.asking.Lock()
+	defer st.asking.Unlock()
+	if ent, ok := fresh(); ok {
+		return ent.has, ent.err
+	}
+	now := c.now()
 	u := strings.TrimRight(c.o.APIURL, "/") + "/entitled-products/" + url.PathEscape(product)
 	resp, err := c.http.Do(ctx, httpx.Request{URL: u, Header: c.header(), Endpoint: "GET /entitled-products/{product}"})
 	var has bool

@@ -383,3 +383,32 @@ func TestDecodeEntitled(t *testing.T) {
 		}
 	}
 }
+
+// Every subscriber starts at once: the entitlement API is asked once per
+// product, not once per service.
+func TestEntitlementAskedOnceForConcurrentSubscribers(t *testing.T) {
+	f := newFake(t)
+	f.mux.HandleFunc("/entitled-products/origin_inspector", func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(20 * time.Millisecond) // long enough for every caller to be waiting
+		w.Write(sample(t, "entitled-products-origin_inspector.constructed.json"))
+	})
+	var logs syncBuffer
+	c := f.collector(t, testToken, &logs, nil)
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if !c.hasFeed(context.Background(), service{id: fmt.Sprint("S", i), name: fmt.Sprint("s", i)}, originFeed) {
+				t.Error("not entitled")
+			}
+		}()
+	}
+	wg.Wait()
+	if n := len(f.requests()); n != 1 {
+		t.Errorf("entitlement asked %d times, want 1", n)
+	}
+	if n := strings.Count(logs.String(), "Origin Inspector available"); n != 20 {
+		t.Errorf("%d 'available' lines, want one per service (20)", n)
+	}
+}
