@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -410,5 +411,64 @@ func TestEntitlementAskedOnceForConcurrentSubscribers(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "Origin Inspector available"); n != 20 {
 		t.Errorf("%d 'available' lines, want one per service (20)", n)
+	}
+}
+
+// Stream starts an inspector subscriber beside each service's channel
+// subscriber, for the feeds the service has, and stops them with it.
+func TestStreamStartsInspectorSubscribers(t *testing.T) {
+	f := newFake(t)
+	var origins atomic.Int64
+	f.mux.HandleFunc("/service", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `[{"id":"SVC1","name":"www","version":3}]`)
+	})
+	f.mux.HandleFunc("/entitled-products/", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"has_access":%v}`, strings.HasSuffix(r.URL.Path, "origin_inspector"))
+	})
+	f.mux.HandleFunc("/v1/channel/", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"Data":[],"Timestamp":1700000041,"AggregateDelay":5}`)
+	})
+	f.mux.HandleFunc("/v1/origins/SVC1/ts/", func(w http.ResponseWriter, r *http.Request) {
+		if origins.Add(1) == 1 {
+			w.Write(sample(t, "rt-origins-ts-response.constructed.json"))
+			return
+		}
+		w.Write(closeBucket)
+	})
+	var logs syncBuffer
+	c := f.collector(t, testToken, &logs, nil)
+	c.o.OriginInspector, c.o.DomainInspector = true, true
+	c.env.Prefix = "cdn"
+	c.idle = 5 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var rec recorder
+	done := make(chan error, 1)
+	go func() { done <- c.Stream(ctx, &rec) }()
+	waitFor(t, 8*time.Second, "origin points", func() bool {
+		for _, b := range rec.Batches() {
+			if len(b.Points) > 0 {
+				return true
+			}
+		}
+		return false
+	})
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		t.Fatal("Stream did not stop its inspector subscribers")
+	}
+	got := map[string]float64{}
+	for _, b := range rec.Batches() {
+		for _, p := range b.Points {
+			got[fmt.Sprintf("%s@%d", p.Path, p.Time)] = p.Value
+		}
+	}
+	wantPoints(t, got, map[string]float64{"cdn.fastly.www.all.origins.s3_bucket_assets.responses@1700000040": 2})
+	for _, p := range f.requests() {
+		if strings.HasPrefix(p, "/v1/domains/") {
+			t.Errorf("domain feed polled without the product: %s", p)
+		}
 	}
 }
