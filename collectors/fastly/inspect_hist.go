@@ -153,6 +153,7 @@ func (c *Collector) inspectHistorical(ctx context.Context, s service, fd *inspec
 		"end":        {strconv.FormatInt(w.End.Unix(), 10)},
 		"downsample": {"minute"},
 		"group_by":   {groupBy},
+		"limit":      {"200"}, // Fastly's maximum series per page
 	}
 	base := strings.TrimRight(c.o.APIURL, "/") + "/metrics/" + fd.name + "/services/" + url.PathEscape(s.id) + "?"
 	endpoint := "GET /metrics/" + fd.name + "/services/{id}"
