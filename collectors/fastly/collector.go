@@ -79,6 +79,7 @@ func New(o *Options, env collectors.Env) (*Collector, error) {
 		o: o, env: env, token: tok, logger: logger,
 		now: time.Now, sleep: sleepCtx, refresh: refreshEvery, idle: time.Second,
 		versions: map[string]int{}, apiNames: map[string]string{},
+		insp: newInspectState(),
 	}
 	c.http = httpx.New("fastly", append(hopts, httpx.WithRate(10, 20), httpx.WithDeadline(o.RequestDeadline()))...)
 	// The real-time API long-polls and is polled every second per service:

@@ -129,15 +129,14 @@ func (c *Collector) entitled(ctx context.Context, product string) (bool, error) 
 	return has, err
 }
 
-// inspectState returns the collector's inspector state, made on first use.
-func (c *Collector) inspectState() *inspectState {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.insp == nil {
-		c.insp = &inspectState{ent: map[string]entitlement{}, told: map[string]bool{}}
-	}
-	return c.insp
+func newInspectState() *inspectState {
+	return &inspectState{ent: map[string]entitlement{}, told: map[string]bool{}}
 }
+
+// inspectState returns the collector's inspector state. It is made in New
+// and has its own locks: c.mu is held across service listings, which must
+// not stall the subscribers' once-a-second check.
+func (c *Collector) inspectState() *inspectState { return c.insp }
 
 // hasFeed reports whether service s has fd's product. A service without it
 // is logged once (per process) and its feed is never asked for; a failed
