@@ -8,12 +8,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
 	"github.com/cdnmetrics/cdnmetrics/internal/app"
 	"github.com/cdnmetrics/cdnmetrics/internal/graphitetest"
 )
@@ -156,5 +158,126 @@ name = "shop"
 	}
 	if !strings.Contains(logs, "Domain Inspector not available") {
 		t.Errorf("no log line says the product is missing:\n%s", logs)
+	}
+}
+
+// TestFastlyOriginInspectorRun: the daemon follows the Origin Inspector
+// real-time feed beside the channel (the stand-in serves 60 seconds of
+// one origin, 2 responses a second, all in the 10–50 ms bucket, as fast
+// as they are asked for) and writes 10 s buckets per POP and for all;
+// graphite-web renders the counts and the percentiles worked out by hand.
+// The Domain Inspector feed, which the account lacks, is never asked for.
+func TestFastlyOriginInspectorRun(t *testing.T) {
+	g := graphitetest.Start(t)
+	S := time.Now().Add(-2*time.Minute).Unix() / 10 * 10 // first second served, on a bucket start
+	const n = 60                                         // seconds served: S … S+59
+	var (
+		mu   sync.Mutex
+		seen []string
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.URL.Path)
+		mu.Unlock()
+		if r.Header.Get("Fastly-Key") != collectors.SimSecret {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		p := r.URL.Path
+		switch {
+		case p == "/entitled-products/origin_inspector":
+			fmt.Fprint(w, `{"has_access":true,"product":{"id":"origin_inspector"}}`)
+		case p == "/entitled-products/domain_inspector":
+			fmt.Fprint(w, `{"has_access":false,"product":{"id":"domain_inspector"}}`)
+		case strings.HasPrefix(p, "/v1/origins/SVCRUN/ts/"):
+			ts, _ := strconv.ParseInt(strings.TrimPrefix(p, "/v1/origins/SVCRUN/ts/"), 10, 64)
+			if ts == 0 {
+				ts = S
+			}
+			if ts >= S+n {
+				// Caught up: no data, and a clock past the last bucket's
+				// end + AggregateDelay 0 + grace 2.
+				fmt.Fprintf(w, `{"Data":[],"Timestamp":%d,"AggregateDelay":0,"Error":"No data available, please retry"}`, S+n+3)
+				return
+			}
+			fmt.Fprintf(w, `{"Data":[{"recorded":%d,"aggregated":{"api.example.com":{"responses":2,"status_2xx":2,"latency_10_to_50ms":2}},
+				"datacenter":{"LHR":{"api.example.com":{"responses":2,"status_2xx":2,"latency_10_to_50ms":2}}}}],"Timestamp":%d,"AggregateDelay":0}`, ts, ts+1)
+		case strings.HasPrefix(p, "/v1/channel/"):
+			fmt.Fprintf(w, `{"Data":[],"Timestamp":%d,"AggregateDelay":0}`, S)
+		case strings.HasPrefix(p, "/metrics/"):
+			fmt.Fprint(w, `{"status":"success","msg":null,"meta":{"next_cursor":""},"data":[]}`)
+		case strings.HasPrefix(p, "/stats/service/"):
+			fmt.Fprint(w, `{"data":[],"meta":{"by":"minute"},"status":"success","msg":null}`)
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, fmt.Sprintf(`state_dir = %q
+[graphite]
+address = %q
+prefix = "e2efr"
+[fastly]
+api_url = %q
+rt_url = %q
+token_env = %q
+regions = []
+lookback = "5m"
+resolution = "10s"
+origin_inspector = true
+domain_inspector = true
+inspectors_per_pop = true
+[[fastly.service]]
+id = "SVCRUN"
+name = "api"
+`, filepath.Join(dir, "state"), g.CarbonAddr, srv.URL, srv.URL, collectors.SimSecretEnv))
+	var stdout, stderr collectorstest.SyncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	exit := make(chan int, 1)
+	go func() {
+		exit <- app.Main(ctx, []string{"run", "--config", cfg}, app.IO{Stdout: &stdout, Stderr: &stderr, Getenv: simGetenv})
+	}()
+	want := map[string]map[int64]float64{}
+	for b := S; b < S+n; b += 10 {
+		for _, loc := range []string{"all", "lhr"} {
+			base := "e2efr.fastly.api." + loc + ".origins.api_example_com."
+			for m, v := range map[string]float64{
+				"responses": 20, "status_2xx": 20, "status_5xx": 0, "latency_10_to_50ms": 20, "latency_50_to_100ms": 0,
+				// 20 responses in 10–50 ms: rank 10 and 19 of 20.
+				"latency_p50_ms": 10 + 40*10.0/20, "latency_p95_ms": 10 + 40*19.0/20,
+			} {
+				if want[base+m] == nil {
+					want[base+m] = map[int64]float64{}
+				}
+				want[base+m][b] = v
+			}
+		}
+	}
+	found, missing := g.WaitValues(t, want, 20*time.Second)
+	cancel()
+	select {
+	case code := <-exit:
+		if code != 0 {
+			t.Errorf("daemon exit %d\n%s", code, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("daemon did not stop")
+	}
+	t.Logf("origin inspector buckets: %d points rendered exactly, %d missing", found, missing)
+	if missing != 0 {
+		t.Fatalf("%d points not rendered as computed by hand\n%s", missing, grepLines(stderr.String(), "fastly"))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range seen {
+		if strings.HasPrefix(p, "/v1/domains/") || strings.HasPrefix(p, "/metrics/domains/") {
+			t.Errorf("domain feed asked for without the product: %s", p)
+		}
+	}
+	if strings.Contains(stdout.String()+stderr.String(), collectors.SimSecret) {
+		t.Fatal("the API token is in the output")
 	}
 }
