@@ -56,7 +56,7 @@ type inspectState struct {
 	asking sync.Mutex // held while the entitlement API is asked
 	mu     sync.Mutex
 	ent    map[string]entitlement // product → last answer
-	told   map[string]bool        // service id + product whose "not available" was logged
+	told   map[string]bool        // service id + product → the verdict last logged
 }
 
 type entitlement struct {
@@ -138,8 +138,9 @@ func newInspectState() *inspectState {
 // not stall the subscribers' once-a-second check.
 func (c *Collector) inspectState() *inspectState { return c.insp }
 
-// hasFeed reports whether service s has fd's product. A service without it
-// is logged once (per process) and its feed is never asked for; a failed
+// hasFeed reports whether service s has fd's product. The verdict is
+// logged once per service (again only when it changes), and a feed the
+// service lacks is never asked for; a failed
 // check is logged each time it is made (at most every entitlementRetry)
 // and counts as "not now".
 func (c *Collector) hasFeed(ctx context.Context, s service, fd *inspectFeed) bool {
@@ -153,10 +154,11 @@ func (c *Collector) hasFeed(ctx context.Context, s service, fd *inspectFeed) boo
 	st := c.inspectState()
 	key := s.id + "\x00" + fd.product
 	st.mu.Lock()
-	told := st.told[key]
-	st.told[key] = true
+	last, told := st.told[key]
+	st.told[key] = has
 	st.mu.Unlock()
-	if !told {
+	// Once per service, and again only when the answer changes.
+	if !told || last != has {
 		if has {
 			c.logger.Info("fastly "+fd.title+" available; reading its feed", "service", s.name, "product", fd.product)
 		} else {

@@ -472,3 +472,37 @@ func TestStreamStartsInspectorSubscribers(t *testing.T) {
 		}
 	}
 }
+
+// The verdict is logged once per service, and again when Fastly's answer
+// changes (asked again after the 10 min the answer is kept).
+func TestEntitlementVerdictLoggedOnceAndOnChange(t *testing.T) {
+	f := newFake(t)
+	var has atomic.Bool
+	has.Store(true)
+	f.mux.HandleFunc("/entitled-products/origin_inspector", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"has_access":%v}`, has.Load())
+	})
+	var logs syncBuffer
+	c := f.collector(t, testToken, &logs, nil)
+	now := time.Unix(1700000000, 0)
+	c.now = func() time.Time { return now }
+	s := service{id: "S1", name: "www"}
+	for range 3 {
+		if !c.hasFeed(context.Background(), s, originFeed) {
+			t.Fatal("not entitled")
+		}
+	}
+	has.Store(false)
+	now = now.Add(entitlementTTL + time.Second)
+	for range 3 {
+		if c.hasFeed(context.Background(), s, originFeed) {
+			t.Fatal("still entitled after the answer changed")
+		}
+	}
+	if a, n := strings.Count(logs.String(), "Origin Inspector available"), strings.Count(logs.String(), "Origin Inspector not available"); a != 1 || n != 1 {
+		t.Errorf("%d 'available' and %d 'not available' lines, want 1 each:\n%s", a, n, logs.String())
+	}
+	if n := len(f.requests()); n != 2 {
+		t.Errorf("entitlement asked %d times, want 2 (once per 10 min)", n)
+	}
+}
