@@ -53,6 +53,7 @@ type Collector struct {
 	versions map[string]int    // service id → active version last seen
 	apiNames map[string]string // service id → name from the last good listing
 	only     collectors.Selection
+	insp     *inspectState // Origin/Domain Inspector bookkeeping (inspect_stream.go)
 }
 
 type service struct {
@@ -78,6 +79,7 @@ func New(o *Options, env collectors.Env) (*Collector, error) {
 		o: o, env: env, token: tok, logger: logger,
 		now: time.Now, sleep: sleepCtx, refresh: refreshEvery, idle: time.Second,
 		versions: map[string]int{}, apiNames: map[string]string{},
+		insp: newInspectState(),
 	}
 	c.http = httpx.New("fastly", append(hopts, httpx.WithRate(10, 20), httpx.WithDeadline(o.RequestDeadline()))...)
 	// The real-time API long-polls and is polled every second per service:
@@ -378,6 +380,7 @@ func (c *Collector) Collect(ctx context.Context, w collectors.Window, e collecto
 			errs = append(errs, fmt.Errorf("service %s (%s): %w", svcs[i].name, svcs[i].id, r.err))
 		}
 	}
+	errs = append(errs, c.collectInspectors(ctx, svcs, w, e)...) // inspect_hist.go
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}

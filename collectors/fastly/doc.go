@@ -64,6 +64,24 @@
 // own hit_ratio is ignored (it may be null): the schema derives ratios from
 // the counts. Not filled: nothing of the unified counts is missing.
 //
+// Origin Inspector and Domain Inspector (origin_inspector,
+// domain_inspector; inspect_*.go) add per-origin and per-domain series
+// below a location: <prefix>.fastly.<service>.<location>.origins.<origin>.*
+// and ….domains.<domain>.*, location `all` unless inspectors_per_pop. They
+// are written as ready-made points (not unified records: an origin is not a
+// location), so the pipeline's `all` derivation and aggregate_only do not
+// apply to them. Which services have a product is asked of Fastly's
+// entitlement API (GET /entitled-products/{product}, the check
+// fastly-exporter makes; account-wide, kept 10 min), logged once per
+// service; a feed a service lacks is never requested. Stream runs one
+// subscriber per service and feed on GET {rt_url}/v1/{origins|domains}/{id}/ts/{ts}
+// with the channel's rules (inspectAgg mirrors aggregator), through the
+// same scanner (decodeInspect); Collect reads GET
+// {api_url}/metrics/{origins|domains}/services/{id}?downsample=minute,
+// following meta.next_cursor. Latency p50/p95 come from the bucket counts
+// merged over POPs and seconds, never from averaged percentiles; origin and
+// domain names are sanitised into one bounded path node each.
+//
 // Services are the configured ones, or discovered from GET /service (RFC
 // 5988 Link paging, only ever followed on api_url's host). Discovery is
 // refreshed every 10 minutes; when a service's active version changes, a

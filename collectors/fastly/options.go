@@ -37,6 +37,14 @@ type Options struct {
 	Concurrency int `toml:"concurrency"`
 	// Service lists the services to collect; empty means discover them.
 	Service []Service `toml:"service"`
+	// OriginInspector and DomainInspector add the per-origin and per-domain
+	// series of Fastly's Origin Inspector and Domain Inspector for the
+	// services whose account has the product (inspect.go); off by
+	// default. InspectorsPerPOP writes them per POP too, not only under
+	// location "all" (cardinality: names × POPs × metrics).
+	OriginInspector  bool `toml:"origin_inspector"`
+	DomainInspector  bool `toml:"domain_inspector"`
+	InspectorsPerPOP bool `toml:"inspectors_per_pop"`
 	// Common holds request_timeout; real-time requests get the long poll
 	// on top of it (see New).
 	collectors.Common
@@ -134,6 +142,9 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 			bad(fmt.Sprintf("service[%d].id", i), fmt.Sprintf("duplicate service id %q", s.ID))
 		}
 		seen[s.ID] = true
+	}
+	if o.InspectorsPerPOP && !o.OriginInspector && !o.DomainInspector {
+		bad("inspectors_per_pop", "set origin_inspector or domain_inspector too: there is nothing to write per POP otherwise")
 	}
 	names := make([]string, len(o.Service))
 	for i, s := range o.Service {

@@ -38,6 +38,7 @@ func TestOptionsValidate(t *testing.T) {
 		{"region with a slash", func(o *Options) { o.Regions = []string{"usa/x"} }, "fastly.regions[0]"},
 		{"negative overlap", func(o *Options) { o.Overlap = -1 }, "fastly.delay"},
 		{"no concurrency", func(o *Options) { o.Concurrency = 0 }, "fastly.concurrency"},
+		{"per-POP inspectors without an inspector", func(o *Options) { o.InspectorsPerPOP = true }, "fastly.inspectors_per_pop"},
 	}
 	for _, c := range cases {
 		o := defaults()

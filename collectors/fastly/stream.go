@@ -47,6 +47,7 @@ func (c *Collector) Stream(ctx context.Context, e collectors.Emitter) error {
 			defer wg.Done()
 			c.subscribe(sctx, s, e)
 		}()
+		c.startInspectors(sctx, s, e, &wg)
 	}
 	for _, s := range svcs {
 		start(s)

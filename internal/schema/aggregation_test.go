@@ -12,6 +12,7 @@ import (
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/collectors/azure"
 	"github.com/cdnmetrics/cdnmetrics/collectors/cloudfront"
+	"github.com/cdnmetrics/cdnmetrics/collectors/fastly"
 	"github.com/cdnmetrics/cdnmetrics/internal/graphite"
 	"github.com/cdnmetrics/cdnmetrics/internal/rum"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
@@ -150,6 +151,26 @@ func TestStorageAggregationCoversSchema(t *testing.T) {
 	}
 	want[schema.Path("cdn", "cdnmetrics", "hook", "rejected_future")] = "last"
 
+	// Fastly Origin/Domain Inspector: counts sum, percentiles max, the
+	// domain hit_ratio average, whatever the origin, domain or POP is
+	// called (a namespace's name included).
+	for _, feed := range fastly.InspectorFeeds {
+		for _, m := range fastly.InspectorMetrics(feed) {
+			method := "sum"
+			switch {
+			case strings.HasPrefix(m, "latency_p") && strings.HasSuffix(m, "_ms"):
+				method = "max"
+			case m == schema.HitRatio:
+				method = "average"
+			}
+			for _, name := range []string{"origin_example_com", "cdnmetrics", "events", "anomaly", "requests", "hit_ratio"} {
+				for _, loc := range []string{"all", "lhr", "origins", "domains"} {
+					want[schema.Path("cdn", "fastly", "www", loc, feed, name, m)] = method
+					want[schema.Path("ops.cdn", "fastly", "events", loc, feed, name, m)] = method
+				}
+			}
+		}
+	}
 	for path, method := range want {
 		r := matchRule(rules, path)
 		if r.name == "default" || r.method != method {
