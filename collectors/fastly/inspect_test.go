@@ -353,6 +353,16 @@ func TestInspectSubscriberFollowsTimestamp(t *testing.T) {
 	var wg sync.WaitGroup
 	c.startInspectors(ctx, service{id: "SVC1", name: "www"}, &rec, &wg)
 	waitFor(t, 5*time.Second, "two polls", func() bool { mu.Lock(); defer mu.Unlock(); return len(paths) >= 2 })
+	// The second answer makes the bucket due; its batch is emitted after the
+	// server has seen the poll, so wait for it before stopping.
+	waitFor(t, 5*time.Second, "the bucket", func() bool {
+		for _, b := range rec.Batches() {
+			if len(b.Points) > 0 {
+				return true
+			}
+		}
+		return false
+	})
 	cancel()
 	wg.Wait()
 	mu.Lock()
