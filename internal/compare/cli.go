@@ -70,6 +70,7 @@ func Execute(ctx context.Context, cfg *config.Config, f Flags, stdout, stderr io
 		WebURL: cfg.Graphite.WebURL, Prefix: cfg.Graphite.Prefix, From: from, Until: until,
 		Baseline: cfg.Compare.Baseline, Service: f.Service, Thresholds: cfg.Compare, Tags: cfg.Graphite.Tags,
 		Username: cfg.Graphite.Username, Password: f.Password,
+		Cost: cfg.Cost,
 	}
 	backendFail := func(format string, args ...any) int {
 		fail(format, args...)

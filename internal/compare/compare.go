@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/internal/config"
+	"github.com/cdnmetrics/cdnmetrics/internal/cost"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
@@ -75,6 +76,9 @@ type Options struct {
 	// Username and Password, when Username is set, are sent to
 	// graphite-web as basic auth ([graphite] username, password_env).
 	Username, Password string
+	// Cost holds the [cost.<provider>] plans: currency and commitment of
+	// the cost columns.
+	Cost map[string]cost.Plan
 }
 
 // Report is the comparison of every provider over one window.
@@ -109,6 +113,10 @@ type Provider struct {
 	TTFBSamples      int
 	// Services lists the services seen in the count series.
 	Services []string
+	// Steering is the weight beside the observed request share, Cost
+	// the price columns; nil without weights / cost series.
+	Steering *Steering
+	Cost     *Cost
 	// Verdict is pass, fail or baseline.
 	Verdict string
 	// Failures are the limits this provider broke; Notes are everything
@@ -198,6 +206,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	compute(r, provs, counts, probes)
+	if err := steerCost(ctx, c, nm, r, o, provs, svc, counts); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
