@@ -21,7 +21,7 @@ const step = time.Minute
 const EventWhat = "cdn-steering"
 
 // WeightMetric is the last path element of a share.
-const WeightMetric = "weight"
+const WeightMetric = schema.SteeringWeight
 
 // Collector reads every source each run.
 type Collector struct {

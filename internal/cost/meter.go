@@ -17,7 +17,7 @@ import (
 )
 
 // Metric is the last path element of the cost series.
-const Metric = "cost"
+const Metric = schema.CostMetric
 
 // FoldAfter is how far behind the newest interval of a provider and
 // service an interval's volume is folded into its month's base: far beyond

@@ -21,13 +21,17 @@ func Metrics() map[string]bool {
 	for _, d := range schema.DerivedMetrics {
 		m[d] = true
 	}
+	// Steering shares (<prefix>.steering.<service>.<provider>.weight) and
+	// the cost of an interval.
+	m[schema.SteeringWeight] = true
+	m[schema.CostMetric] = true
 	return m
 }
 
 // The template variables and annotation tags the dashboard must have.
 var (
 	requiredVars = []string{"prefix", "provider", "service", "location"}
-	requiredTags = []string{"deploy", "cdn-config"}
+	requiredTags = []string{"deploy", "cdn-config", "cdn-steering"}
 )
 
 type dashboardJSON struct {

@@ -117,8 +117,8 @@ func shape(n Node) string {
 
 func TestMetricsCoverSchema(t *testing.T) {
 	m := Metrics()
-	// 12 count fields + 5 derived metrics.
-	if len(m) != 12+5 || !m["hit_ratio"] || !m["status_5xx"] || m["all"] {
+	// 12 count fields + 5 derived metrics + steering weight and cost.
+	if len(m) != 12+5+2 || !m["weight"] || !m["cost"] || !m["hit_ratio"] || !m["status_5xx"] || m["all"] {
 		t.Fatalf("metrics %v", m)
 	}
 }
