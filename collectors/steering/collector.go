@@ -30,6 +30,7 @@ type Collector struct {
 	env     collectors.Env
 	logger  *slog.Logger
 	now     func() time.Time
+	timeout time.Duration // one read (request_timeout)
 
 	mu sync.Mutex // one run at a time owns last and the counters
 	// last is the weights last seen per service (sanitised name); loaded
@@ -47,7 +48,7 @@ func New(o *Options, env collectors.Env) (*Collector, error) {
 	if logger == nil {
 		logger = slog.Default().With("collector", Name)
 	}
-	c := &Collector{env: env, logger: logger, now: time.Now,
+	c := &Collector{env: env, logger: logger, now: time.Now, timeout: o.RequestDeadline(),
 		allZero: map[string]int64{}, failures: map[string]int64{}}
 	timeout := httpx.WithDeadline(o.RequestDeadline())
 	for _, s := range o.Sources {
@@ -81,7 +82,9 @@ func (c *Collector) Collect(ctx context.Context, _ collectors.Window, e collecto
 	changed := false
 	for i, s := range c.sources {
 		svc := schema.Sanitize(s.Service)
-		w, err := c.readers[i].read(ctx)
+		rctx, cancel := context.WithTimeout(ctx, c.timeout)
+		w, err := c.readers[i].read(rctx)
+		cancel()
 		if err != nil {
 			c.failures[svc]++
 			c.logger.Warn("steering weights not read", "service", s.Service, "kind", s.Kind, "err", err)

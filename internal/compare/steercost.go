@@ -96,7 +96,11 @@ func steeringColumns(ctx context.Context, c *client, r *Report, o Options, provs
 	if len(weight) == 0 {
 		return nil
 	}
-	reqs := seriesTotals(counts, mRequests) // [provider][service]
+	// Requests per provider, service and interval. Unknown is not zero: a
+	// service's shares use only the intervals where every provider its
+	// weights name (and that has series) reported requests, as compare's
+	// ratios use only paired intervals.
+	reqs := seriesPoints(counts, mRequests) // [provider][service][time]
 	var expected, observed = map[string]float64{}, map[string]float64{}
 	var total float64
 	var svcs []string
@@ -106,24 +110,48 @@ func steeringColumns(ctx context.Context, c *client, r *Report, o Options, provs
 	sort.Strings(svcs)
 	var used []string
 	for _, s := range svcs {
+		var need []string // weighted providers with series
+		for p, w := range weight[s] {
+			if !contains(provs, p) {
+				r.Notes = append(r.Notes, fmt.Sprintf("steering weights of service %s name %s, which has no series: its traffic is not seen", s, p))
+			} else if w > 0 {
+				need = append(need, p)
+			}
+		}
+		var times []int64 // intervals where every needed provider is known
+		if len(need) > 0 {
+			for ts := range reqs[need[0]][s] {
+				ok := true
+				for _, p := range need[1:] {
+					if _, k := reqs[p][s][ts]; !k {
+						ok = false
+						break
+					}
+				}
+				if ok {
+					times = append(times, ts)
+				}
+			}
+		}
 		var rs float64
-		for _, p := range provs {
-			rs += reqs[p][s]
+		for _, ts := range times {
+			for _, p := range provs {
+				rs += reqs[p][s][ts]
+			}
 		}
 		if rs <= 0 {
-			r.Notes = append(r.Notes, fmt.Sprintf("steering weights for service %s, but no requests in the window: not compared", s))
+			r.Notes = append(r.Notes, fmt.Sprintf("steering weights for service %s not compared: no interval in the window where every weighted provider reported requests", s))
 			continue
 		}
 		used = append(used, s)
 		total += rs
 		for p, w := range weight[s] {
 			expected[p] += w * rs
-			if !contains(provs, p) {
-				r.Notes = append(r.Notes, fmt.Sprintf("steering weights of service %s name %s, which has no series: its traffic is not seen", s, p))
-			}
 		}
 		for _, p := range provs {
-			observed[p] += reqs[p][s]
+			for _, ts := range times {
+				observed[p] += reqs[p][s][ts]
+			}
 		}
 	}
 	if total <= 0 {
@@ -179,8 +207,12 @@ func costColumns(ctx context.Context, c *client, nm naming, r *Report, o Options
 	monthTotals := seriesTotals(month, MetricCost)
 	for _, p := range r.Providers {
 		pc := costPts[p.Name]
-		if len(pc) == 0 {
-			continue
+		npts := 0
+		for _, byTime := range pc {
+			npts += len(byTime)
+		}
+		if npts == 0 {
+			continue // no cost in the window: unknown, not 0
 		}
 		cs := &Cost{MonthFrom: monthFrom}
 		var gb float64
