@@ -52,6 +52,11 @@ func New(o *Options, env collectors.Env) (*Collector, error) {
 		allZero: map[string]int64{}, failures: map[string]int64{}}
 	timeout := httpx.WithDeadline(o.RequestDeadline())
 	for _, s := range o.Sources {
+		// Sharding and service filters: a service's weights are read by
+		// the one instance that owns it.
+		if !env.Includes(s.Service, s.Service) {
+			continue
+		}
 		r, err := newReader(s, env, timeout, logger)
 		if err != nil {
 			return nil, err
