@@ -78,8 +78,12 @@ func newRuntime(cfg *config.Config, stdio IO, dryRun bool) (*program, error) {
 			return nil, err
 		}
 	}
+	meter, err := newCostMeter(cfg, dryRun, rt.logger)
+	if err != nil {
+		return nil, err
+	}
 	rt.pipe = pipeline.New(pipeline.Options{Prefix: cfg.Graphite.Prefix, Sink: rt.sink, Logger: rt.logger,
-		ClockSkewTolerance: cfg.ClockSkewTolerance.D(), AggregateOnly: sel.aggOnly, Paths: rt.paths})
+		ClockSkewTolerance: cfg.ClockSkewTolerance.D(), AggregateOnly: sel.aggOnly, Paths: rt.paths, Cost: meter})
 	return rt, nil
 }
 

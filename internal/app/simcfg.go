@@ -55,7 +55,8 @@ func simulatedIn(stdio IO, path string, seed int64, stateDir string) (*config.Co
 	}
 	cfg.Events, cfg.Hook, cfg.Compare, cfg.LogLevel, cfg.LogFormat, cfg.MaxCatchup = core.Events, core.Hook, core.Compare, core.LogLevel, core.LogFormat, core.MaxCatchup
 	cfg.Admin = core.Admin
-	cfg.RUM = core.RUM // the demo's RUM endpoint, fed by rumsim (cmd_run.go)
+	cfg.RUM = core.RUM   // the demo's RUM endpoint, fed by rumsim (cmd_run.go)
+	cfg.Cost = core.Cost // price plans: the user's, the simulator has none
 	return cfg, srv, true
 }
 

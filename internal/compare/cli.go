@@ -74,6 +74,7 @@ func Execute(ctx context.Context, cfg *config.Config, f Flags, stdout, stderr io
 		Baseline: cfg.Compare.Baseline, Service: f.Service, Thresholds: cfg.Compare, Tags: cfg.Graphite.Tags,
 		Username: cfg.Graphite.Username, Password: f.Password,
 		Resolution: Resolutions(cfg),
+		Cost:       cfg.Cost,
 	}
 	backendFail := func(format string, args ...any) int {
 		fail(format, args...)

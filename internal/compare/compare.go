@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/internal/config"
+	"github.com/cdnmetrics/cdnmetrics/internal/cost"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
@@ -85,6 +86,9 @@ type Options struct {
 	// provider whose buckets are longer than the window is reported as
 	// not comparable in it. Nil knows no provider's.
 	Resolution func(provider string) time.Duration
+	// Cost holds the [cost.<provider>] plans: currency and commitment of
+	// the cost columns.
+	Cost map[string]cost.Plan
 }
 
 // Report is the comparison of every provider over one window.
@@ -129,6 +133,10 @@ type Provider struct {
 	probeTTFB *ttfbSet
 	// Services lists the services seen in the count series.
 	Services []string
+	// Steering is the weight beside the observed request share, Cost
+	// the price columns; nil without weights / cost series.
+	Steering *Steering
+	Cost     *Cost
 	// Verdict is pass, fail or baseline.
 	Verdict string
 	// Failures are the limits this provider broke; Notes are everything
@@ -229,6 +237,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	nm.unalias(rumSeries)
 	computeWithRUM(r, provs, counts, probes, rumSeries)
+	if err := steerCost(ctx, c, nm, r, o, provs, svc, counts); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 

@@ -26,6 +26,8 @@ type jsonThresholds struct {
 	HitRatioMaxDropPP      float64 `json:"hit_ratio_max_drop_pp"`
 	OriginOffloadMaxDropPP float64 `json:"origin_offload_max_drop_pp"`
 	ErrorRatioMaxRisePP    float64 `json:"error_ratio_max_rise_pp"`
+
+	SteeringMarginPct float64 `json:"steering_margin_pct"`
 }
 
 type jsonProvider struct {
@@ -51,6 +53,10 @@ type jsonProvider struct {
 	Verdict        string   `json:"verdict"`
 	Failures       []string `json:"failures"`
 	Reasons        []string `json:"reasons"`
+
+	// The steering and cost columns (steercost.go); null without data.
+	Steering *jsonSteering `json:"steering"`
+	Cost     *jsonCost     `json:"cost"`
 }
 
 // WriteJSON writes the report as one JSON object. Ratios and shares are
@@ -61,6 +67,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 		Thresholds: jsonThresholds{
 			TTFBMaxIncreasePct: r.Thresholds.TTFBMaxIncreasePct, HitRatioMaxDropPP: r.Thresholds.HitRatioMaxDropPP,
 			OriginOffloadMaxDropPP: r.Thresholds.OriginOffloadMaxDropPP, ErrorRatioMaxRisePP: r.Thresholds.ErrorRatioMaxRisePP,
+			SteeringMarginPct: r.Thresholds.SteeringMarginPct,
 		},
 		Providers: []jsonProvider{},
 		Notes:     nonNil(r.Notes),
@@ -76,6 +83,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 			TTFBSamples: p.TTFBSamples, TTFBSource: p.TTFBSource, Hits: p.Hits, Misses: p.Misses, OriginBytes: p.OriginBytes,
 			OriginRequests: p.OriginRequests, Status5xx: p.Status5xx, Services: nonNil(p.Services),
 			Verdict: p.Verdict, Failures: nonNil(p.Failures), Reasons: nonNil(p.Reasons()),
+			Steering: jsonSteerOf(p), Cost: jsonCostOf(p),
 		})
 	}
 	enc := json.NewEncoder(w)
@@ -140,6 +148,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		b.Reset()
 		b.WriteString(trimmed + "\n")
 	}
+	r.writeSteerCost(&b, false)
 	r.writeReasons(&b, "")
 	_, err := io.WriteString(w, strings.TrimRight(b.String(), " \n")+"\n")
 	return err
@@ -165,6 +174,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		}
 		b.WriteString("| " + strings.Join(cs, " | ") + " |\n")
 	}
+	r.writeSteerCost(&b, true)
 	r.writeReasons(&b, "- ")
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -92,7 +92,8 @@ func (ps Problems) Warnings() Problems {
 
 var coreSections = map[string]bool{
 	"state_dir": true, "log_level": true, "log_format": true, "max_catchup": true, "run_timeout": true, "clock_skew_tolerance": true, "shard": true, "filters": true, "anomaly": true, "skyline": true, "graphite": true, "events": true, "hook": true, "compare": true, "admin": true,
-	"rum": true,
+	"rum":  true,
+	"cost": true,
 }
 
 // Load reads and decodes the file at path. It returns the config and every
@@ -230,6 +231,8 @@ func (c *Config) coreField(name string) any {
 		return &c.Admin
 	case "rum":
 		return &c.RUM
+	case "cost":
+		return &c.Cost
 	default:
 		return &c.Compare
 	}
@@ -324,6 +327,7 @@ func (c *Config) validate(getenv func(string) string) []collectors.Problem {
 	ps = append(ps, c.Hook.limitProblems()...)
 	ps = append(ps, c.adminProblems()...)
 	ps = append(ps, c.rumProblems()...)
+	ps = append(ps, c.costProblems()...)
 	return ps
 }
 

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/internal/cost"
 )
 
 // Config is the whole program configuration. Vendor sections are decoded by
@@ -39,6 +40,8 @@ type Config struct {
 	Compare Compare           `toml:"compare"`
 	Anomaly Anomaly           `toml:"anomaly"`
 	Skyline SkylineOptions    `toml:"skyline"`
+	// Cost holds the [cost.<provider>] price plans (internal/cost).
+	Cost map[string]cost.Plan `toml:"cost"`
 
 	// Collectors holds every configured vendor section, sorted by name.
 	Collectors []Collector `toml:"-"`
@@ -139,6 +142,10 @@ type Compare struct {
 	OriginOffloadMaxDropPP float64 `toml:"origin_offload_max_drop_pp"`
 	// ErrorRatioMaxRisePP: percentage points a provider may be above.
 	ErrorRatioMaxRisePP float64 `toml:"error_ratio_max_rise_pp"`
+	// SteeringMarginPct: a provider is flagged when its observed request
+	// share differs from its steering weight by more than this many
+	// percentage points.
+	SteeringMarginPct float64 `toml:"steering_margin_pct"`
 }
 
 // Default returns the configuration every file is decoded over.
@@ -170,6 +177,7 @@ func Default() Config {
 			HitRatioMaxDropPP:      0.5,
 			OriginOffloadMaxDropPP: 0.5,
 			ErrorRatioMaxRisePP:    0.1,
+			SteeringMarginPct:      10,
 		},
 	}
 }

@@ -25,13 +25,17 @@ func Metrics() map[string]bool {
 	for _, r := range append(append([]string{schema.RUMHitShare}, schema.RUMCounts...), schema.RUMPercentiles...) {
 		m[r] = true
 	}
+	// Steering shares (<prefix>.steering.<service>.<provider>.weight) and
+	// the cost of an interval.
+	m[schema.SteeringWeight] = true
+	m[schema.CostMetric] = true
 	return m
 }
 
 // The template variables and annotation tags the dashboard must have.
 var (
 	requiredVars = []string{"prefix", "provider", "service", "location"}
-	requiredTags = []string{"deploy", "cdn-config"}
+	requiredTags = []string{"deploy", "cdn-config", "cdn-steering"}
 )
 
 type dashboardJSON struct {

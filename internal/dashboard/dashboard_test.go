@@ -117,8 +117,9 @@ func shape(n Node) string {
 
 func TestMetricsCoverSchema(t *testing.T) {
 	m := Metrics()
-	// 12 count fields + 5 derived metrics + 8 real-user timing metrics.
-	if len(m) != 12+5+8 || !m["ttfb_p95_ms"] || !m["hit_ratio"] || !m["status_5xx"] || m["all"] {
+	// 12 count fields + 5 derived metrics + 8 real-user timing metrics +
+	// steering weight and cost.
+	if len(m) != 12+5+8+2 || !m["ttfb_p95_ms"] || !m["weight"] || !m["cost"] || !m["hit_ratio"] || !m["status_5xx"] || m["all"] {
 		t.Fatalf("metrics %v", m)
 	}
 }

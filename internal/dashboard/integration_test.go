@@ -92,6 +92,13 @@ func TestDashboardTargetsRenderOnRealGraphite(t *testing.T) {
 			}
 		}
 	}
+	// Cost at location all (fastly.svc1 = 2.5), steering weights of svc1
+	// (fastly 0.7, akamai 0.3).
+	costs := map[string]float64{"fastly.svc1": 2.5, "fastly.svc2": 0.5, "akamai.svc1": 1, "akamai.svc2": 4}
+	for ps, v := range costs {
+		fmt.Fprintf(&b, "%s.%s.all.cost %g %d\n", prefix, ps, v, t0)
+	}
+	fmt.Fprintf(&b, "%s.steering.svc1.fastly.weight 0.7 %d\n%s.steering.svc1.akamai.weight 0.3 %d\n", prefix, t0, prefix, t0)
 	c, err := net.Dial("tcp", srv.CarbonAddr)
 	if err != nil {
 		t.Fatal(err)
@@ -120,11 +127,11 @@ func TestDashboardTargetsRenderOnRealGraphite(t *testing.T) {
 				n++
 			}
 		}
-		if n == 4*2*11+4*8 {
+		if n == 4*2*11+4*8+4+2 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("only %d of 120 metrics readable", n)
+			t.Fatalf("only %d of 126 metrics readable", n)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -143,6 +150,14 @@ func TestDashboardTargetsRenderOnRealGraphite(t *testing.T) {
 				continue
 			}
 			switch {
+			case p.ID == 12: // steering: aliasByNode(..., -3, -2) names service.provider
+				if names["svc1.fastly"] != 0.7 || names["svc1.akamai"] != 0.3 || len(names) != 2 {
+					t.Errorf("steering panel series %v, want svc1.fastly = 0.7, svc1.akamai = 0.3", names)
+				}
+			case p.ID == 13: // cost: aliasByNode(..., -4, -3) names provider.service
+				if names["fastly.svc1"] != 2.5 || names["akamai.svc2"] != 4 || len(names) != 4 {
+					t.Errorf("cost panel series %v, want fastly.svc1 = 2.5, akamai.svc2 = 4 of 4", names)
+				}
 			case p.ID == 1: // aliasByNode(..., -4, -3, -2)
 				if v, ok := names["fastly.svc1.all"]; !ok || v != 0.9 || len(names) != 4 {
 					t.Errorf("hit ratio panel series %v, want 4 named provider.service.location with fastly.svc1.all = 0.9", names)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/internal/cost"
 	"github.com/cdnmetrics/cdnmetrics/internal/graphite"
 	"github.com/cdnmetrics/cdnmetrics/internal/scheduler"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
@@ -28,6 +29,9 @@ type Options struct {
 	AggregateOnly map[string]bool
 	// Paths names services in paths; nil in tests that need no names.
 	Paths *PathNamer
+	// Cost prices the `all` records of the providers with a plan
+	// (<prefix>.<provider>.<service>.all.cost); nil prices nothing.
+	Cost *cost.Meter
 }
 
 // Pipeline turns collectors' batches into points and delivers them; one
@@ -38,6 +42,7 @@ type Pipeline struct {
 	logger  *slog.Logger
 	aggOnly map[string]bool
 	paths   *PathNamer
+	cost    *cost.Meter
 
 	tolerance time.Duration
 	recon     *reconciler
@@ -66,7 +71,7 @@ func New(o Options) *Pipeline {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Pipeline{prefix: o.Prefix, sink: o.Sink, logger: logger, aggOnly: o.AggregateOnly, paths: o.Paths,
+	return &Pipeline{prefix: o.Prefix, sink: o.Sink, logger: logger, aggOnly: o.AggregateOnly, paths: o.Paths, cost: o.Cost,
 		tolerance: o.ClockSkewTolerance, recon: newReconciler(), stats: map[string]*collectorStats{}}
 }
 
@@ -101,6 +106,10 @@ func (p *Pipeline) Emitter(name string) collectors.Emitter {
 		}
 		pts := schema.Points(p.prefix, b.Records, b.Gauges)
 		pts = append(pts, b.Points...)
+		if p.cost != nil && len(b.Records) > 0 {
+			// Priced from the counts that passed the checks above.
+			pts = append(pts, schema.Points(p.prefix, nil, p.cost.Gauges(schema.Aggregate(b.Records)))...)
+		}
 		if len(pts) == 0 {
 			return nil
 		}
@@ -188,6 +197,7 @@ func (p *Pipeline) SelfPoints(now time.Time) []schema.Point {
 	pts = append(pts, p.values.points(p.prefix, ts)...)
 	pts = append(pts, p.paths.points(p.prefix, ts)...)
 	pts = append(pts, p.clockSelfPoints(ts)...)
+	pts = append(pts, p.cost.SelfPoints(p.prefix, ts)...)
 	if s, ok := p.sink.(interface {
 		SelfPoints(prefix string, now time.Time) []schema.Point
 	}); ok {

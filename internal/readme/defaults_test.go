@@ -133,8 +133,8 @@ func checkDefaults(file string, base int, body string, used map[string]bool, err
 
 	n := 0
 	for _, k := range statedKeys(body) {
-		if k.arrayItem || strings.HasPrefix(k.table, "filters.") {
-			continue // items of a list and per-provider filters have no defaults
+		if k.arrayItem || strings.HasPrefix(k.table, "filters.") || strings.HasPrefix(k.table, "cost.") {
+			continue // items of a list, per-provider filters and price plans have no defaults
 		}
 		full := k.key
 		if k.table != "" {

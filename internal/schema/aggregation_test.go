@@ -150,6 +150,14 @@ func TestStorageAggregationCoversSchema(t *testing.T) {
 		want[schema.Path("cdn", "cdnmetrics", "collector", "fastly", m)] = "last"
 	}
 	want[schema.Path("cdn", "cdnmetrics", "hook", "rejected_future")] = "last"
+	// Cost sums like a count; steering weights (shares) average; their
+	// self-metrics keep the last value.
+	provider("cost", "sum")
+	for _, prefix := range []string{"cdn", "ops.cdn"} {
+		want[schema.Path(prefix, schema.NamespaceSteering, "www", "fastly", "weight")] = "average"
+	}
+	want[schema.Path("cdn", "cdnmetrics", "steering", "www", "all_zero")] = "last"
+	want[schema.Path("cdn", "cdnmetrics", "cost", "late_intervals")] = "last"
 
 	// Fastly Origin/Domain Inspector: counts sum, percentiles max, the
 	// domain hit_ratio average, whatever the origin, domain or POP is

@@ -52,6 +52,15 @@ const (
 	OriginRequestsDeltaRatio = "origin_requests_delta_ratio"
 )
 
+// Metric names of the decision loop: a provider's share of a steered
+// service's weights at <prefix>.steering.<service>.<provider>.SteeringWeight
+// (collectors/steering), and the price of an interval's traffic at
+// <prefix>.<provider>.<service>.all.CostMetric (internal/cost).
+const (
+	SteeringWeight = "weight"
+	CostMetric     = "cost"
+)
+
 // Event is an annotation for graphite-web's events API: what happened, its
 // tags, free text, and when (zero: now).
 type Event struct {
