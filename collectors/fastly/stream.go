@@ -102,7 +102,8 @@ func (c *Collector) subscribe(ctx context.Context, s service, e collectors.Emitt
 	var future futureWarn
 	log := c.logger.With("service", s.name)
 	for ctx.Err() == nil {
-		resp, err := c.rt.Do(ctx, httpx.Request{URL: base + strconv.FormatInt(ts, 10), Header: c.header(), Endpoint: "GET /v1/channel/{id}/ts"})
+		resp, err := c.rt.Do(ctx, httpx.Request{URL: base + strconv.FormatInt(ts, 10), Header: c.header(), Endpoint: "GET /v1/channel/{id}/ts",
+			Buffer: rtBuffer})
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -130,6 +131,8 @@ func (c *Collector) subscribe(ctx context.Context, s service, e collectors.Emitt
 		retry.Reset()
 		if err := decodeRT(resp.Body, &frame); err != nil {
 			log.Warn("bad fastly real-time response skipped", "err", err, "body_start", head(resp.Body))
+			frame.release()
+			recycleRT(resp.Body)
 			c.sleep(ctx, c.idle)
 			continue
 		}
@@ -144,6 +147,7 @@ func (c *Collector) subscribe(ctx context.Context, s service, e collectors.Emitt
 		}
 		noData := len(frame.records) == 0
 		frame.release() // before Emit, which may block on a full queue
+		recycleRT(resp.Body)
 		if res.future > 0 || res.futureTimestamp != 0 {
 			c.rejectFuture(log, res, &future)
 		}
@@ -169,6 +173,43 @@ func (c *Collector) subscribe(ctx context.Context, s service, e collectors.Emitt
 			c.sleep(ctx, c.idle)
 		}
 	}
+}
+
+// rtBodies recycles real-time answer bodies between all subscribers. A
+// busy service's answer is ~365 kB every second: allocated fresh each time,
+// the page faults of touching new memory, zeroing it and collecting it cost
+// about as much CPU as decoding it (README "Benchmarks"). A buffer is taken
+// only when an answer's body arrives and given back once the answer is
+// decoded and the frame released, so the pool holds about as many buffers
+// as answers are read at once, not one per service (most subscribers are
+// waiting in their long poll).
+var rtBodies sync.Pool // of *[]byte
+
+// maxRecycledRT caps the buffers kept: an outsized answer's buffer is left
+// to the garbage collector rather than pinned in the pool.
+const maxRecycledRT = 4 << 20
+
+// rtBuffer is httpx.Request.Buffer for real-time answers: a recycled
+// buffer of at least n bytes, or a new one.
+func rtBuffer(n int) []byte {
+	if p, ok := rtBodies.Get().(*[]byte); ok {
+		if cap(*p) >= n {
+			return (*p)[:0]
+		}
+		// Too small for this answer: dropped; the pool converges on
+		// buffers that fit the biggest answers.
+	}
+	return make([]byte, 0, n)
+}
+
+// recycleRT gives a decoded answer's body back; nothing may refer to it
+// any more (frame.release has run).
+func recycleRT(b []byte) {
+	if cap(b) == 0 || cap(b) > maxRecycledRT {
+		return
+	}
+	b = b[:0]
+	rtBodies.Put(&b)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {
