@@ -85,7 +85,7 @@ func New(o *Options, env collectors.Env) (*Collector, error) {
 	// loop does its own backoff), and a budget of its own. Its deadline is
 	// one long poll plus request_timeout: a request that is held open and
 	// then trickles is cut, a quiet service's long poll is not.
-	c.rt = httpx.New("fastly", append(hopts, httpx.WithTimeout(rtLongPoll), httpx.WithRetries(1), httpx.WithMaxBody(32<<20),
+	c.rt = httpx.New("fastly", append(hopts, httpx.WithHTTPClient(rtHTTPClient(env.HTTPClient)), httpx.WithTimeout(rtLongPoll), httpx.WithRetries(1), httpx.WithMaxBody(32<<20),
 		httpx.WithDeadline(rtLongPoll+o.RequestDeadline()))...)
 	return c, nil
 }

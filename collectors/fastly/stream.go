@@ -212,6 +212,49 @@ func recycleRT(b []byte) {
 	rtBodies.Put(&b)
 }
 
+// HTTP/2 receive buffers of the real-time client. Hundreds of services'
+// answers share a few connections; by default Go lets the server send up
+// to 4 MiB per stream and 1 GiB per connection ahead of what we read, so a
+// collector that falls behind (a busy machine, a blocked sink) holds every
+// waiting answer in full in memory — 1 000 services × ~365 kB. With these
+// caps the server waits for us instead (HTTP/2 flow control) and memory
+// stays bounded by connections, not services. A whole answer still fits
+// in a stream's window, so a prompt reader never waits on it.
+const (
+	rtStreamWindow = 1 << 20
+	rtConnWindow   = 8 << 20
+)
+
+// rtHTTPClient is base (or Go's default) with the real-time receive
+// buffers capped. A client whose transport is not an *http.Transport (a
+// test's) is used as it is.
+func rtHTTPClient(base *http.Client) *http.Client {
+	var t *http.Transport
+	switch {
+	case base == nil:
+		t = http.DefaultTransport.(*http.Transport).Clone()
+	case base.Transport == nil:
+		t = http.DefaultTransport.(*http.Transport).Clone()
+	default:
+		bt, ok := base.Transport.(*http.Transport)
+		if !ok {
+			return base
+		}
+		t = bt.Clone()
+	}
+	h2 := http.HTTP2Config{}
+	if t.HTTP2 != nil {
+		h2 = *t.HTTP2
+	}
+	h2.MaxReceiveBufferPerStream, h2.MaxReceiveBufferPerConnection = rtStreamWindow, rtConnWindow
+	t.HTTP2 = &h2
+	c := &http.Client{Transport: t}
+	if base != nil {
+		c.CheckRedirect, c.Jar, c.Timeout = base.CheckRedirect, base.Jar, base.Timeout
+	}
+	return c
+}
+
 func sleepCtx(ctx context.Context, d time.Duration) {
 	if d <= 0 {
 		return
