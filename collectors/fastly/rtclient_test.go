@@ -1,7 +1,10 @@
 package fastly
 
 import (
+	"context"
+	"fmt"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -16,7 +19,7 @@ func TestRTHTTPClientCapsReceiveBuffers(t *testing.T) {
 	if !ok || tr == shared.Transport {
 		t.Fatalf("want a copy of the shared transport, got %T (same: %v)", c.Transport, tr == shared.Transport)
 	}
-	if tr.HTTP2 == nil || tr.HTTP2.MaxReceiveBufferPerStream != 1<<20 || tr.HTTP2.MaxReceiveBufferPerConnection != 8<<20 {
+	if tr.HTTP2 == nil || tr.HTTP2.MaxReceiveBufferPerStream != 128<<10 || tr.HTTP2.MaxReceiveBufferPerConnection != 64<<20 {
 		t.Fatalf("receive buffers not capped: %+v", tr.HTTP2)
 	}
 	if tr.MaxIdleConnsPerHost != 7 || c.Timeout != 3*time.Second {
@@ -37,3 +40,35 @@ func TestRTHTTPClientCapsReceiveBuffers(t *testing.T) {
 type rtClientTestTripper func(*http.Request) (*http.Response, error)
 
 func (f rtClientTestTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// Every answer's reader slot is given back, error answers' too: more
+// refused answers than there are slots do not stall the subscriber, and
+// none is held once it has stopped.
+func TestRTReaderSlotsGivenBack(t *testing.T) {
+	f := newFake(t)
+	var n atomic.Int64
+	errors := int64(cap(rtReaders) + 3)
+	f.mux.HandleFunc("/v1/channel/", func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) <= errors {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"msg":"bad request"}`)
+			return
+		}
+		<-r.Context().Done() // a long poll that never answers
+	})
+	var logs syncBuffer
+	c := f.collector(t, testToken, &logs, nil, Service{ID: "svc1", Name: "www"})
+	c.sleep = func(context.Context, time.Duration) {}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.subscribe(ctx, service{id: "svc1", name: "www"}, &recorder{})
+	}()
+	waitFor(t, 10*time.Second, "all error answers read", func() bool { return n.Load() > errors })
+	cancel()
+	<-done
+	if held := len(rtReaders); held != 0 {
+		t.Fatalf("%d reader slots still held", held)
+	}
+}

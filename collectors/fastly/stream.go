@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -101,10 +102,34 @@ func (c *Collector) subscribe(ctx context.Context, s service, e collectors.Emitt
 	refused := false // a 401/403 was logged; stay quiet until it heals
 	var future futureWarn
 	log := c.logger.With("service", s.name)
+	// An answer's body is read and decoded holding one of rtReaders' slots
+	// (taken when its headers are in, given back once it is decoded): see
+	// rtReaders. held is only touched by this goroutine (httpx reads the
+	// body in the caller's goroutine).
+	held := false
+	buffer := func(n int) []byte {
+		if !held {
+			select {
+			case rtReaders <- struct{}{}:
+				held = true
+			case <-ctx.Done():
+				return nil // the request is cancelled anyway
+			}
+		}
+		return rtBuffer(n)
+	}
+	done := func(body []byte) {
+		recycleRT(body)
+		if held {
+			<-rtReaders
+			held = false
+		}
+	}
 	for ctx.Err() == nil {
 		resp, err := c.rt.Do(ctx, httpx.Request{URL: base + strconv.FormatInt(ts, 10), Header: c.header(), Endpoint: "GET /v1/channel/{id}/ts",
-			Buffer: rtBuffer})
+			Buffer: buffer})
 		if err != nil {
+			done(nil)
 			if ctx.Err() != nil {
 				return
 			}
@@ -132,7 +157,7 @@ func (c *Collector) subscribe(ctx context.Context, s service, e collectors.Emitt
 		if err := decodeRT(resp.Body, &frame); err != nil {
 			log.Warn("bad fastly real-time response skipped", "err", err, "body_start", head(resp.Body))
 			frame.release()
-			recycleRT(resp.Body)
+			done(resp.Body)
 			c.sleep(ctx, c.idle)
 			continue
 		}
@@ -147,7 +172,7 @@ func (c *Collector) subscribe(ctx context.Context, s service, e collectors.Emitt
 		}
 		noData := len(frame.records) == 0
 		frame.release() // before Emit, which may block on a full queue
-		recycleRT(resp.Body)
+		done(resp.Body)
 		if res.future > 0 || res.futureTimestamp != 0 {
 			c.rejectFuture(log, res, &future)
 		}
@@ -212,17 +237,28 @@ func recycleRT(b []byte) {
 	rtBodies.Put(&b)
 }
 
-// HTTP/2 receive buffers of the real-time client. Hundreds of services'
-// answers share a few connections; by default Go lets the server send up
-// to 4 MiB per stream and 1 GiB per connection ahead of what we read, so a
-// collector that falls behind (a busy machine, a blocked sink) holds every
-// waiting answer in full in memory — 1 000 services × ~365 kB. With these
-// caps the server waits for us instead (HTTP/2 flow control) and memory
-// stays bounded by connections, not services. A whole answer still fits
-// in a stream's window, so a prompt reader never waits on it.
+// rtReaders bounds the answers read and decoded at once, across all
+// subscribers. Fastly answers every service's long poll in the same
+// instant (each second), and HTTP/2 interleaves the answers on a few
+// connections: unbounded, a thousand subscribers each took an answer-sized
+// buffer and filled it in parallel — 1 000 × ~365 kB live at once, RSS
+// 870 MiB. With the slots, the other answers wait in HTTP/2 flow control
+// (at most rtStreamWindow each, in Go's transport) until a reader is
+// free; decoding is CPU-bound, so more readers than a few per core would
+// not be faster.
+var rtReaders = make(chan struct{}, 8*runtime.GOMAXPROCS(0))
+
+// HTTP/2 receive buffers of the real-time client: how much of an answer
+// the server may send ahead of our reading it. Go's defaults (4 MiB per
+// stream, 1 GiB per connection) let a thousand waiting answers sit whole
+// in memory; 128 KiB per stream bounds that to ~128 MB at 1 000 services
+// and still lets an answer stream without stalls. The connection window
+// stays above the streams' sum (250 streams per connection × 128 KiB):
+// answers waiting for a reader must not use up the window of those being
+// read.
 const (
-	rtStreamWindow = 1 << 20
-	rtConnWindow   = 8 << 20
+	rtStreamWindow = 128 << 10
+	rtConnWindow   = 64 << 20
 )
 
 // rtHTTPClient is base (or Go's default) with the real-time receive
