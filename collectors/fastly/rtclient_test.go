@@ -19,7 +19,7 @@ func TestRTHTTPClientCapsReceiveBuffers(t *testing.T) {
 	if !ok || tr == shared.Transport {
 		t.Fatalf("want a copy of the shared transport, got %T (same: %v)", c.Transport, tr == shared.Transport)
 	}
-	if tr.HTTP2 == nil || tr.HTTP2.MaxReceiveBufferPerStream != 128<<10 || tr.HTTP2.MaxReceiveBufferPerConnection != 64<<20 {
+	if tr.HTTP2 == nil || tr.HTTP2.MaxReceiveBufferPerStream != 64<<10 || tr.HTTP2.MaxReceiveBufferPerConnection != 64<<20 {
 		t.Fatalf("receive buffers not capped: %+v", tr.HTTP2)
 	}
 	if tr.MaxIdleConnsPerHost != 7 || c.Timeout != 3*time.Second {

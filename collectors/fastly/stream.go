@@ -274,7 +274,7 @@ var rtEmitters = make(chan struct{}, 2*runtime.GOMAXPROCS(0))
 // answers waiting for a reader must not use up the window of those being
 // read.
 const (
-	rtStreamWindow = 128 << 10
+	rtStreamWindow = 64 << 10
 	rtConnWindow   = 64 << 20
 )
 
