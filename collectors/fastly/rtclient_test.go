@@ -9,18 +9,17 @@ import (
 	"time"
 )
 
-// The real-time client caps HTTP/2 receive buffers on its own copy of the
-// transport; the shared client is left alone, and a client that is not
+// The real-time client has its own copy of the transport with the stream
+// window set; the shared client is left alone, and a client that is not
 // built on *http.Transport (a test's) is used as it is.
-func TestRTHTTPClientCapsReceiveBuffers(t *testing.T) {
+func TestRTHTTPClientOwnTransport(t *testing.T) {
 	shared := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 7}, Timeout: 3 * time.Second}
-	c := rtHTTPClient(shared)
-	tr, ok := c.Transport.(*http.Transport)
-	if !ok || tr == shared.Transport {
-		t.Fatalf("want a copy of the shared transport, got %T (same: %v)", c.Transport, tr == shared.Transport)
+	c, tr := rtHTTPClient(shared)
+	if tr == nil || c.Transport != tr || tr == shared.Transport {
+		t.Fatalf("want a copy of the shared transport, got %T", c.Transport)
 	}
-	if tr.HTTP2 == nil || tr.HTTP2.MaxReceiveBufferPerStream != 64<<10 || tr.HTTP2.MaxReceiveBufferPerConnection != 64<<20 {
-		t.Fatalf("receive buffers not capped: %+v", tr.HTTP2)
+	if tr.HTTP2 == nil || tr.HTTP2.MaxReceiveBufferPerStream != 1<<20 || tr.HTTP2.MaxReceiveBufferPerConnection != 0 {
+		t.Fatalf("stream window not set (or connection window changed): %+v", tr.HTTP2)
 	}
 	if tr.MaxIdleConnsPerHost != 7 || c.Timeout != 3*time.Second {
 		t.Fatalf("settings of the shared client lost: idle %d timeout %v", tr.MaxIdleConnsPerHost, c.Timeout)
@@ -28,12 +27,31 @@ func TestRTHTTPClientCapsReceiveBuffers(t *testing.T) {
 	if shared.Transport.(*http.Transport).HTTP2 != nil {
 		t.Fatal("the shared transport was changed")
 	}
-	if c := rtHTTPClient(nil); c.Transport.(*http.Transport).HTTP2 == nil {
-		t.Fatal("default client not capped")
+	if _, tr := rtHTTPClient(nil); tr == nil || tr.HTTP2 == nil {
+		t.Fatal("default client without its own transport")
 	}
 	custom := &http.Client{Transport: rtClientTestTripper(func(*http.Request) (*http.Response, error) { return nil, nil })}
-	if rtHTTPClient(custom) != custom {
+	if c, tr := rtHTTPClient(custom); c != custom || tr != nil {
 		t.Fatal("a custom round tripper must be used as it is")
+	}
+}
+
+// The stream window shares 64 MiB among the services, between 64 KiB and
+// 1 MiB, and is set once.
+func TestRTStreamWindowByServices(t *testing.T) {
+	for _, tc := range []struct{ services, want int }{
+		{0, 1 << 20}, {1, 1 << 20}, {64, 1 << 20}, {100, 671088}, {500, 134217}, {1000, 67108}, {5000, 64 << 10},
+	} {
+		if got := rtStreamWindow(tc.services); got != tc.want {
+			t.Errorf("%d services: window %d, want %d", tc.services, got, tc.want)
+		}
+	}
+	_, tr := rtHTTPClient(nil)
+	c := &Collector{rtTransport: tr}
+	c.sizeRTWindow(1000)
+	c.sizeRTWindow(10) // later calls change nothing: connections may exist
+	if got := tr.HTTP2.MaxReceiveBufferPerStream; got != 67108 {
+		t.Fatalf("window %d after sizing for 1000 services, want 67108", got)
 	}
 }
 

@@ -38,6 +38,7 @@ func (c *Collector) Stream(ctx context.Context, e collectors.Emitter) error {
 	if err != nil {
 		return err
 	}
+	c.sizeRTWindow(len(svcs))
 	var wg sync.WaitGroup
 	running := map[string]context.CancelFunc{}
 	start := func(s service) {
@@ -252,7 +253,7 @@ func recycleRT(b []byte) {
 // connections: unbounded, a thousand subscribers each took an answer-sized
 // buffer and filled it in parallel — 1 000 × ~365 kB live at once, RSS
 // 870 MiB. With the slots, the other answers wait in HTTP/2 flow control
-// (at most rtStreamWindow each, in Go's transport) until a reader is
+// (at most a stream window each, see rtStreamWindow) until a reader is
 // free; decoding is CPU-bound, so more readers than a few per core would
 // not be faster.
 var rtReaders = make(chan struct{}, 8*runtime.GOMAXPROCS(0))
@@ -267,31 +268,51 @@ var rtEmitters = make(chan struct{}, 2*runtime.GOMAXPROCS(0))
 
 // HTTP/2 receive buffers of the real-time client: how much of an answer
 // the server may send ahead of our reading it. Go's defaults (4 MiB per
-// stream, 1 GiB per connection) let a thousand waiting answers sit whole
-// in memory; 128 KiB per stream bounds that to ~128 MB at 1 000 services
-// and still lets an answer stream without stalls. The connection window
-// stays above the streams' sum (250 streams per connection × 128 KiB):
+// stream, 1 GiB per connection) let a thousand answers waiting for a
+// reader slot sit whole in memory (1 000 × ~365 kB). A stream's window is
+// therefore rtWindowBudget shared among the services, between 64 KiB and
+// 1 MiB: answers waiting for a reader hold at most the budget. A small
+// window costs CPU, though: the transport acknowledges each half window
+// read with a WINDOW_UPDATE frame, a TLS record written, and at 64 KiB
+// that was ~+25 % CPU per answer at 100 services (README "Benchmarks").
+// The connection window stays Go's 1 GiB, far above the streams' sum:
 // answers waiting for a reader must not use up the window of those being
 // read.
 const (
-	rtStreamWindow = 64 << 10
-	rtConnWindow   = 64 << 20
+	rtWindowBudget = 64 << 20
+	minRTWindow    = 64 << 10
+	maxRTWindow    = 1 << 20
 )
 
-// rtHTTPClient is base (or Go's default) with the real-time receive
-// buffers capped. A client whose transport is not an *http.Transport (a
-// test's) is used as it is.
-func rtHTTPClient(base *http.Client) *http.Client {
+// rtStreamWindow is the HTTP/2 stream window for services subscribers.
+func rtStreamWindow(services int) int {
+	return min(max(rtWindowBudget/max(services, 1), minRTWindow), maxRTWindow)
+}
+
+// sizeRTWindow sets rt's stream window for the services about to be
+// followed, once, before its first request (net/http reads the setting
+// when it opens connections).
+func (c *Collector) sizeRTWindow(services int) {
+	c.rtSized.Do(func() {
+		if c.rtTransport != nil && c.rtTransport.HTTP2 != nil {
+			c.rtTransport.HTTP2.MaxReceiveBufferPerStream = rtStreamWindow(services)
+		}
+	})
+}
+
+// rtHTTPClient is base (or Go's default) on its own transport with the
+// real-time stream window set (to the maximum until sizeRTWindow). A
+// client whose transport is not an *http.Transport (a test's) is used as
+// it is, and the transport returned is nil.
+func rtHTTPClient(base *http.Client) (*http.Client, *http.Transport) {
 	var t *http.Transport
 	switch {
-	case base == nil:
-		t = http.DefaultTransport.(*http.Transport).Clone()
-	case base.Transport == nil:
+	case base == nil || base.Transport == nil:
 		t = http.DefaultTransport.(*http.Transport).Clone()
 	default:
 		bt, ok := base.Transport.(*http.Transport)
 		if !ok {
-			return base
+			return base, nil
 		}
 		t = bt.Clone()
 	}
@@ -299,13 +320,13 @@ func rtHTTPClient(base *http.Client) *http.Client {
 	if t.HTTP2 != nil {
 		h2 = *t.HTTP2
 	}
-	h2.MaxReceiveBufferPerStream, h2.MaxReceiveBufferPerConnection = rtStreamWindow, rtConnWindow
+	h2.MaxReceiveBufferPerStream = maxRTWindow
 	t.HTTP2 = &h2
 	c := &http.Client{Transport: t}
 	if base != nil {
 		c.CheckRedirect, c.Jar, c.Timeout = base.CheckRedirect, base.Jar, base.Timeout
 	}
-	return c
+	return c, t
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {
