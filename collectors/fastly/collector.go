@@ -35,17 +35,18 @@ const (
 // Collector is the Fastly collector: Collect reads the historical stats
 // API, Stream follows the real-time API.
 type Collector struct {
-	o    *Options
-	env  collectors.Env
-	http *httpx.Client // api_url: service list and historical stats
-	rt   *httpx.Client // rt_url: long-polling real-time channel
+	o      *Options
+	env    collectors.Env
+	http   *httpx.Client // api_url: service list and historical stats
+	rt     *httpx.Client // rt_url: long-polling real-time channel
+	token  string
+	logger *slog.Logger
+
 	// rtTransport is rt's own transport (nil for a test's round tripper);
 	// Stream sizes its HTTP/2 stream window once, before the first request
 	// (see rtStreamWindow).
 	rtTransport *http.Transport
 	rtSized     sync.Once
-	token       string
-	logger      *slog.Logger
 
 	now     func() time.Time
 	sleep   func(context.Context, time.Duration)
