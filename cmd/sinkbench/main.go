@@ -35,9 +35,10 @@ func main() {
 	prefix := flag.String("prefix", "bench.sinkbench", "metric prefix")
 	rounds := flag.Int("rounds", 3, "measured rounds (each runs raw and sink)")
 	chunk := flag.Int("chunk", 1000, "points per Send call")
+	pause := flag.Duration("pause", 0, "pause before each measured run, so carbon (or a relay's queues) drains the previous one's points")
 	replayN := flag.Int("replay", 0, "also measure the spool's replay: this many points spooled while carbon is away, then replayed to it (0: not measured)")
 	flag.Parse()
-	if err := run(*addr, *n, *metrics, *prefix, *rounds, *chunk); err != nil {
+	if err := run(*addr, *n, *metrics, *prefix, *rounds, *chunk, *pause); err != nil {
 		fmt.Fprintln(os.Stderr, "sinkbench:", err)
 		os.Exit(1)
 	}
@@ -132,7 +133,7 @@ func points(n, metrics int, prefix string) []schema.Point {
 	return pts
 }
 
-func run(addr string, n, metrics int, prefix string, rounds, chunk int) error {
+func run(addr string, n, metrics int, prefix string, rounds, chunk int, pause time.Duration) error {
 	if n <= 0 || metrics <= 0 || rounds <= 0 || chunk <= 0 {
 		return fmt.Errorf("-n, -metrics, -rounds and -chunk must be positive")
 	}
@@ -150,6 +151,7 @@ func run(addr string, n, metrics int, prefix string, rounds, chunk int) error {
 			order = []string{"sink", "raw"}
 		}
 		for _, kind := range order {
+			time.Sleep(pause)
 			var d time.Duration
 			var err error
 			if kind == "raw" {
