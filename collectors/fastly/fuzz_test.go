@@ -93,6 +93,12 @@ func stdlibRT(body []byte) (*refRT, bool) {
 	if !json.Valid(body) || hasDuplicateKeys(body) {
 		return nil, false
 	}
+	// encoding/json reads a top-level null into a struct as "nothing";
+	// decodeRT refuses any answer that is not an object (it is not one of
+	// Fastly's), so only objects are compared.
+	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		return nil, false
+	}
 	var ref refRT
 	if err := json.Unmarshal(body, &ref); err != nil {
 		return nil, false // a type mismatch: decodeRT may be more forgiving per second
