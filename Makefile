@@ -43,11 +43,22 @@ demo: build
 demo-down:
 	scripts/graphite-down .state/graphite
 
-# Go benchmarks, then the sink against a real carbon-cache beside a raw
-# line sender in the same run.
+# Go benchmarks (with the anomaly detector's day of 100 000 series); the
+# sink beside a raw line sender into one carbon-cache, then through
+# carbon-c-relay into two, each with the spool's replay rate; then `run`
+# on peerbench's Fastly real-time feed at 100 and 1 000 services, with
+# fastly-exporter beside it when PEER_BIN names its binary (built outside
+# this repository; skipped, and said so, otherwise). Not part of CI.
+PEERBENCH ?= ../shared/peerbench
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	scripts/bench-sink
+	CLUSTER=2 scripts/bench-sink
+	@if [ -x "$(PEERBENCH)/bench.sh" ]; then \
+	  PEERBENCH="$(PEERBENCH)" SERVICES="$${SERVICES:-100 1000}" FIELDS="$${FIELDS:-150}" SECONDS_="$${SECONDS_:-60}" scripts/bench-peer bench; \
+	else \
+	  echo "bench: no peerbench kit at $(PEERBENCH) (set PEERBENCH): the side-by-side with fastly-exporter is skipped"; \
+	fi
 
 # Each fuzzer for a short while (FUZZTIME=1m for longer).
 FUZZTIME ?= 15s

@@ -35,19 +35,91 @@ func main() {
 	prefix := flag.String("prefix", "bench.sinkbench", "metric prefix")
 	rounds := flag.Int("rounds", 3, "measured rounds (each runs raw and sink)")
 	chunk := flag.Int("chunk", 1000, "points per Send call")
+	pause := flag.Duration("pause", 0, "pause before each measured run, so carbon (or a relay's queues) drains the previous one's points")
+	replayN := flag.Int("replay", 0, "also measure the spool's replay: this many points spooled while carbon is away, then replayed to it (0: not measured)")
 	flag.Parse()
-	if err := run(*addr, *n, *metrics, *prefix, *rounds, *chunk); err != nil {
+	if err := run(*addr, *n, *metrics, *prefix, *rounds, *chunk, *pause); err != nil {
 		fmt.Fprintln(os.Stderr, "sinkbench:", err)
 		os.Exit(1)
 	}
+	if *replayN > 0 {
+		if err := replay(*addr, *replayN, *metrics, *prefix+".replay", *chunk); err != nil {
+			fmt.Fprintln(os.Stderr, "sinkbench: replay:", err)
+			os.Exit(1)
+		}
+	}
 }
 
-func run(addr string, n, metrics int, prefix string, rounds, chunk int) error {
-	if n <= 0 || metrics <= 0 || rounds <= 0 || chunk <= 0 {
-		return fmt.Errorf("-n, -metrics, -rounds and -chunk must be positive")
+// replay measures how fast the spool catches up after an outage: a sink
+// whose carbon is away (a loopback port nobody listens on) spools n
+// points and is closed, as a daemon stopped during the outage would be;
+// then a sink on the same spool directory and the real carbon replays
+// them. The rate is points replayed per second from that sink's start to
+// its spool being empty (the carbon side's acceptance, as for the rounds).
+func replay(addr string, n, metrics int, prefix string, chunk int) error {
+	dir, err := os.MkdirTemp("", "sinkbench-spool-")
+	if err != nil {
+		return err
 	}
-	// Points of one metric are 10 s apart (one whisper bucket each), ending
-	// before now and inside the first (1 day) archive when n/metrics <= 8640.
+	defer os.RemoveAll(dir)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	away := ln.Addr().String()
+	ln.Close() // nobody listens there now: connects are refused
+	quiet := graphite.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx := context.Background()
+	pts := points(n, metrics, prefix)
+	down, err := graphite.New(away, quiet, graphite.WithSpool(dir, 1<<40), graphite.WithClose(0, 0), graphite.WithRetryWindow(0))
+	if err != nil {
+		return err
+	}
+	for i := 0; i < len(pts); i += chunk {
+		if err := down.Send(ctx, pts[i:min(i+chunk, len(pts))]); err != nil {
+			return err
+		}
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for down.Stats().SpoolPoints < int64(n) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("only %d of %d points spooled after 2 minutes", down.Stats().SpoolPoints, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := down.Close(ctx); err != nil {
+		return err
+	}
+	start := time.Now()
+	up, err := graphite.New(addr, quiet, graphite.WithSpool(dir, 1<<40))
+	if err != nil {
+		return err
+	}
+	deadline = time.Now().Add(5 * time.Minute)
+	for {
+		st := up.Stats()
+		if st.CarriedPoints != int64(n) {
+			return fmt.Errorf("the spool held %d points at start, want %d", st.CarriedPoints, n)
+		}
+		if st.CarriedReplayed == uint64(n) && st.SpoolPoints == 0 {
+			break
+		}
+		if st.CarriedDropped+st.CarriedCorrupt > 0 || time.Now().After(deadline) {
+			return fmt.Errorf("replayed %d of %d points (%d dropped, %d corrupt)", st.CarriedReplayed, n, st.CarriedDropped, st.CarriedCorrupt)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	d := time.Since(start)
+	if err := up.Close(ctx); err != nil {
+		return err
+	}
+	fmt.Printf("spool replay after an outage: %d points in %v = %.0f points/s\n", n, d.Round(time.Millisecond), float64(n)/d.Seconds())
+	return nil
+}
+
+// points are n points over metrics names, one metric's points 10 s apart,
+// ending before now (see run).
+func points(n, metrics int, prefix string) []schema.Point {
 	perMetric := (n + metrics - 1) / metrics
 	base := (time.Now().Unix() - int64(perMetric)*10 - 60) / 10 * 10
 	pts := make([]schema.Point, n)
@@ -58,6 +130,16 @@ func run(addr string, n, metrics int, prefix string, rounds, chunk int) error {
 			Time:  base + 10*int64(i/metrics),
 		}
 	}
+	return pts
+}
+
+func run(addr string, n, metrics int, prefix string, rounds, chunk int, pause time.Duration) error {
+	if n <= 0 || metrics <= 0 || rounds <= 0 || chunk <= 0 {
+		return fmt.Errorf("-n, -metrics, -rounds and -chunk must be positive")
+	}
+	// Points of one metric are 10 s apart (one whisper bucket each), ending
+	// before now and inside the first (1 day) archive when n/metrics <= 8640.
+	pts := points(n, metrics, prefix)
 	fmt.Printf("sinkbench: %d points over %d metrics to %s, %d rounds\n", n, metrics, addr, rounds)
 	if _, err := raw(addr, pts); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
@@ -69,6 +151,7 @@ func run(addr string, n, metrics int, prefix string, rounds, chunk int) error {
 			order = []string{"sink", "raw"}
 		}
 		for _, kind := range order {
+			time.Sleep(pause)
 			var d time.Duration
 			var err error
 			if kind == "raw" {

@@ -42,6 +42,12 @@ type Collector struct {
 	token  string
 	logger *slog.Logger
 
+	// rtTransport is rt's own transport (nil for a test's round tripper);
+	// Stream sizes its HTTP/2 stream window once, before the first request
+	// (see rtStreamWindow).
+	rtTransport *http.Transport
+	rtSized     sync.Once
+
 	now     func() time.Time
 	sleep   func(context.Context, time.Duration)
 	refresh time.Duration // Stream's service refresh period
@@ -87,7 +93,9 @@ func New(o *Options, env collectors.Env) (*Collector, error) {
 	// loop does its own backoff), and a budget of its own. Its deadline is
 	// one long poll plus request_timeout: a request that is held open and
 	// then trickles is cut, a quiet service's long poll is not.
-	c.rt = httpx.New("fastly", append(hopts, httpx.WithTimeout(rtLongPoll), httpx.WithRetries(1), httpx.WithMaxBody(32<<20),
+	var rtClient *http.Client
+	rtClient, c.rtTransport = rtHTTPClient(env.HTTPClient)
+	c.rt = httpx.New("fastly", append(hopts, httpx.WithHTTPClient(rtClient), httpx.WithTimeout(rtLongPoll), httpx.WithRetries(1), httpx.WithMaxBody(32<<20),
 		httpx.WithDeadline(rtLongPoll+o.RequestDeadline()))...)
 	return c, nil
 }

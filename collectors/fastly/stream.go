@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,6 +38,7 @@ func (c *Collector) Stream(ctx context.Context, e collectors.Emitter) error {
 	if err != nil {
 		return err
 	}
+	c.sizeRTWindow(len(svcs))
 	var wg sync.WaitGroup
 	running := map[string]context.CancelFunc{}
 	start := func(s service) {
@@ -102,9 +104,34 @@ func (c *Collector) subscribe(ctx context.Context, s service, e collectors.Emitt
 	refused := false // a 401/403 was logged; stay quiet until it heals
 	var future futureWarn
 	log := c.logger.With("service", s.name)
+	// An answer's body is read and decoded holding one of rtReaders' slots
+	// (taken when its headers are in, given back once it is decoded): see
+	// rtReaders. held is only touched by this goroutine (httpx reads the
+	// body in the caller's goroutine).
+	held := false
+	buffer := func(n int) []byte {
+		if !held {
+			select {
+			case rtReaders <- struct{}{}:
+				held = true
+			case <-ctx.Done():
+				return nil // the request is cancelled anyway
+			}
+		}
+		return rtBuffer(n)
+	}
+	done := func(body []byte) {
+		recycleRT(body)
+		if held {
+			<-rtReaders
+			held = false
+		}
+	}
 	for ctx.Err() == nil {
-		resp, err := c.rt.Do(ctx, httpx.Request{URL: base + strconv.FormatInt(ts, 10), Header: c.header(), Endpoint: "GET /v1/channel/{id}/ts"})
+		resp, err := c.rt.Do(ctx, httpx.Request{URL: base + strconv.FormatInt(ts, 10), Header: c.header(), Endpoint: "GET /v1/channel/{id}/ts",
+			Buffer: buffer})
 		if err != nil {
+			done(nil)
 			if ctx.Err() != nil {
 				return
 			}
@@ -131,6 +158,8 @@ func (c *Collector) subscribe(ctx context.Context, s service, e collectors.Emitt
 		retry.Reset()
 		if err := decodeRT(resp.Body, &frame); err != nil {
 			log.Warn("bad fastly real-time response skipped", "err", err, "body_start", head(resp.Body))
+			frame.release()
+			done(resp.Body)
 			c.sleep(ctx, c.idle)
 			continue
 		}
@@ -145,6 +174,7 @@ func (c *Collector) subscribe(ctx context.Context, s service, e collectors.Emitt
 		}
 		noData := len(frame.records) == 0
 		frame.release() // before Emit, which may block on a full queue
+		done(resp.Body)
 		if res.future > 0 || res.futureTimestamp != 0 {
 			c.rejectFuture(log, res, &future)
 		}
@@ -156,7 +186,16 @@ func (c *Collector) subscribe(ctx context.Context, s service, e collectors.Emitt
 			log.Info("first fastly real-time bucket after subscribing is incomplete; not emitted", "bucket", p)
 		}
 		if len(res.recs) > 0 {
-			if err := e.Emit(ctx, collectors.Batch{Records: res.recs}); err != nil {
+			// One of rtEmitters' slots while the batch becomes points and
+			// waits for the sink (see rtEmitters).
+			select {
+			case rtEmitters <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			err := e.Emit(ctx, collectors.Batch{Records: res.recs})
+			<-rtEmitters
+			if err != nil {
 				if ctx.Err() == nil {
 					log.Error("emitter refused fastly real-time batch; subscriber stops", "err", err)
 				}
@@ -170,6 +209,125 @@ func (c *Collector) subscribe(ctx context.Context, s service, e collectors.Emitt
 			c.sleep(ctx, c.idle)
 		}
 	}
+}
+
+// rtBodies recycles real-time answer bodies between all subscribers. A
+// busy service's answer is ~365 kB every second: allocated fresh each time,
+// the page faults of touching new memory, zeroing it and collecting it cost
+// about as much CPU as decoding it (README "Benchmarks"). A buffer is taken
+// only when an answer's body arrives and given back once the answer is
+// decoded and the frame released, so the pool holds about as many buffers
+// as answers are read at once, not one per service (most subscribers are
+// waiting in their long poll).
+var rtBodies sync.Pool // of *[]byte
+
+// maxRecycledRT caps the buffers kept: an outsized answer's buffer is left
+// to the garbage collector rather than pinned in the pool.
+const maxRecycledRT = 4 << 20
+
+// rtBuffer is httpx.Request.Buffer for real-time answers: a recycled
+// buffer of at least n bytes, or a new one.
+func rtBuffer(n int) []byte {
+	if p, ok := rtBodies.Get().(*[]byte); ok {
+		if cap(*p) >= n {
+			return (*p)[:0]
+		}
+		// Too small for this answer: dropped; the pool converges on
+		// buffers that fit the biggest answers.
+	}
+	return make([]byte, 0, n)
+}
+
+// recycleRT gives a decoded answer's body back; nothing may refer to it
+// any more (frame.release has run).
+func recycleRT(b []byte) {
+	if cap(b) == 0 || cap(b) > maxRecycledRT {
+		return
+	}
+	b = b[:0]
+	rtBodies.Put(&b)
+}
+
+// rtReaders bounds the answers read and decoded at once, across all
+// subscribers. Fastly answers every service's long poll in the same
+// instant (each second), and HTTP/2 interleaves the answers on a few
+// connections: unbounded, a thousand subscribers each took an answer-sized
+// buffer and filled it in parallel — 1 000 × ~365 kB live at once, RSS
+// 870 MiB. With the slots, the other answers wait in HTTP/2 flow control
+// (at most a stream window each, see rtStreamWindow) until a reader is
+// free; decoding is CPU-bound, so more readers than a few per core would
+// not be faster.
+var rtReaders = make(chan struct{}, 8*runtime.GOMAXPROCS(0))
+
+// rtEmitters bounds the real-time batches being emitted at once. Every
+// service's minute closes in the same second, so a thousand subscribers
+// emit together; the pipeline turns each batch into points (~1 700 for 100
+// POPs) before waiting for the sink, and a thousand such waiting batches
+// were the largest part of the peak RSS at 1 000 services. Waiting here,
+// a batch is still its ~100 records.
+var rtEmitters = make(chan struct{}, 2*runtime.GOMAXPROCS(0))
+
+// HTTP/2 receive buffers of the real-time client: how much of an answer
+// the server may send ahead of our reading it. Go's defaults (4 MiB per
+// stream, 1 GiB per connection) let a thousand answers waiting for a
+// reader slot sit whole in memory (1 000 × ~365 kB). A stream's window is
+// therefore rtWindowBudget shared among the services, between 64 KiB and
+// 1 MiB: answers waiting for a reader hold at most the budget. A small
+// window costs CPU, though: the transport acknowledges each half window
+// read with a WINDOW_UPDATE frame, a TLS record written, and at 64 KiB
+// that was ~+25 % CPU per answer at 100 services (README "Benchmarks").
+// The connection window stays Go's 1 GiB, far above the streams' sum:
+// answers waiting for a reader must not use up the window of those being
+// read.
+const (
+	rtWindowBudget = 64 << 20
+	minRTWindow    = 64 << 10
+	maxRTWindow    = 1 << 20
+)
+
+// rtStreamWindow is the HTTP/2 stream window for services subscribers.
+func rtStreamWindow(services int) int {
+	return min(max(rtWindowBudget/max(services, 1), minRTWindow), maxRTWindow)
+}
+
+// sizeRTWindow sets rt's stream window for the services about to be
+// followed, once, before its first request (net/http reads the setting
+// when it opens connections).
+func (c *Collector) sizeRTWindow(services int) {
+	c.rtSized.Do(func() {
+		if c.rtTransport != nil && c.rtTransport.HTTP2 != nil {
+			c.rtTransport.HTTP2.MaxReceiveBufferPerStream = rtStreamWindow(services)
+		}
+	})
+}
+
+// rtHTTPClient is base (or Go's default) on its own transport with the
+// real-time stream window set (to the maximum until sizeRTWindow). A
+// client whose transport is not an *http.Transport (a test's) is used as
+// it is, and the transport returned is nil.
+func rtHTTPClient(base *http.Client) (*http.Client, *http.Transport) {
+	var t *http.Transport
+	switch {
+	case base == nil || base.Transport == nil:
+		t = http.DefaultTransport.(*http.Transport).Clone()
+	default:
+		bt, ok := base.Transport.(*http.Transport)
+		if !ok {
+			return base, nil
+		}
+		t = bt.Clone()
+	}
+	h2 := http.HTTP2Config{}
+	if t.HTTP2 != nil {
+		h2 = *t.HTTP2
+	}
+	h2.MaxReceiveBufferPerStream = maxRTWindow
+	t.HTTP2 = &h2
+	c := &http.Client{Transport: t}
+	if base != nil {
+		c.CheckRedirect, c.Jar, c.Timeout = base.CheckRedirect, base.Jar, base.Timeout
+	}
+	return c, t
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {

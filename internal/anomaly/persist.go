@@ -47,8 +47,11 @@ var ErrStateMismatch = errors.New("anomaly state was saved by a different detect
 func (s *Set) Save(w io.Writer) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	bw := bufio.NewWriter(w)
-	e := encoder{w: bw}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	// Each series is encoded into one buffer and written at once: one
+	// Write per series, not one per field (at 100 000 series, ~30 M
+	// Writes through an interface were most of the save time).
+	var e encoder
 	e.bytes([]byte(stateMagic))
 	e.u64(fingerprint(s.p))
 	e.u64(uint64(len(s.series)))
@@ -60,9 +63,13 @@ func (s *Set) Save(w io.Writer) error {
 		e.f64(sr.score)
 		sr.pend.encode(&e)
 		sr.d.encode(&e)
+		if _, err := bw.Write(e.b); err != nil {
+			return err
+		}
+		e.b = e.b[:0]
 	}
-	if e.err != nil {
-		return e.err
+	if _, err := bw.Write(e.b); err != nil { // the header of an empty set
+		return err
 	}
 	return bw.Flush()
 }
@@ -70,7 +77,7 @@ func (s *Set) Save(w io.Writer) error {
 // Load replaces the Set's series with those saved in r. On any error the
 // Set is left empty of loaded series (as before the call).
 func (s *Set) Load(r io.Reader) error {
-	d := decoder{r: bufio.NewReader(r)}
+	d := decoder{r: bufio.NewReaderSize(r, 64<<10)}
 	magic := make([]byte, len(stateMagic))
 	d.read(magic)
 	if d.err != nil || string(magic) != stateMagic {
@@ -84,6 +91,11 @@ func (s *Set) Load(r io.Reader) error {
 		return fmt.Errorf("anomaly state holds %d series, more than the limit %d", n, s.o.MaxSeries)
 	}
 	loaded := make(map[string]*series, min(n, 1<<16))
+	// After its path, every series is a record of the same size: it is
+	// read whole and decoded from memory (one read per series, not one
+	// per field).
+	size := seriesRecordSize(s.p)
+	rec := make([]byte, size)
 	for i := uint64(0); i < n && d.err == nil; i++ {
 		l := d.u64()
 		if l == 0 || l > maxPathLen {
@@ -91,10 +103,18 @@ func (s *Set) Load(r io.Reader) error {
 		}
 		path := make([]byte, l)
 		d.read(path)
+		d.read(rec)
+		if d.err != nil {
+			break
+		}
+		m := decoder{b: rec}
 		sr := &series{d: New(s.p)}
-		sr.last, sr.reported, sr.score = d.i64(), d.i64(), d.f64()
-		sr.pend.decode(&d)
-		sr.d.decode(&d)
+		sr.last, sr.reported, sr.score = m.i64(), m.i64(), m.f64()
+		sr.pend.decode(&m)
+		sr.d.decode(&m)
+		if m.err != nil {
+			return fmt.Errorf("anomaly state: series %d: %w", i, m.err)
+		}
 		loaded[string(path)] = sr
 	}
 	if d.err != nil {
@@ -217,22 +237,27 @@ func (l *likelihood) decode(r *decoder) {
 	l.sum, l.long.mean, l.long.vari = r.f64(), r.f64(), r.f64()
 }
 
+// seriesRecordSize is the encoded size of one series after its path (last,
+// reported, score and the detector): fixed, whatever the series holds.
+func seriesRecordSize(p Params) int {
+	var e encoder
+	e.i64(0)
+	e.i64(0)
+	e.f64(0)
+	var pd pending
+	pd.encode(&e)
+	New(p).encode(&e)
+	return len(e.b)
+}
+
+// encoder appends little-endian words to b.
 type encoder struct {
-	w   io.Writer
-	buf [8]byte
-	err error
+	b []byte
 }
 
-func (e *encoder) bytes(b []byte) {
-	if e.err == nil {
-		_, e.err = e.w.Write(b)
-	}
-}
+func (e *encoder) bytes(b []byte) { e.b = append(e.b, b...) }
 
-func (e *encoder) u64(v uint64) {
-	binary.LittleEndian.PutUint64(e.buf[:], v)
-	e.bytes(e.buf[:])
-}
+func (e *encoder) u64(v uint64) { e.b = binary.LittleEndian.AppendUint64(e.b, v) }
 
 func (e *encoder) i64(v int64) { e.u64(uint64(v)) }
 
@@ -242,8 +267,11 @@ func (e *encoder) f64(vs ...float64) {
 	}
 }
 
+// decoder reads little-endian words from r, or from b when r is nil (one
+// series' record, read whole).
 type decoder struct {
 	r   io.Reader
+	b   []byte
 	buf [8]byte
 	err error
 }
@@ -255,14 +283,28 @@ func (d *decoder) fail(err error) {
 }
 
 func (d *decoder) read(b []byte) {
-	if d.err == nil {
-		if _, err := io.ReadFull(d.r, b); err != nil {
-			d.fail(fmt.Errorf("truncated: %w", err))
+	if d.err != nil {
+		return
+	}
+	if d.r == nil {
+		if len(d.b) < len(b) {
+			d.fail(fmt.Errorf("truncated: %w", io.ErrUnexpectedEOF))
+			return
 		}
+		d.b = d.b[copy(b, d.b):]
+		return
+	}
+	if _, err := io.ReadFull(d.r, b); err != nil {
+		d.fail(fmt.Errorf("truncated: %w", err))
 	}
 }
 
 func (d *decoder) u64() uint64 {
+	if d.r == nil && d.err == nil && len(d.b) >= 8 {
+		v := binary.LittleEndian.Uint64(d.b)
+		d.b = d.b[8:]
+		return v
+	}
 	d.read(d.buf[:])
 	if d.err != nil {
 		return 0

@@ -81,6 +81,7 @@ type TCPSink struct {
 	spool     *spool
 	g         *graphite.Graphite
 	conn      net.Conn
+	wbuf      []byte        // the lines of the batch being written (reused)
 	dead      chan struct{} // closed by the reader when the peer closed
 	everConn  bool
 	redo      []written

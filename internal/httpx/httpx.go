@@ -153,6 +153,16 @@ type Request struct {
 	Endpoint string
 	// OK lists the statuses that are answers, not errors. By default, 200.
 	OK []int
+	// Buffer, when set, supplies the buffer the answer's body is read
+	// into, once its headers have arrived: n is the announced length + 1,
+	// or 0 when none was announced. The returned slice's length is ignored
+	// and its capacity used first (it grows by append when too small).
+	// With it a caller that polls big answers (the Fastly real-time
+	// stream) recycles one buffer per answer being read instead of
+	// allocating, faulting in and collecting a fresh one per answer; taken
+	// only when the body arrives, it is not held while a long poll waits.
+	// The caller owns Response.Body afterwards (errors hold copies).
+	Buffer func(n int) []byte
 }
 
 // Response is a read, capped response.
@@ -331,7 +341,7 @@ func (c *Client) once(ctx context.Context, r Request) (*Response, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	data, err := readBody(resp, c.maxBody)
+	data, err := readBodyInto(resp, c.maxBody, r.Buffer)
 	if err != nil {
 		return nil, err
 	}
@@ -463,13 +473,30 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // buffer is allocated once at that size (io.ReadAll would grow it by
 // doubling, leaving about as much garbage as the body again).
 func readBody(resp *http.Response, max int64) ([]byte, error) {
+	return readBodyInto(resp, max, nil)
+}
+
+// readBodyInto is readBody into a buffer from get (see Request.Buffer);
+// nil get allocates as readBody describes.
+func readBodyInto(resp *http.Response, max int64, get func(int) []byte) ([]byte, error) {
 	r := io.LimitReader(resp.Body, max+1)
 	n := resp.ContentLength
-	if n <= 0 || n > max {
+	var buf []byte
+	switch {
+	case get != nil && n > 0 && n <= max:
+		buf = get(int(n + 1))[:0]
+	case get != nil:
+		buf = get(0)[:0]
+	case n <= 0 || n > max:
 		return io.ReadAll(r)
+	default:
+		buf = make([]byte, 0, n+1) // +1: a body longer than announced shows
 	}
-	buf := make([]byte, 0, n+1) // +1: a body longer than announced shows
 	for {
+		if len(buf) == cap(buf) && get != nil {
+			// Unknown or wrong length into a recycled buffer: grow it.
+			buf = append(buf, 0)[:len(buf)]
+		}
 		if len(buf) == cap(buf) {
 			rest, err := io.ReadAll(r)
 			return append(buf, rest...), err

@@ -186,3 +186,35 @@ func TestErrorRedactsSignedAndCutCredentials(t *testing.T) {
 		}
 	}
 }
+
+// Request.Buffer: the body goes into the caller's buffer, asked for with
+// the announced length + 1 once the headers are in (0 when none was
+// announced), and grows when the body does not fit.
+func TestReadBodyIntoCallerBuffer(t *testing.T) {
+	body := strings.Repeat("y", 100_000)
+	for _, tc := range []struct {
+		name    string
+		length  int64
+		wantAsk int
+		have    int // capacity of the buffer handed out
+	}{
+		{"announced, fits", int64(len(body)), len(body) + 1, 200_000},
+		{"announced, too small", int64(len(body)), len(body) + 1, 10},
+		{"unknown length", -1, 0, 50_000},
+	} {
+		own := make([]byte, 3, tc.have)
+		asked := -1
+		get := func(n int) []byte { asked = n; return own }
+		resp := &http.Response{Body: io.NopCloser(strings.NewReader(body)), ContentLength: tc.length}
+		got, err := readBodyInto(resp, 1<<20, get)
+		if err != nil || string(got) != body {
+			t.Fatalf("%s: read %d bytes, err %v", tc.name, len(got), err)
+		}
+		if asked != tc.wantAsk {
+			t.Fatalf("%s: asked for %d bytes, want %d", tc.name, asked, tc.wantAsk)
+		}
+		if reused := &got[0] == &own[:1][0]; reused != (tc.have > len(body)) {
+			t.Fatalf("%s: caller's buffer reused %v with capacity %d", tc.name, reused, tc.have)
+		}
+	}
+}
