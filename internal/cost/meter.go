@@ -65,17 +65,25 @@ func DecodeLedger(data []byte) (map[string]map[string]*month, error) {
 	ok := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) && v >= 0 }
 	for k, ms := range d.Keys {
 		for name, m := range ms {
-			if _, err := time.Parse("2006-01", name); err != nil || m == nil {
+			from, err := time.Parse("2006-01", name)
+			if err != nil || m == nil {
 				return nil, fmt.Errorf("%s: bad month %q", k, name)
 			}
 			if !ok(m.BaseBytes) || !ok(m.BaseRequests) {
 				return nil, fmt.Errorf("%s %s: bad base", k, name)
 			}
+			// Folded past the month's end, every interval of the month
+			// would be refused as late; an interval of another month
+			// would add to this one.
+			to := from.AddDate(0, 1, 0).Unix()
+			if m.Through > to {
+				return nil, fmt.Errorf("%s %s: folded through %d, after the month", k, name, m.Through)
+			}
 			if m.Intervals == nil {
 				m.Intervals = map[int64]interval{}
 			}
 			for s, iv := range m.Intervals {
-				if !ok(iv.Bytes) || !ok(iv.Requests) || s < m.Through {
+				if !ok(iv.Bytes) || !ok(iv.Requests) || s < m.Through || s < from.Unix() || s >= to {
 					return nil, fmt.Errorf("%s %s: bad interval %d", k, name, s)
 				}
 			}
