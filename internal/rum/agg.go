@@ -184,7 +184,7 @@ func (a *Aggregator) cellAt(t time.Time, k key) *cell {
 func (a *Aggregator) Add(e Entry, cc string, t time.Time) {
 	prov := a.provider(e.Provider)
 	if prov == "" {
-		a.count.add("dropped_no_provider", 1)
+		a.count.drop("dropped_no_provider", 1, "rum beacon entry dropped: it names no provider")
 		return
 	}
 	svc := a.service(e.Service)
@@ -193,7 +193,7 @@ func (a *Aggregator) Add(e Entry, cc string, t time.Time) {
 			return 0, false
 		}
 		if !timingOK(*v) {
-			a.count.add("dropped_timing", 1)
+			a.count.drop("dropped_timing", 1, "rum beacon timing dropped: outside 0 to max ms", "max_ms", MaxTimingMS)
 			return 0, false
 		}
 		return *v, true
@@ -217,14 +217,14 @@ func (a *Aggregator) Add(e Entry, cc string, t time.Time) {
 	if d, ok := timing(e.Download); ok && d > 0 && e.Size != nil {
 		switch s := *e.Size; {
 		case s < 0 || s > maxSize:
-			a.count.add("dropped_size", 1)
+			a.count.drop("dropped_size", 1, "rum beacon size dropped: negative or above 10 GB")
 		case s > 0:
 			// bits per ms = kbit/s; above maxKbps (a download time of a
 			// few microseconds) is no measurement.
 			if k := s * 8 / d; k <= maxKbps {
 				_ = c.kbps.Add(k)
 			} else {
-				a.count.add("dropped_throughput", 1)
+				a.count.drop("dropped_throughput", 1, "rum beacon throughput dropped: above 100 Gbit/s", "max_kbps", maxKbps)
 			}
 		}
 	}

@@ -253,3 +253,26 @@ func TestRateLimitPerIPv6Prefix(t *testing.T) {
 		t.Errorf("dropped_rate_limited %d, want 2", got)
 	}
 }
+
+// Parts of a beacon dropped for their values are logged (once a minute
+// per reason), not only counted: nothing is dropped silently.
+func TestDroppedValuesLogged(t *testing.T) {
+	var buf strings.Builder
+	clk := &fixedClock{t: time.Unix(1700000040, 0)}
+	h := New(testConfig(), WithLogger(slog.New(slog.NewTextHandler(&buf, nil))), WithClock(clk.now))
+	body := `{"ttfb_ms":20}` + "\n" +
+		`{"provider":"fastly","ttfb_ms":120001}` + "\n" +
+		`{"provider":"fastly","download_ms":5,"size":-1}` + "\n" +
+		`{"provider":"fastly","download_ms":0.000001,"size":10000000000}`
+	if w := post(h, body, "text/plain", page); w.Code != 204 {
+		t.Fatalf("code %d", w.Code)
+	}
+	for _, c := range []string{"dropped_no_provider", "dropped_timing", "dropped_size", "dropped_throughput"} {
+		if h.Counter(c) != 1 {
+			t.Errorf("%s = %d, want 1", c, h.Counter(c))
+		}
+		if !strings.Contains(buf.String(), "counter=rum."+c) {
+			t.Errorf("%s counted but not logged:\n%s", c, buf.String())
+		}
+	}
+}
