@@ -129,6 +129,9 @@ func NewMeter(plans map[string]Plan, stateDir string, logger *slog.Logger) (*Met
 	}
 	l, derr := DecodeLedger(data)
 	if derr == nil {
+		derr = futureMonth(l, time.Now())
+	}
+	if derr == nil {
 		m.ledger = l
 		return m, nil
 	}
@@ -247,6 +250,23 @@ func fold(mo *month, cut int64) {
 		}
 	}
 	mo.Through = cut
+}
+
+// futureMonth refuses a ledger holding a month after the one following
+// now's (a clock skew at most reaches into that one): the newest month
+// decides which are too old to price, so such a month would refuse every
+// interval of every real month as late.
+func futureMonth(l map[string]map[string]*month, now time.Time) error {
+	u := now.UTC()
+	limit := time.Date(u.Year(), u.Month()+1, 1, 0, 0, 0, 0, time.UTC).Format("2006-01")
+	for k, ms := range l {
+		for name := range ms {
+			if name > limit {
+				return fmt.Errorf("%s: month %s is in the future", k, name)
+			}
+		}
+	}
+	return nil
 }
 
 // prevMonth is the "YYYY-MM" before name.

@@ -142,6 +142,7 @@ func TestLedgerOutsideItsMonthSetAside(t *testing.T) {
 	for name, doc := range map[string]string{
 		"through in 2100":  `{"version":1,"keys":{"fastly/www":{"2026-01":{"through":4102444800,"intervals":{}}}}}`,
 		"february in jan":  `{"version":1,"keys":{"fastly/www":{"2026-01":{"through":0,"intervals":{"1770000000":{"b":5e10,"r":0}}}}}}`,
+		"month in 2999":    `{"version":1,"keys":{"fastly/www":{"2999-01":{"through":0,"intervals":{}}}}}`,
 		"interval in 1999": `{"version":1,"keys":{"fastly/www":{"2026-01":{"through":0,"intervals":{"915148800":{"b":5e10,"r":0}}}}}}`,
 	} {
 		t.Run(name, func(t *testing.T) {
