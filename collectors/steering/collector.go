@@ -37,6 +37,7 @@ type Collector struct {
 	// from state_dir at the first run.
 	last     map[string]Weights
 	loaded   bool
+	unsaved  bool             // last differs from the state file
 	allZero  map[string]int64 // runs whose weights were all 0, per service
 	failures map[string]int64 // reads that failed, per service
 }
@@ -84,7 +85,6 @@ func (c *Collector) Collect(ctx context.Context, _ collectors.Window, e collecto
 	ts := now.Truncate(step).Unix()
 	var b collectors.Batch
 	var errs []error
-	changed := false
 	for i, s := range c.sources {
 		svc := schema.Sanitize(s.Service)
 		rctx, cancel := context.WithTimeout(ctx, c.timeout)
@@ -115,17 +115,22 @@ func (c *Collector) Collect(ctx context.Context, _ collectors.Window, e collecto
 			}
 		}
 		c.last[svc] = w
-		changed = true
+		c.unsaved = true
+	}
+	// Kept before the batch is emitted, and until a write succeeds: the
+	// change's event is already posted, so a restart must not post it
+	// again, whatever became of this batch.
+	if c.unsaved && c.env.StateDir != "" {
+		if err := saveState(c.env.StateDir, c.last); err != nil {
+			errs = append(errs, fmt.Errorf("steering: keep last weights: %w", err))
+		} else {
+			c.unsaved = false
+		}
 	}
 	b.Points = append(b.Points, c.selfPoints(ts)...)
 	sort.Slice(b.Points, func(i, j int) bool { return b.Points[i].Path < b.Points[j].Path })
 	if err := e.Emit(ctx, b); err != nil {
-		return err
-	}
-	if changed && c.env.StateDir != "" {
-		if err := saveState(c.env.StateDir, c.last); err != nil {
-			errs = append(errs, fmt.Errorf("steering: keep last weights: %w", err))
-		}
+		return errors.Join(append(errs, err)...)
 	}
 	return errors.Join(errs...)
 }

@@ -239,3 +239,37 @@ func TestRoute53Refused(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+// A change whose event was posted but whose batch (or state write) failed
+// is still written to state at the next run, though the weights did not
+// change again: a restart then posts no second event for that one change.
+func TestChangeKeptAfterFailedEmit(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "weights.json")
+	write := func(s string) {
+		if err := os.WriteFile(file, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`{"fastly": 70, "akamai": 30}`)
+	ev := &events{}
+	env := collectors.Env{Prefix: "cdn", StateDir: filepath.Join(dir, "state"), Events: ev}
+	os.MkdirAll(env.StateDir, 0o750)
+	o := &steering.Options{Cron: "@every 1m", Sources: []steering.Source{{Service: "www", Kind: "file", Path: file}}}
+	c := build(t, o, env)
+	run(t, c)
+	write(`{"fastly": 50, "akamai": 50}`)
+	failing := collectors.EmitterFunc(func(context.Context, collectors.Batch) error { return context.DeadlineExceeded })
+	if err := c.Collect(context.Background(), collectors.Window{}, failing); err == nil {
+		t.Fatal("a failed emit was not reported")
+	}
+	if len(ev.got) != 1 {
+		t.Fatalf("events %v, want the one change", ev.got)
+	}
+	run(t, c) // same weights, the sink is back
+	c2 := build(t, o, env)
+	run(t, c2)
+	if len(ev.got) != 1 {
+		t.Errorf("restart posted the change again: %v", ev.got[1:])
+	}
+}

@@ -188,10 +188,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	// rumOther is internal/rum's Other: the series of beacons naming a
+	// provider outside [rum] providers, which anyone may send.
+	const rumOther = "other"
 	var provs []string
 	for _, n := range names {
 		switch {
 		case schema.IsNamespace(n):
+		case n == rumOther:
+			r.Notes = append(r.Notes, fmt.Sprintf("%s.%s skipped: real-user beacons naming no provider of [rum] providers, not a CDN", o.Prefix, n))
 		case !plainName(n):
 			r.Notes = append(r.Notes, fmt.Sprintf("%s.%s skipped: not a plain path element", o.Prefix, n))
 		default:

@@ -446,3 +446,24 @@ func FuzzCompute(f *testing.F) {
 		}
 	})
 }
+
+// "other" holds the real-user beacons that name a provider outside [rum]
+// providers: anyone on the internet can fill it, and it is no CDN. It is
+// never listed (nor judged against the baseline), and the report says so.
+func TestRUMOtherNotAProvider(t *testing.T) {
+	find := strings.Replace(findThree, `{"text": "stray"`, `{"text": "other", "id": "cdn.other", "allowChildren": 1, "expandable": 1, "leaf": 0},
+ {"text": "stray"`, 1)
+	f := &fake{find: find, counts: countsThree, probes: probesThree}
+	r, err := Run(context.Background(), testOptions(f.server(t).URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range r.Providers {
+		if p.Name == "other" {
+			t.Errorf("other listed as a provider: %s %q", p.Verdict, p.Failures)
+		}
+	}
+	if len(r.Providers) != 3 || !contains(r.Notes, "cdn.other skipped: real-user beacons naming no provider of [rum] providers, not a CDN") {
+		t.Errorf("providers %d, notes %q", len(r.Providers), r.Notes)
+	}
+}

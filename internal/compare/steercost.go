@@ -70,8 +70,12 @@ func steeringColumns(ctx context.Context, c *client, r *Report, o Options, provs
 	if err != nil {
 		return err
 	}
-	// weight[service][provider]: the mean of the shares in the window.
+	// weight[service][provider]: the mean of the shares in the window,
+	// over every instant the service has weights: a provider without a
+	// point at such an instant was not in the weights then (share 0), so
+	// the means still sum to 1.
 	weight := map[string]map[string]float64{}
+	instants := map[string]map[int64]bool{}
 	for _, s := range ws {
 		parts := strings.Split(s.Target, ".")
 		if len(parts) != 2 {
@@ -83,6 +87,10 @@ func steeringColumns(ctx context.Context, c *client, r *Report, o Options, provs
 			if !pt.Null && pt.Value >= 0 && pt.Value <= 1 {
 				sum += pt.Value
 				n++
+				if instants[parts[0]] == nil {
+					instants[parts[0]] = map[int64]bool{}
+				}
+				instants[parts[0]][pt.Time] = true
 			}
 		}
 		if n == 0 {
@@ -91,7 +99,12 @@ func steeringColumns(ctx context.Context, c *client, r *Report, o Options, provs
 		if weight[parts[0]] == nil {
 			weight[parts[0]] = map[string]float64{}
 		}
-		weight[parts[0]][parts[1]] = sum / float64(n)
+		weight[parts[0]][parts[1]] = sum
+	}
+	for svc, byProv := range weight {
+		for p, sum := range byProv {
+			byProv[p] = sum / float64(len(instants[svc]))
+		}
 	}
 	if len(weight) == 0 {
 		return nil

@@ -120,3 +120,54 @@ func TestSteeringAndCostColumns(t *testing.T) {
 		}
 	}
 }
+
+// A provider added to the weights within the window has no weight point
+// before it was added: it weighed 0 then, not "unknown". Averaged over its
+// own points only, the weights of the window summed to more than 1 and
+// the newcomer was flagged though traffic followed the weights exactly.
+//
+// www: fastly 1.0 then 0.5, akamai absent then 0.5: means 0.75 and 0.25.
+// Requests (both intervals paired): fastly 150+150, akamai 50+50 of 400:
+// observed 0.75 and 0.25, no difference, no flag.
+func TestSteeringProviderAddedInWindow(t *testing.T) {
+	counts := "[" + strings.Join([]string{
+		series("fastly.www.requests", `[[150, 100], [150, 110]]`),
+		series("akamai.www.requests", `[[50, 100], [50, 110]]`),
+	}, ",") + "]"
+	weights := "[" + strings.Join([]string{
+		series("www.fastly", `[[1.0, 100], [0.5, 110]]`),
+		series("www.akamai", `[[null, 100], [0.5, 110]]`),
+	}, ",") + "]"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch tg := r.URL.Query().Get("target"); {
+		case r.URL.Path == "/metrics/find":
+			w.Write([]byte(findThree))
+		case strings.Contains(tg, ".steering."):
+			w.Write([]byte(weights))
+		case strings.Contains(tg, ".cost"), strings.Contains(tg, MetricTTFB):
+			w.Write([]byte("[]"))
+		default:
+			w.Write([]byte(counts))
+		}
+	}))
+	defer srv.Close()
+	r, err := Run(context.Background(), testOptions(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range r.Providers {
+		want, ok := map[string]float64{"fastly": 0.75, "akamai": 0.25}[p.Name]
+		if !ok {
+			continue
+		}
+		st := p.Steering
+		if st == nil {
+			t.Fatalf("%s: no steering", p.Name)
+		}
+		val(t, p.Name+" weight", &st.Weight, want)
+		val(t, p.Name+" observed", &st.Observed, want)
+		if st.Flagged {
+			t.Errorf("%s flagged: %+v", p.Name, st)
+		}
+	}
+}

@@ -158,5 +158,13 @@ func checkOrigin(o string) error {
 	if strings.HasSuffix(o, "/") {
 		return fmt.Errorf("%q: an origin has no trailing slash", o)
 	}
+	// The Origin header is compared as sent: a browser writes it in lower
+	// case and without the scheme's default port.
+	if strings.ToLower(o) != o {
+		return fmt.Errorf("%q: write the origin in lower case, as a browser sends it", o)
+	}
+	if p := u.Port(); (u.Scheme == "https" && p == "443") || (u.Scheme == "http" && p == "80") {
+		return fmt.Errorf("%q: drop the default port, a browser sends the origin without it", o)
+	}
 	return nil
 }

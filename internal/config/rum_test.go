@@ -25,6 +25,11 @@ func TestRUMSection(t *testing.T) {
 			[]string{"also admin.listen", "rum.path", "allowed_origins[0]", "allowed_origins[1]", "rum.max_body_bytes", "rum.max_entries", "rum.max_beacons_per_second", "rum.max_pops", "rum.sample_rate", "providers[0]", "providers[1]", "providers[2]", "rum.services"}},
 		{"NEL host to a provider not allowed", good + "[rum.nel]\nhosts = { \"img.example.com\" = \"fastly\", \"Bad/Host\" = \"akamai\", \"x.example\" = \"cloudflare\" }\n", []string{"rum.nel.hosts", "rum.nel.hosts"}},
 		{"unknown key", good + "max_body = 1\n", []string{"unknown key"}},
+		// A browser serializes an origin in lower case and without its
+		// scheme's default port: these would never match one, and every
+		// beacon would be refused.
+		{"origins no browser sends", strings.Replace(good, "\"https://www.example.com\"", "\"https://WWW.Example.com\", \"https://www.example.com:443\", \"http://www.example.com:80\", \"https://www.example.com:8443\"", 1),
+			[]string{"allowed_origins[0]", "allowed_origins[1]", "allowed_origins[2]"}},
 	}
 	for _, c := range cases {
 		_, probs := Parse("x.toml", []byte(c.text), env())

@@ -65,17 +65,25 @@ func DecodeLedger(data []byte) (map[string]map[string]*month, error) {
 	ok := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) && v >= 0 }
 	for k, ms := range d.Keys {
 		for name, m := range ms {
-			if _, err := time.Parse("2006-01", name); err != nil || m == nil {
+			from, err := time.Parse("2006-01", name)
+			if err != nil || m == nil {
 				return nil, fmt.Errorf("%s: bad month %q", k, name)
 			}
 			if !ok(m.BaseBytes) || !ok(m.BaseRequests) {
 				return nil, fmt.Errorf("%s %s: bad base", k, name)
 			}
+			// Folded past the month's end, every interval of the month
+			// would be refused as late; an interval of another month
+			// would add to this one.
+			to := from.AddDate(0, 1, 0).Unix()
+			if m.Through > to {
+				return nil, fmt.Errorf("%s %s: folded through %d, after the month", k, name, m.Through)
+			}
 			if m.Intervals == nil {
 				m.Intervals = map[int64]interval{}
 			}
 			for s, iv := range m.Intervals {
-				if !ok(iv.Bytes) || !ok(iv.Requests) || s < m.Through {
+				if !ok(iv.Bytes) || !ok(iv.Requests) || s < m.Through || s < from.Unix() || s >= to {
 					return nil, fmt.Errorf("%s %s: bad interval %d", k, name, s)
 				}
 			}
@@ -120,6 +128,9 @@ func NewMeter(plans map[string]Plan, stateDir string, logger *slog.Logger) (*Met
 		return nil, fmt.Errorf("cost: read %s: %w", m.path, err)
 	}
 	l, derr := DecodeLedger(data)
+	if derr == nil {
+		derr = futureMonth(l, time.Now())
+	}
 	if derr == nil {
 		m.ledger = l
 		return m, nil
@@ -239,6 +250,23 @@ func fold(mo *month, cut int64) {
 		}
 	}
 	mo.Through = cut
+}
+
+// futureMonth refuses a ledger holding a month after the one following
+// now's (a clock skew at most reaches into that one): the newest month
+// decides which are too old to price, so such a month would refuse every
+// interval of every real month as late.
+func futureMonth(l map[string]map[string]*month, now time.Time) error {
+	u := now.UTC()
+	limit := time.Date(u.Year(), u.Month()+1, 1, 0, 0, 0, 0, time.UTC).Format("2006-01")
+	for k, ms := range l {
+		for name := range ms {
+			if name > limit {
+				return fmt.Errorf("%s: month %s is in the future", k, name)
+			}
+		}
+	}
+	return nil
 }
 
 // prevMonth is the "YYYY-MM" before name.

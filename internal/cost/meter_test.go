@@ -133,6 +133,34 @@ func TestCorruptLedgerSetAside(t *testing.T) {
 	}
 }
 
+// A ledger whose month is folded past its own end, or holds an interval
+// of another month, cannot be trusted: read as it is, a folded-through in
+// the future would refuse every interval of the month as late (no cost
+// for the rest of it), and a stray interval would add to a month it is
+// not in. It is set aside like any corrupt file.
+func TestLedgerOutsideItsMonthSetAside(t *testing.T) {
+	for name, doc := range map[string]string{
+		"through in 2100":  `{"version":1,"keys":{"fastly/www":{"2026-01":{"through":4102444800,"intervals":{}}}}}`,
+		"february in jan":  `{"version":1,"keys":{"fastly/www":{"2026-01":{"through":0,"intervals":{"1770000000":{"b":5e10,"r":0}}}}}}`,
+		"month in 2999":    `{"version":1,"keys":{"fastly/www":{"2999-01":{"through":0,"intervals":{}}}}}`,
+		"interval in 1999": `{"version":1,"keys":{"fastly/www":{"2026-01":{"through":0,"intervals":{"915148800":{"b":5e10,"r":0}}}}}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			os.WriteFile(filepath.Join(dir, cost.StateFile), []byte(doc), 0o640)
+			m, err := cost.NewMeter(map[string]cost.Plan{"fastly": plan}, dir, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// 1 GB at 0.12 with nothing before it this month.
+			wantCost(t, m, rec(time.Date(2026, 1, 20, 0, 0, 0, 0, time.UTC), 1, 0), 0.12)
+			if g, _ := filepath.Glob(filepath.Join(dir, cost.StateFile+".corrupt-*")); len(g) != 1 {
+				t.Errorf("not set aside: %v", g)
+			}
+		})
+	}
+}
+
 func TestPlanProblems(t *testing.T) {
 	for _, tc := range []struct {
 		name string

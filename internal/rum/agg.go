@@ -37,8 +37,16 @@ type cell struct {
 	tls, kbps       *ddsketch.DDSketch
 }
 
+// maxBins bounds a sketch's bins (8 bytes each). Every value in [0,
+// MaxTimingMS] is taken, and an attacker spreading values from 1e-307 ms
+// up would otherwise grow each sketch to some 36,000 bins (1.2 MB a
+// cell). 1024 bins at 1% span a ratio of 8e8 below the largest value
+// (120 s down to 0.15 µs, 100 Gbit/s down to 0.12 kbit/s); only values
+// below that are collapsed into the lowest bin.
+const maxBins = 1024
+
 func newSketch() *ddsketch.DDSketch {
-	s, err := ddsketch.NewDefaultDDSketch(RelativeAccuracy)
+	s, err := ddsketch.LogCollapsingLowestDenseDDSketch(RelativeAccuracy, maxBins)
 	if err != nil {
 		panic(err) // only for an accuracy outside (0, 1)
 	}
@@ -176,7 +184,7 @@ func (a *Aggregator) cellAt(t time.Time, k key) *cell {
 func (a *Aggregator) Add(e Entry, cc string, t time.Time) {
 	prov := a.provider(e.Provider)
 	if prov == "" {
-		a.count.add("dropped_no_provider", 1)
+		a.count.drop("dropped_no_provider", 1, "rum beacon entry dropped: it names no provider")
 		return
 	}
 	svc := a.service(e.Service)
@@ -185,7 +193,7 @@ func (a *Aggregator) Add(e Entry, cc string, t time.Time) {
 			return 0, false
 		}
 		if !timingOK(*v) {
-			a.count.add("dropped_timing", 1)
+			a.count.drop("dropped_timing", 1, "rum beacon timing dropped: outside 0 to max ms", "max_ms", MaxTimingMS)
 			return 0, false
 		}
 		return *v, true
@@ -209,14 +217,14 @@ func (a *Aggregator) Add(e Entry, cc string, t time.Time) {
 	if d, ok := timing(e.Download); ok && d > 0 && e.Size != nil {
 		switch s := *e.Size; {
 		case s < 0 || s > maxSize:
-			a.count.add("dropped_size", 1)
+			a.count.drop("dropped_size", 1, "rum beacon size dropped: negative or above 10 GB")
 		case s > 0:
 			// bits per ms = kbit/s; above maxKbps (a download time of a
 			// few microseconds) is no measurement.
 			if k := s * 8 / d; k <= maxKbps {
 				_ = c.kbps.Add(k)
 			} else {
-				a.count.add("dropped_throughput", 1)
+				a.count.drop("dropped_throughput", 1, "rum beacon throughput dropped: above 100 Gbit/s", "max_kbps", maxKbps)
 			}
 		}
 	}

@@ -177,3 +177,44 @@ func TestCountry(t *testing.T) {
 		}
 	}
 }
+
+// Timings are attacker-controlled: any value in [0, MaxTimingMS] is
+// taken, 1e-300 ms as well as 100 s. A sketch of values spread over that
+// whole range must stay bounded (one cell per provider, service and
+// country, each with four sketches), and the percentiles of the ordinary
+// values in it stay exact within the relative accuracy.
+func TestSketchBoundedUnderSpreadValues(t *testing.T) {
+	a := NewAggregator([]string{"fastly"}, []string{"www"}, 300, quietCounters())
+	t0 := time.Unix(1700000040, 0)
+	const spread = 40000
+	for i := 0; i < spread; i++ {
+		v := math.Pow(10, -307+float64(i)*312/spread) // 1e-307 … 1e5 ms
+		a.Add(Entry{Provider: "fastly", TTFB: f(v), Download: f(1), Size: f(v)}, "", t0)
+	}
+	// Ordinary values, 41 times as many: p50 = 500 and p95 = 950 (ranks
+	// of the 1..1000 ms ramp once the spread values sit below it).
+	var all []float64
+	for i := 0; i < spread; i++ {
+		all = append(all, math.Pow(10, -307+float64(i)*312/spread))
+	}
+	for r := 0; r < 41; r++ {
+		for v := 1; v <= 1000; v++ {
+			a.Add(Entry{Provider: "fastly", TTFB: f(float64(v))}, "", t0)
+			all = append(all, float64(v))
+		}
+	}
+	sort.Float64s(all)
+	c := a.minutes[t0.Unix()][key{"fastly", "www", ""}]
+	for name, s := range map[string]interface {
+		Encode(*[]byte, bool)
+	}{"ttfb": c.ttfb, "kbps": c.kbps} {
+		var b []byte
+		s.Encode(&b, true)
+		if len(b) > 16<<10 {
+			t.Errorf("%s sketch encodes to %d bytes after %d spread values: unbounded", name, len(b), spread)
+		}
+	}
+	m := gaugeMap(a.Flush(t0.Add(time.Minute), false), "fastly", "www")["rum"]
+	within(t, "ttfb p50", m[schema.RUMTTFBP50], exact(all, 0.5))
+	within(t, "ttfb p95", m[schema.RUMTTFBP95], exact(all, 0.95))
+}

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -171,11 +172,18 @@ func (h *Handler) allowOrigin(w http.ResponseWriter, origin string, kind int) bo
 	return true
 }
 
-// clientIP is the connection's address: a header could be forged.
+// clientIP is the connection's address: a header could be forged. An
+// IPv6 address counts by its /64, the least one client is given: per full
+// address, a client could pick a new one for every beacon.
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
+	}
+	if a, err := netip.ParseAddr(host); err == nil && a.Unmap().Is6() {
+		if p, err := a.Unmap().Prefix(64); err == nil {
+			return p.String()
+		}
 	}
 	return host
 }

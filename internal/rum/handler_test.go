@@ -216,3 +216,63 @@ func TestScript(t *testing.T) {
 		t.Errorf("unknown path: %d %q", w.Code, w.Body.String())
 	}
 }
+
+// One IPv6 client holds a whole /64 (SLAAC privacy addresses, any host
+// on a routed prefix): a limit per full address would let it send as many
+// beacons per second as it picks addresses. The limit holds per /64.
+func TestRateLimitPerIPv6Prefix(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxBeaconsPerSecond = 2
+	h, _ := newTestHandler(t, cfg)
+	body := `{"provider":"fastly","ttfb_ms":20}`
+	codes := []int{}
+	for i := 1; i <= 4; i++ {
+		req := httptest.NewRequest(http.MethodPost, "/rum", strings.NewReader(body))
+		req.RemoteAddr = fmt.Sprintf("[2001:db8:1:2::%x]:443", i) // one /64, four addresses
+		req.Header.Set("Content-Type", "text/plain")
+		req.Header.Set("Origin", page)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		codes = append(codes, w.Code)
+	}
+	want := []int{204, 204, 429, 429}
+	if fmt.Sprint(codes) != fmt.Sprint(want) {
+		t.Errorf("codes %v, want %v", codes, want)
+	}
+	// Another /64 has its own budget, and an IPv4 client its own.
+	req := httptest.NewRequest(http.MethodPost, "/rum", strings.NewReader(body))
+	req.RemoteAddr = "[2001:db8:1:3::1]:443"
+	req.Header.Set("Content-Type", "text/plain")
+	req.Header.Set("Origin", page)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != 204 {
+		t.Errorf("other /64: %d, want 204", w.Code)
+	}
+	if got := h.Counter("dropped_rate_limited"); got != 2 {
+		t.Errorf("dropped_rate_limited %d, want 2", got)
+	}
+}
+
+// Parts of a beacon dropped for their values are logged (once a minute
+// per reason), not only counted: nothing is dropped silently.
+func TestDroppedValuesLogged(t *testing.T) {
+	var buf strings.Builder
+	clk := &fixedClock{t: time.Unix(1700000040, 0)}
+	h := New(testConfig(), WithLogger(slog.New(slog.NewTextHandler(&buf, nil))), WithClock(clk.now))
+	body := `{"ttfb_ms":20}` + "\n" +
+		`{"provider":"fastly","ttfb_ms":120001}` + "\n" +
+		`{"provider":"fastly","download_ms":5,"size":-1}` + "\n" +
+		`{"provider":"fastly","download_ms":0.000001,"size":10000000000}`
+	if w := post(h, body, "text/plain", page); w.Code != 204 {
+		t.Fatalf("code %d", w.Code)
+	}
+	for _, c := range []string{"dropped_no_provider", "dropped_timing", "dropped_size", "dropped_throughput"} {
+		if h.Counter(c) != 1 {
+			t.Errorf("%s = %d, want 1", c, h.Counter(c))
+		}
+		if !strings.Contains(buf.String(), "counter=rum."+c) {
+			t.Errorf("%s counted but not logged:\n%s", c, buf.String())
+		}
+	}
+}

@@ -14,7 +14,7 @@ import (
 const openFile = "open-minute.json"
 
 // savedCell is one cell on disk; the sketches in DDSketch's own binary
-// encoding (mapping omitted: always NewDefaultDDSketch(RelativeAccuracy)).
+// encoding (mapping omitted: always the logarithmic mapping of RelativeAccuracy).
 type savedCell struct {
 	Provider, Service, Country string
 	Samples, Errors            int64
