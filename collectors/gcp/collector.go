@@ -256,6 +256,9 @@ func (c *Collector) remember(tok string) {
 			return
 		}
 	}
+	// Registered too, so that redact removes it in every shape a server
+	// may echo it (base64, URL- or JSON-escaped), from errors and logs.
+	redact.AddSecret(tok)
 	if len(c.secrets) >= 8 {
 		c.secrets = c.secrets[1:]
 	}

@@ -2,6 +2,7 @@ package gcp
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -126,5 +127,33 @@ func TestNoDataYet(t *testing.T) {
 	err := c.Collect(context.Background(), collectors.Window{Start: time.Unix(simT0, 0), End: time.Unix(simT0+60, 0)}, &collectorstest.Recorder{})
 	if !errors.Is(err, collectors.ErrNoData) {
 		t.Fatalf("err = %v, want ErrNoData", err)
+	}
+}
+
+// A server (or a proxy in between) that echoes the request into its error
+// body may encode it: the access token must not reach the error in any of
+// the shapes internal/redact knows for registered secrets.
+func TestEchoedTokenEncodedNotInError(t *testing.T) {
+	m := traffic.Default(1)
+	now := time.Unix(simT0+3600, 0)
+	w := collectors.Window{Start: time.Unix(simT0, 0), End: time.Unix(simT0+3*60, 0)}
+	var seen atomic.Value
+	c, _ := faultySim(t, m, now, func(w http.ResponseWriter, r *http.Request, n int64) bool {
+		tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		seen.Store(tok)
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error":{"code":400,"message":"bad request; echo=` + base64.StdEncoding.EncodeToString([]byte(tok)) + `"}}`))
+		return true
+	})
+	err := c.Collect(context.Background(), w, &collectorstest.Recorder{})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	tok, _ := seen.Load().(string)
+	if tok == "" {
+		t.Fatal("no token sent")
+	}
+	if b64 := base64.StdEncoding.EncodeToString([]byte(tok)); strings.Contains(err.Error(), b64[:len(b64)-4]) {
+		t.Errorf("error holds the access token, base64-encoded: %v", err)
 	}
 }
