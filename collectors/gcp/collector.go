@@ -164,6 +164,8 @@ func (c *Collector) Collect(ctx context.Context, w collectors.Window, e collecto
 func (c *Collector) list(ctx context.Context, m metric, urlMaps []string, w collectors.Window, col *collected) error {
 	token := ""
 	renewed := false
+	// Every token answered so far: a cycle (A, B, A…) is a repeat too.
+	seen := map[string]bool{}
 	for n := 0; ; n++ {
 		if n == maxPages {
 			return fmt.Errorf("gcp: timeSeries.list %s: still a nextPageToken after %d pages", m, maxPages)
@@ -208,9 +210,10 @@ func (c *Collector) list(ctx context.Context, m metric, urlMaps []string, w coll
 		if p.NextPageToken == "" {
 			return nil
 		}
-		if p.NextPageToken == token {
+		if p.NextPageToken == token || seen[p.NextPageToken] {
 			return fmt.Errorf("gcp: timeSeries.list %s: the same nextPageToken twice", m)
 		}
+		seen[p.NextPageToken] = true
 		token = p.NextPageToken
 	}
 }

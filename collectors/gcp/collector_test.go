@@ -157,3 +157,29 @@ func TestEchoedTokenEncodedNotInError(t *testing.T) {
 		t.Errorf("error holds the access token, base64-encoded: %v", err)
 	}
 }
+
+// A server whose nextPageToken cycles (A, B, A, …) repeats itself just as
+// one that answers the same token twice: the loop stops at the first
+// token seen before, not after maxPages requests.
+func TestCyclingPageTokenStops(t *testing.T) {
+	m := traffic.Default(1)
+	now := time.Unix(simT0+3600, 0)
+	w := collectors.Window{Start: time.Unix(simT0, 0), End: time.Unix(simT0+3*60, 0)}
+	c, calls := faultySim(t, m, now, func(w http.ResponseWriter, r *http.Request, n int64) bool {
+		next := "A"
+		if r.URL.Query().Get("pageToken") == "A" {
+			next = "B"
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"timeSeries":[],"nextPageToken":"` + next + `"}`))
+		return true
+	})
+	err := c.Collect(context.Background(), w, &collectorstest.Recorder{})
+	if err == nil || !strings.Contains(err.Error(), "nextPageToken") {
+		t.Fatalf("err = %v, want a repeated nextPageToken", err)
+	}
+	// Pages: "" → A, A → B, B → A (seen): three requests.
+	if n := calls.Load(); n != 3 {
+		t.Errorf("%d requests, want 3", n)
+	}
+}
