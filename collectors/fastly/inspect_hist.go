@@ -84,7 +84,7 @@ func parseInspectHist(body []byte, fd *inspectFeed, perPOP bool, w collectors.Wi
 				skipped = append(skipped, fmt.Sprintf("entry %d has no datacenter dimension", i))
 				continue
 			}
-			loc = inspectNode([]byte(*dc))
+			loc = inspectPOP([]byte(*dc))
 		}
 		node := inspectNode([]byte(*name))
 		for j, v := range d.Values {

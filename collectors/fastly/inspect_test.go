@@ -516,3 +516,19 @@ func TestEntitlementVerdictLoggedOnceAndOnChange(t *testing.T) {
 		t.Errorf("entitlement asked %d times, want 2 (once per 10 min)", n)
 	}
 }
+
+// A POP code is Fastly's text: one that sanitises to "all" must not be
+// folded into location all a second time (on top of Fastly's aggregate);
+// it keeps a location of its own.
+func TestInspectPOPNamedAll(t *testing.T) {
+	a := newInspectAgg("cdn", "www", feedOrigins, time.Minute, true)
+	inspectAdd(t, a, originFeed, []byte(`{"Data":[{"recorded":1700000040,
+		"aggregated":{"o1":{"responses":4}},
+		"datacenter":{"ALL":{"o1":{"responses":3}},"LHR":{"o1":{"responses":1}}}}],"Timestamp":1700000041,"AggregateDelay":5}`))
+	got := pointMap(t, inspectAdd(t, a, originFeed, closeBucket).points)
+	wantPoints(t, got, map[string]float64{
+		"cdn.fastly.www.all.origins.o1.responses@1700000040":     4, // Fastly's aggregate, once
+		"cdn.fastly.www.pop_all.origins.o1.responses@1700000040": 3,
+		"cdn.fastly.www.lhr.origins.o1.responses@1700000040":     1,
+	})
+}
