@@ -532,3 +532,44 @@ func TestInspectPOPNamedAll(t *testing.T) {
 		"cdn.fastly.www.lhr.origins.o1.responses@1700000040":     1,
 	})
 }
+
+// A historical inspector value stamped ahead of our clock is a vendor
+// clock or unit mistake: counted in rejected_future with a warning, as the
+// channel's historical rows are, not dropped without a word.
+func TestInspectHistoricalRejectsFuture(t *testing.T) {
+	f := newFake(t)
+	f.mux.HandleFunc("/entitled-products/origin_inspector", func(w http.ResponseWriter, r *http.Request) {
+		w.Write(sample(t, "entitled-products-origin_inspector.constructed.json"))
+	})
+	f.mux.HandleFunc("/entitled-products/domain_inspector", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNotFound)
+	})
+	f.mux.HandleFunc("/metrics/origins/services/SVC1", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"status":"success","meta":{"next_cursor":""},"data":[{"dimensions":{"host":"o1"},"values":[
+			{"timestamp":1700000040,"responses":5},{"timestamp":4102444800,"responses":7}]}]}`)
+	})
+	f.mux.HandleFunc("/stats/service/SVC1", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, statsBody()) })
+	var logs syncBuffer
+	c := f.collector(t, testToken, &logs, nil, Service{ID: "SVC1", Name: "www"})
+	c.o.OriginInspector = true
+	c.o.Regions = nil
+	counted := map[string]int{}
+	var mu sync.Mutex
+	c.env.Clock = collectors.Clock{Now: func() time.Time { return time.Unix(1700000400, 0) }, Reject: func(reason string, n int) {
+		mu.Lock()
+		defer mu.Unlock()
+		counted[reason] += n
+	}}
+	w := collectors.Window{Start: time.Unix(1700000040, 0), End: time.Unix(1700000160, 0)}
+	if err := c.Collect(context.Background(), w, &recorder{}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if counted[collectors.RejectedFuture] != 1 {
+		t.Errorf("counted %v, want %s: 1", counted, collectors.RejectedFuture)
+	}
+	if !strings.Contains(logs.String(), "ahead of our clock") {
+		t.Errorf("no warning:\n%s", logs.String())
+	}
+}
