@@ -295,6 +295,7 @@ func (e *scrubbed) Unwrap() error { return e.err }
 // emitted: shapes skipped, values rejected, minutes after the window.
 func (c *Collector) report(col *collected, w collectors.Window) {
 	if len(col.bad) > 0 {
+		c.env.Clock.Count(collectors.RejectedValues, len(col.bad))
 		c.logger.Warn("skipped bad series or points from vendor", "endpoint", "timeSeries.list", "count", len(col.bad), "first", col.bad[0])
 	}
 	if len(col.rejected) > 0 {

@@ -183,3 +183,32 @@ func TestCyclingPageTokenStops(t *testing.T) {
 		t.Errorf("%d requests, want 3", n)
 	}
 }
+
+// A point skipped for its shape (an interval that is not one aligned
+// minute) is a value lost: logged and counted in rejected_values, as the
+// impossible values are.
+func TestBadPointsCounted(t *testing.T) {
+	m := traffic.Default(1)
+	now := time.Unix(simT0+3600, 0)
+	w := collectors.Window{Start: time.Unix(simT0, 0), End: time.Unix(simT0+3*60, 0)}
+	c, _ := faultySim(t, m, now, func(w http.ResponseWriter, r *http.Request, n int64) bool {
+		w.Header().Set("Content-Type", "application/json")
+		if !strings.Contains(r.URL.Query().Get("filter"), `"loadbalancing.googleapis.com/https/request_count"`) {
+			_, _ = w.Write([]byte(`{}`))
+			return true
+		}
+		_, _ = w.Write(pageOf(
+			ts("request_count", "web-map", "HIT", "200", "", pt("2026-01-01T00:00:00Z", "2026-01-01T00:01:00Z", `{"int64Value":"30"}`)),
+			ts("request_count", "web-map", "MISS", "200", "", pt("2026-01-01T00:00:30Z", "2026-01-01T00:01:30Z", `{"int64Value":"4"}`)),
+		))
+		return true
+	})
+	counted := map[string]int{}
+	c.env.Clock = collectors.Clock{Now: func() time.Time { return now }, Reject: func(reason string, n int) { counted[reason] += n }}
+	if err := c.Collect(context.Background(), w, &collectorstest.Recorder{}); err != nil {
+		t.Fatal(err)
+	}
+	if counted[collectors.RejectedValues] != 1 {
+		t.Errorf("counted %v, want %s: 1", counted, collectors.RejectedValues)
+	}
+}
