@@ -152,7 +152,9 @@ type ivals struct {
 // wrong value never becomes a plausible wrong total.
 func (v *ivals) add(o *ivals) {
 	for i, x := range o.v {
-		if impossible(x) {
+		// Raw points are only checked for finiteness downstream: a
+		// count beyond schema.MaxCount must be poisoned here.
+		if impossible(x) || x > schema.MaxCount {
 			x = math.NaN()
 		}
 		v.v[i] += x

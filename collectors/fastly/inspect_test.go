@@ -573,3 +573,17 @@ func TestInspectHistoricalRejectsFuture(t *testing.T) {
 		t.Errorf("no warning:\n%s", logs.String())
 	}
 }
+
+// A count beyond 2^53 (schema.MaxCount) is as impossible as a negative
+// one: raw points are only checked for finiteness downstream, so the
+// inspector must poison it (NaN) itself rather than write 1e300.
+func TestInspectHugeValueRejected(t *testing.T) {
+	a := newInspectAgg("cdn", "www", feedOrigins, time.Minute, false)
+	inspectAdd(t, a, originFeed, []byte(`{"Data":[{"recorded":1700000040,
+		"aggregated":{"o":{"responses":1e300,"resp_body_bytes":10}}}],"Timestamp":1700000041}`))
+	got := pointMap(t, inspectAdd(t, a, originFeed, closeBucket).points)
+	if v, ok := got["cdn.fastly.www.all.origins.o.responses@1700000040"]; !ok || !math.IsNaN(v) {
+		t.Errorf("responses = %v (written %v), want NaN for the pipeline to reject", v, ok)
+	}
+	wantPoints(t, got, map[string]float64{"cdn.fastly.www.all.origins.o.origin_bytes@1700000040": 10})
+}
