@@ -317,6 +317,7 @@ func armCode(body []byte) string {
 func (c *Collector) report(profile string, m Mapped, w collectors.Window) {
 	clock := c.env.Clock
 	if len(m.Bad) > 0 {
+		clock.Count(collectors.RejectedValues, len(m.Bad))
 		c.logger.Warn("skipped bad datapoints from vendor", "profile", profile, "endpoint", endpointName, "count", len(m.Bad), "first", m.Bad[0])
 	}
 	if len(m.Rejected) > 0 {

@@ -461,3 +461,26 @@ func TestSelectServices(t *testing.T) {
 		t.Fatalf("%d metrics calls, want 3 (api only)", n)
 	}
 }
+
+// Datapoints skipped as untrustworthy (a timestamp that is not RFC 3339 or
+// not on a minute, a series without its split dimension) are values lost:
+// logged and counted in rejected_values, as the impossible values are.
+func TestBadDatapointsCounted(t *testing.T) {
+	s := newStandIn(t, fixed(vendorNow))
+	c := newCollector(t, simOptions(t, s), collectors.SimSecret, fixed(vendorNow), nil)
+	counted := map[string]int{}
+	c.env.Clock.Reject = func(reason string, n int) { counted[reason] += n }
+	a, err := ParseAnswer([]byte(`{"interval":"PT1M","value":[{"name":{"value":"RequestCount"},"unit":"Count","timeseries":[{"metadatavalues":[],"data":[
+		{"timeStamp":"2026-03-02T13:30:00Z","total":10},{"timeStamp":"2026-03-02T13:31:30Z","total":4},{"timeStamp":"yesterday","total":2}]}]}]}`), "Total")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := mapAnswers("www", map[string]Answer{"counts": a}, past.Start, past.End, vendorNow.Unix())
+	if len(m.Bad) != 2 {
+		t.Fatalf("bad %v, want 2", m.Bad)
+	}
+	c.report("www", m, past)
+	if counted[collectors.RejectedValues] != 2 {
+		t.Errorf("counted %v, want %s: 2", counted, collectors.RejectedValues)
+	}
+}

@@ -261,7 +261,7 @@ func regionLocation(v string) string {
 		return "unknown"
 	}
 	s := schema.Sanitize(v)
-	if s == schema.LocationAll || s == schema.LocationOrigin {
+	if s == schema.LocationAll || s == schema.LocationOrigin || s == schema.LocationRUM || strings.HasPrefix(s, schema.LocationRUM+"_") {
 		return "region_" + s
 	}
 	return s

@@ -276,3 +276,14 @@ func TestQueriesKeepFiltersOnSharedDimensions(t *testing.T) {
 		t.Errorf("counts without endpoint: %s", s)
 	}
 }
+
+// ClientRegion is Azure's text: one named like the real-user locations
+// ("rum", "rum_<cc>", written per provider and service by internal/rum)
+// must not write into them, as "all" and "origin" do not.
+func TestRegionNamedLikeRUMLocation(t *testing.T) {
+	for in, want := range map[string]string{"RUM": "region_rum", "rum_de": "region_rum_de", "Europe": "europe", "origin": "region_origin"} {
+		if got := regionLocation(in); got != want {
+			t.Errorf("regionLocation(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -172,7 +172,7 @@ func (c *Collector) collectZone(ctx context.Context, z PullZone, w collectors.Wi
 	if err != nil {
 		return nil, zerr(fmt.Errorf("GET %s: %w", statsPath, err))
 	}
-	if st.daily() {
+	if st.daily() || st.midnightOnly(w.Start, w.End) {
 		// hourly=true ignored: daily counts stamped as hours would be 24
 		// times too high per bucket.
 		return nil, zerr(fmt.Errorf("GET %s: answer has daily buckets although hourly=true was asked", statsPath))

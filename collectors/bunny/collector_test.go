@@ -270,3 +270,24 @@ func TestValidate(t *testing.T) {
 		t.Errorf("timing = %+v", tm)
 	}
 }
+
+// A one-day window (a backfill chunk) answered with daily buckets has a
+// single key, at midnight: taken for the 00:00 hour it would stamp a whole
+// day's traffic on one hour. An hourly answer has every hour of the window
+// (Bunny's charts are zero-filled), so midnight keys alone, in a window
+// holding other hour starts, are daily buckets too.
+func TestCollectSingleDailyBucketRefused(t *testing.T) {
+	day := int64(1736899200) // 2025-01-15T00:00:00Z
+	body := []byte(`{"RequestsServedChart": {"2025-01-15T00:00:00Z": 2400}, "BandwidthUsedChart": {"2025-01-15T00:00:00Z": 240000}}`)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(body) }))
+	defer srv.Close()
+	c, _ := newTest(t, srv.URL, "test-key-0451", time.Unix(day+3*86400, 0), PullZone{ID: 1, Name: "img"})
+	rec := &recorder{}
+	err := c.Collect(context.Background(), collectors.Window{Start: time.Unix(day, 0), End: time.Unix(day+86400, 0)}, rec)
+	if err == nil || !strings.Contains(err.Error(), "daily buckets") {
+		t.Errorf("err = %v, want daily buckets refused", err)
+	}
+	if n := len(rec.Records()); n != 0 {
+		t.Errorf("%d records written from a daily answer: %v", n, flatten(rec.Records()))
+	}
+}

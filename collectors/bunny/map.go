@@ -145,6 +145,30 @@ func (st stats) daily() bool {
 	return true
 }
 
+// midnightOnly reports whether the requests chart has points only at
+// 00:00 UTC although [start, end) holds an hour start that is not
+// midnight: Bunny's charts are zero-filled, so an hourly answer would have
+// that hour; a daily answer over a single day has one key, at midnight,
+// which daily cannot tell from an hour.
+func (st stats) midnightOnly(start, end time.Time) bool {
+	pts := st.points[schema.Requests]
+	if len(pts) == 0 {
+		return false
+	}
+	for _, p := range pts {
+		if p.t%86400 != 0 {
+			return false
+		}
+	}
+	h := (start.Unix() + bucket - 1) / bucket * bucket // first hour start
+	for ; h < end.Unix(); h += bucket {
+		if h%86400 != 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // parseNumber reads a JSON number (Bunny's charts are doubles). A quoted
 // number is accepted too; null and anything else are not numbers.
 func parseNumber(raw json.RawMessage) (float64, error) {

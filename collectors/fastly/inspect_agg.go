@@ -97,7 +97,7 @@ func (a *inspectAgg) pop(raw []byte) string {
 	if n, ok := a.pops[string(raw)]; ok {
 		return n
 	}
-	n := inspectNode(raw)
+	n := inspectPOP(raw)
 	if len(a.pops) < maxNames {
 		a.pops[string(raw)] = n
 	}

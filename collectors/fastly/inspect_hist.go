@@ -50,6 +50,9 @@ type iSeriesMinute struct {
 type inspectHist struct {
 	order []iSeriesMinute
 	sums  map[iSeriesMinute]*ivals
+	// after holds the timestamps at or after the window's end: those
+	// ahead of our clock are counted in rejected_future.
+	after []int64
 }
 
 // parseInspectHist folds one page into h, keeping minutes inside w. It
@@ -84,7 +87,7 @@ func parseInspectHist(body []byte, fd *inspectFeed, perPOP bool, w collectors.Wi
 				skipped = append(skipped, fmt.Sprintf("entry %d has no datacenter dimension", i))
 				continue
 			}
-			loc = inspectNode([]byte(*dc))
+			loc = inspectPOP([]byte(*dc))
 		}
 		node := inspectNode([]byte(*name))
 		for j, v := range d.Values {
@@ -98,7 +101,11 @@ func parseInspectHist(body []byte, fd *inspectFeed, perPOP bool, w collectors.Wi
 				err = nil
 				continue
 			}
-			if t < lo || t >= hi {
+			if t >= hi {
+				h.after = append(h.after, t)
+				continue
+			}
+			if t < lo {
 				continue
 			}
 			if t%60 != 0 {
@@ -182,6 +189,11 @@ func (c *Collector) inspectHistorical(ctx context.Context, s service, fd *inspec
 		}
 		seen[next] = true
 		q.Set("cursor", next)
+	}
+	if len(h.after) > 0 {
+		if f := c.env.Clock.RejectFuture(h.after); f.N > 0 {
+			c.logger.Warn("fastly "+fd.title+" historical values stamped ahead of our clock rejected", append([]any{"service", s.name}, f.Attrs()...)...)
+		}
 	}
 	return h.points(c.env.Prefix, s.name, fd.name, nil), nil
 }

@@ -4,6 +4,7 @@ import (
 	"hash/fnv"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
@@ -151,7 +152,9 @@ type ivals struct {
 // wrong value never becomes a plausible wrong total.
 func (v *ivals) add(o *ivals) {
 	for i, x := range o.v {
-		if impossible(x) {
+		// Raw points are only checked for finiteness downstream: a
+		// count beyond schema.MaxCount must be poisoned here.
+		if impossible(x) || x > schema.MaxCount {
 			x = math.NaN()
 		}
 		v.v[i] += x
@@ -245,6 +248,17 @@ func inspectNode(name []byte) string {
 	h := fnv.New64a()
 	h.Write(name)
 	return s[:maxNodeLen-17] + "_" + strconv.FormatUint(h.Sum64(), 16)
+}
+
+// inspectPOP is the location of a POP code: a safe node like a name, and
+// one named like a reserved location ("ALL" would otherwise be folded into
+// Fastly's aggregate a second time) gets a prefix.
+func inspectPOP(code []byte) string {
+	s := inspectNode(code)
+	if s == schema.LocationAll || s == schema.LocationOrigin || s == schema.LocationRUM || strings.HasPrefix(s, schema.LocationRUM+"_") {
+		return "pop_" + s
+	}
+	return s
 }
 
 // InspectorFeeds are the path nodes of the inspector feeds, below the

@@ -516,3 +516,74 @@ func TestEntitlementVerdictLoggedOnceAndOnChange(t *testing.T) {
 		t.Errorf("entitlement asked %d times, want 2 (once per 10 min)", n)
 	}
 }
+
+// A POP code is Fastly's text: one that sanitises to "all" must not be
+// folded into location all a second time (on top of Fastly's aggregate);
+// it keeps a location of its own.
+func TestInspectPOPNamedAll(t *testing.T) {
+	a := newInspectAgg("cdn", "www", feedOrigins, time.Minute, true)
+	inspectAdd(t, a, originFeed, []byte(`{"Data":[{"recorded":1700000040,
+		"aggregated":{"o1":{"responses":4}},
+		"datacenter":{"ALL":{"o1":{"responses":3}},"LHR":{"o1":{"responses":1}}}}],"Timestamp":1700000041,"AggregateDelay":5}`))
+	got := pointMap(t, inspectAdd(t, a, originFeed, closeBucket).points)
+	wantPoints(t, got, map[string]float64{
+		"cdn.fastly.www.all.origins.o1.responses@1700000040":     4, // Fastly's aggregate, once
+		"cdn.fastly.www.pop_all.origins.o1.responses@1700000040": 3,
+		"cdn.fastly.www.lhr.origins.o1.responses@1700000040":     1,
+	})
+}
+
+// A historical inspector value stamped ahead of our clock is a vendor
+// clock or unit mistake: counted in rejected_future with a warning, as the
+// channel's historical rows are, not dropped without a word.
+func TestInspectHistoricalRejectsFuture(t *testing.T) {
+	f := newFake(t)
+	f.mux.HandleFunc("/entitled-products/origin_inspector", func(w http.ResponseWriter, r *http.Request) {
+		w.Write(sample(t, "entitled-products-origin_inspector.constructed.json"))
+	})
+	f.mux.HandleFunc("/entitled-products/domain_inspector", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNotFound)
+	})
+	f.mux.HandleFunc("/metrics/origins/services/SVC1", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"status":"success","meta":{"next_cursor":""},"data":[{"dimensions":{"host":"o1"},"values":[
+			{"timestamp":1700000040,"responses":5},{"timestamp":4102444800,"responses":7}]}]}`)
+	})
+	f.mux.HandleFunc("/stats/service/SVC1", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, statsBody()) })
+	var logs syncBuffer
+	c := f.collector(t, testToken, &logs, nil, Service{ID: "SVC1", Name: "www"})
+	c.o.OriginInspector = true
+	c.o.Regions = nil
+	counted := map[string]int{}
+	var mu sync.Mutex
+	c.env.Clock = collectors.Clock{Now: func() time.Time { return time.Unix(1700000400, 0) }, Reject: func(reason string, n int) {
+		mu.Lock()
+		defer mu.Unlock()
+		counted[reason] += n
+	}}
+	w := collectors.Window{Start: time.Unix(1700000040, 0), End: time.Unix(1700000160, 0)}
+	if err := c.Collect(context.Background(), w, &recorder{}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if counted[collectors.RejectedFuture] != 1 {
+		t.Errorf("counted %v, want %s: 1", counted, collectors.RejectedFuture)
+	}
+	if !strings.Contains(logs.String(), "ahead of our clock") {
+		t.Errorf("no warning:\n%s", logs.String())
+	}
+}
+
+// A count beyond 2^53 (schema.MaxCount) is as impossible as a negative
+// one: raw points are only checked for finiteness downstream, so the
+// inspector must poison it (NaN) itself rather than write 1e300.
+func TestInspectHugeValueRejected(t *testing.T) {
+	a := newInspectAgg("cdn", "www", feedOrigins, time.Minute, false)
+	inspectAdd(t, a, originFeed, []byte(`{"Data":[{"recorded":1700000040,
+		"aggregated":{"o":{"responses":1e300,"resp_body_bytes":10}}}],"Timestamp":1700000041}`))
+	got := pointMap(t, inspectAdd(t, a, originFeed, closeBucket).points)
+	if v, ok := got["cdn.fastly.www.all.origins.o.responses@1700000040"]; !ok || !math.IsNaN(v) {
+		t.Errorf("responses = %v (written %v), want NaN for the pipeline to reject", v, ok)
+	}
+	wantPoints(t, got, map[string]float64{"cdn.fastly.www.all.origins.o.origin_bytes@1700000040": 10})
+}

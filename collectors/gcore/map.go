@@ -335,6 +335,11 @@ func location(region string) string {
 			return ""
 		}
 	}
+	// Reserved locations of other writers (originlog's "origin", the
+	// real-user "rum" and "rum_<cc>") are not a region's to overwrite.
+	if r == schema.LocationOrigin || r == schema.LocationRUM || strings.HasPrefix(r, schema.LocationRUM+"_") {
+		return "region_" + r
+	}
 	return r
 }
 

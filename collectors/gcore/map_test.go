@@ -212,3 +212,24 @@ func TestParseResourcesDocExample(t *testing.T) {
 		}
 	}
 }
+
+// A region is Gcore's text: one named like a reserved location ("origin",
+// where originlog writes <provider>.<service>.origin.*; "rum") must not
+// write into it; it keeps a location of its own.
+func TestRegionNamedLikeReservedLocation(t *testing.T) {
+	body := []byte(`{"resource":{"7":{"region":{
+		"origin":{"metrics":{"requests":[[1736935200,5]]}},
+		"RUM":{"metrics":{"requests":[[1736935200,3]]}},
+		"eu":{"metrics":{"requests":[[1736935200,100]]}}}}}}`)
+	a, err := parseSeries(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, _ := mapSeries("shop", "7", a, 300, 1736935200, 1736935500)
+	want := []string{
+		"gcore shop eu 1736935200/300 requests=100",
+		"gcore shop region_origin 1736935200/300 requests=5",
+		"gcore shop region_rum 1736935200/300 requests=3",
+	}
+	diffLines(t, flatten(recs), want)
+}

@@ -2,6 +2,7 @@ package gcp
 
 import (
 	"context"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -49,10 +50,14 @@ func parseKeyFile(b []byte) (keyFile, error) {
 	if blk == nil {
 		return k, errors.New("private_key is not a PEM block")
 	}
-	if _, err := x509.ParsePKCS8PrivateKey(blk.Bytes); err != nil {
-		if _, err1 := x509.ParsePKCS1PrivateKey(blk.Bytes); err1 != nil {
+	// PKCS#8 holds EC and Ed25519 keys too, which cannot sign the RS256
+	// assertion: the token source would refuse them only at the first run.
+	if pk, err := x509.ParsePKCS8PrivateKey(blk.Bytes); err == nil {
+		if _, ok := pk.(*rsa.PrivateKey); !ok {
 			return k, errors.New("private_key is not an RSA private key (PKCS#8 or PKCS#1)")
 		}
+	} else if _, err1 := x509.ParsePKCS1PrivateKey(blk.Bytes); err1 != nil {
+		return k, errors.New("private_key is not an RSA private key (PKCS#8 or PKCS#1)")
 	}
 	if k.TokenURI != "" {
 		if collectors.CheckURL(k.TokenURI) != nil {

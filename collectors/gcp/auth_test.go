@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -360,5 +364,34 @@ func TestRevokedTokenRenewedOnce(t *testing.T) {
 	err := c.Collect(context.Background(), window(), &collectorstest.Recorder{})
 	if err == nil || !strings.Contains(err.Error(), "HTTP 401") || strings.Contains(err.Error(), "ya29.") {
 		t.Fatalf("err = %v, want a 401 naming no token", err)
+	}
+}
+
+// A service-account JSON whose private_key is a PKCS#8 key of another
+// kind (EC) cannot sign the RS256 assertion: the token source fails on the
+// first Collect, so validate must refuse it beforehand.
+func TestValidateRefusesNonRSAKey(t *testing.T) {
+	ek, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(ek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(map[string]string{
+		"type": "service_account", "client_email": "sa@my-project.iam.gserviceaccount.com",
+		"private_key": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		"token_uri":   "https://oauth2.googleapis.com/token",
+	})
+	path := filepath.Join(t.TempDir(), "ec.json")
+	if err := os.WriteFile(path, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := defaultOptions()
+	o.Project, o.CredentialsFile = "my-project", path
+	ps := o.Validate(collectors.Env{Getenv: func(string) string { return "" }})
+	if got := fmt.Sprint(ps); !strings.Contains(got, "gcp.credentials_file") || !strings.Contains(got, "RSA") {
+		t.Errorf("validate accepted an EC key: %v", ps)
 	}
 }

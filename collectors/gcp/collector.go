@@ -164,6 +164,8 @@ func (c *Collector) Collect(ctx context.Context, w collectors.Window, e collecto
 func (c *Collector) list(ctx context.Context, m metric, urlMaps []string, w collectors.Window, col *collected) error {
 	token := ""
 	renewed := false
+	// Every token answered so far: a cycle (A, B, A…) is a repeat too.
+	seen := map[string]bool{}
 	for n := 0; ; n++ {
 		if n == maxPages {
 			return fmt.Errorf("gcp: timeSeries.list %s: still a nextPageToken after %d pages", m, maxPages)
@@ -208,9 +210,10 @@ func (c *Collector) list(ctx context.Context, m metric, urlMaps []string, w coll
 		if p.NextPageToken == "" {
 			return nil
 		}
-		if p.NextPageToken == token {
+		if p.NextPageToken == token || seen[p.NextPageToken] {
 			return fmt.Errorf("gcp: timeSeries.list %s: the same nextPageToken twice", m)
 		}
+		seen[p.NextPageToken] = true
 		token = p.NextPageToken
 	}
 }
@@ -256,6 +259,9 @@ func (c *Collector) remember(tok string) {
 			return
 		}
 	}
+	// Registered too, so that redact removes it in every shape a server
+	// may echo it (base64, URL- or JSON-escaped), from errors and logs.
+	redact.AddSecret(tok)
 	if len(c.secrets) >= 8 {
 		c.secrets = c.secrets[1:]
 	}
@@ -289,6 +295,7 @@ func (e *scrubbed) Unwrap() error { return e.err }
 // emitted: shapes skipped, values rejected, minutes after the window.
 func (c *Collector) report(col *collected, w collectors.Window) {
 	if len(col.bad) > 0 {
+		c.env.Clock.Count(collectors.RejectedValues, len(col.bad))
 		c.logger.Warn("skipped bad series or points from vendor", "endpoint", "timeSeries.list", "count", len(col.bad), "first", col.bad[0])
 	}
 	if len(col.rejected) > 0 {

@@ -2,6 +2,7 @@ package gcp
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -126,5 +127,88 @@ func TestNoDataYet(t *testing.T) {
 	err := c.Collect(context.Background(), collectors.Window{Start: time.Unix(simT0, 0), End: time.Unix(simT0+60, 0)}, &collectorstest.Recorder{})
 	if !errors.Is(err, collectors.ErrNoData) {
 		t.Fatalf("err = %v, want ErrNoData", err)
+	}
+}
+
+// A server (or a proxy in between) that echoes the request into its error
+// body may encode it: the access token must not reach the error in any of
+// the shapes internal/redact knows for registered secrets.
+func TestEchoedTokenEncodedNotInError(t *testing.T) {
+	m := traffic.Default(1)
+	now := time.Unix(simT0+3600, 0)
+	w := collectors.Window{Start: time.Unix(simT0, 0), End: time.Unix(simT0+3*60, 0)}
+	var seen atomic.Value
+	c, _ := faultySim(t, m, now, func(w http.ResponseWriter, r *http.Request, n int64) bool {
+		tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		seen.Store(tok)
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error":{"code":400,"message":"bad request; echo=` + base64.StdEncoding.EncodeToString([]byte(tok)) + `"}}`))
+		return true
+	})
+	err := c.Collect(context.Background(), w, &collectorstest.Recorder{})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	tok, _ := seen.Load().(string)
+	if tok == "" {
+		t.Fatal("no token sent")
+	}
+	if b64 := base64.StdEncoding.EncodeToString([]byte(tok)); strings.Contains(err.Error(), b64[:len(b64)-4]) {
+		t.Errorf("error holds the access token, base64-encoded: %v", err)
+	}
+}
+
+// A server whose nextPageToken cycles (A, B, A, …) repeats itself just as
+// one that answers the same token twice: the loop stops at the first
+// token seen before, not after maxPages requests.
+func TestCyclingPageTokenStops(t *testing.T) {
+	m := traffic.Default(1)
+	now := time.Unix(simT0+3600, 0)
+	w := collectors.Window{Start: time.Unix(simT0, 0), End: time.Unix(simT0+3*60, 0)}
+	c, calls := faultySim(t, m, now, func(w http.ResponseWriter, r *http.Request, n int64) bool {
+		next := "A"
+		if r.URL.Query().Get("pageToken") == "A" {
+			next = "B"
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"timeSeries":[],"nextPageToken":"` + next + `"}`))
+		return true
+	})
+	err := c.Collect(context.Background(), w, &collectorstest.Recorder{})
+	if err == nil || !strings.Contains(err.Error(), "nextPageToken") {
+		t.Fatalf("err = %v, want a repeated nextPageToken", err)
+	}
+	// Pages: "" → A, A → B, B → A (seen): three requests.
+	if n := calls.Load(); n != 3 {
+		t.Errorf("%d requests, want 3", n)
+	}
+}
+
+// A point skipped for its shape (an interval that is not one aligned
+// minute) is a value lost: logged and counted in rejected_values, as the
+// impossible values are.
+func TestBadPointsCounted(t *testing.T) {
+	m := traffic.Default(1)
+	now := time.Unix(simT0+3600, 0)
+	w := collectors.Window{Start: time.Unix(simT0, 0), End: time.Unix(simT0+3*60, 0)}
+	c, _ := faultySim(t, m, now, func(w http.ResponseWriter, r *http.Request, n int64) bool {
+		w.Header().Set("Content-Type", "application/json")
+		if !strings.Contains(r.URL.Query().Get("filter"), `"loadbalancing.googleapis.com/https/request_count"`) {
+			_, _ = w.Write([]byte(`{}`))
+			return true
+		}
+		_, _ = w.Write(pageOf(
+			ts("request_count", "web-map", "HIT", "200", "", pt("2026-01-01T00:00:00Z", "2026-01-01T00:01:00Z", `{"int64Value":"30"}`)),
+			ts("request_count", "web-map", "MISS", "200", "", pt("2026-01-01T00:00:30Z", "2026-01-01T00:01:30Z", `{"int64Value":"4"}`)),
+		))
+		return true
+	})
+	counted := map[string]int{}
+	c.env.Clock = collectors.Clock{Now: func() time.Time { return now }, Reject: func(reason string, n int) { counted[reason] += n }}
+	if err := c.Collect(context.Background(), w, &collectorstest.Recorder{}); err != nil {
+		t.Fatal(err)
+	}
+	if counted[collectors.RejectedValues] != 1 {
+		t.Errorf("counted %v, want %s: 1", counted, collectors.RejectedValues)
 	}
 }

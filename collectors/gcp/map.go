@@ -337,7 +337,17 @@ func (s *sums) add(k cellKey, v int64) {
 }
 
 // location is the location a proxy continent gets ("Europe" → "europe").
-func location(continent string) string { return strings.ToLower(continent) }
+// The label is the vendor's text: one named like a reserved location
+// ("ALL" would otherwise be added into the "all" sum a second time)
+// gets a prefix.
+func location(continent string) string {
+	s := schema.Sanitize(continent)
+	switch {
+	case s == schema.LocationAll, s == schema.LocationOrigin, s == schema.LocationRUM, strings.HasPrefix(s, schema.LocationRUM+"_"):
+		return "continent_" + s
+	}
+	return s
+}
 
 // mapCells turns the cells into records: per url map and minute, "all" and
 // one per proxy continent. name gives the service name of a url map ("" =

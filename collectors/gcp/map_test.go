@@ -252,3 +252,24 @@ func TestReportCountsRejections(t *testing.T) {
 		}
 	}
 }
+
+// proxy_continent is the vendor's text: one named like a reserved location
+// ("ALL", "origin") must neither add itself a second time into the "all"
+// sum nor overwrite it; it keeps a location of its own.
+func TestContinentNamedLikeReservedLocation(t *testing.T) {
+	col := collectPages(t, map[metric][]byte{
+		mRequests: pageOf(
+			ts("request_count", "web-map", "HIT", "200", "Europe", pt(t0, t1, `{"int64Value":"100"}`)),
+			ts("request_count", "web-map", "HIT", "200", "ALL", pt(t0, t1, `{"int64Value":"5"}`)),
+			ts("request_count", "web-map", "HIT", "200", "Origin", pt(t0, t1, `{"int64Value":"3"}`)),
+		),
+	})
+	// all: 100 + 5 + 3 = 108, counted once each.
+	want := []string{
+		"gcp www all 1736935200/60 requests=108 hits=108 misses=0 passes=0 status_2xx=108 status_3xx=0 status_4xx=0 status_5xx=0",
+		"gcp www continent_all 1736935200/60 requests=5 hits=5 misses=0 passes=0 status_2xx=5 status_3xx=0 status_4xx=0 status_5xx=0",
+		"gcp www continent_origin 1736935200/60 requests=3 hits=3 misses=0 passes=0 status_2xx=3 status_3xx=0 status_4xx=0 status_5xx=0",
+		"gcp www europe 1736935200/60 requests=100 hits=100 misses=0 passes=0 status_2xx=100 status_3xx=0 status_4xx=0 status_5xx=0",
+	}
+	diffLines(t, flatten(mapCells(col, byName)), want)
+}

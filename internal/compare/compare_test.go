@@ -222,9 +222,10 @@ func TestRunSynthetic(t *testing.T) {
 		t.Error("Failed() = false with cloudflare failing")
 	}
 
-	// What was asked of graphite-web.
+	// What was asked of graphite-web: the window [50, 200) as whisper's
+	// (49, 199].
 	q := strings.Join(f.queries, "\n")
-	for _, want := range []string{"query=cdn.%2A", "summarize%28", "%2710s%27%2C%27sum%27%2Ctrue%29%2C1%2C2%2C4%29", "from=50", "until=200",
+	for _, want := range []string{"query=cdn.%2A", "summarize%28", "%2710s%27%2C%27sum%27%2Ctrue%29%2C1%2C2%2C4%29", "from=49", "until=199",
 		"cdn.%7Bakamai%2Ccloudflare%2Cfastly%7D.%2A.all.%7Bhits%2Cmisses%2Crequests%2Cedge_bytes%2Corigin_bytes%2Corigin_requests%2Cstatus_5xx%7D"} {
 		if !strings.Contains(q, want) {
 			t.Errorf("queries lack %q:\n%s", want, q)

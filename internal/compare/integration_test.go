@@ -279,3 +279,39 @@ func TestCompareRealGraphite(t *testing.T) {
 		t.Errorf("--png: exit %d, %v, %d bytes; stderr %s", pcode, err, len(img), perr.String())
 	}
 }
+
+// The window is [from, until): a point stamped at from counts, one stamped
+// at until does not. Whisper answers (from, until], which for an hourly
+// provider (bunny) would count the hour after the window instead of the
+// one inside it, with nothing said.
+func TestCompareWindowEdgesRealGraphite(t *testing.T) {
+	g := graphitetest.Start(t)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "config.toml")
+	cfg := fmt.Sprintf("state_dir = %q\n[graphite]\naddress = %q\nprefix = \"cdn\"\nweb_url = %q\n", dir, g.CarbonAddr, g.WebURL)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Unix()
+	h := now - now%3600 - 2*3600 // a whole hour, inside the 10 s archive
+	var lines []string
+	for k := int64(0); k <= 60; k++ { // fastly: 1 a minute, 10:00 … 11:00 inclusive
+		lines = append(lines, fmt.Sprintf("cdn.fastly.www.all.requests 1 %d", h+60*k))
+	}
+	lines = append(lines, fmt.Sprintf("cdn.bunny.img.all.requests 100 %d", h), fmt.Sprintf("cdn.bunny.img.all.requests 7 %d", h+3600))
+	send(t, g.CarbonAddr, lines)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, m, out := compareJSON(t, cfgPath, h, h+3600)
+		// fastly: the 60 minutes h … h+59 min; bunny: the hour at h.
+		fr, _ := num(m["fastly"], "requests")
+		br, _ := num(m["bunny"], "requests")
+		if fr == 60 && br == 100 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fastly requests %v (want 60), bunny %v (want 100)\n%s", fr, br, out)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}

@@ -148,9 +148,13 @@ func errorText(body []byte) string {
 	return snippet([]byte(s))
 }
 
-// render fetches targets as JSON over [from, until].
+// render fetches targets as JSON over [from, until): the points stamped
+// from on and before until. Whisper answers (from, until] (a point stamped
+// exactly at from is left out, one at until is in), so both ends are asked
+// one second earlier: with hourly buckets the other way would count the
+// hour after the window instead of the one inside it.
 func (c *client) render(ctx context.Context, targets []string, from, until time.Time) ([]Series, error) {
-	q := url.Values{"format": {"json"}, "from": {unix(from)}, "until": {unix(until)}}
+	q := url.Values{"format": {"json"}, "from": {unix(from.Add(-time.Second))}, "until": {unix(until.Add(-time.Second))}}
 	for _, t := range targets {
 		q.Add("target", t)
 	}

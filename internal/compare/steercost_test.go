@@ -39,7 +39,7 @@ func steerCostServer(t *testing.T) *httptest.Server {
 		case strings.Contains(tg, ".steering."):
 			w.Write([]byte(weights))
 		case strings.Contains(tg, ".cost"):
-			if q.Get("from") == "0" {
+			if q.Get("from") == "-1" { // the month from 0, as whisper's (-1, …]
 				w.Write([]byte(costMonth))
 			} else {
 				w.Write([]byte(costWin))
