@@ -342,11 +342,14 @@ func TestInspectSubscriberFollowsTimestamp(t *testing.T) {
 	c.env.Prefix = "cdn"
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c.sleep = func(context.Context, time.Duration) {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(paths) >= 2 {
-			cancel()
+	// The hook must not cancel: the domain subscriber (no product) spins
+	// through it and would stop the origin subscriber before it reads its
+	// second answer. It waits a moment; the test stops the run once the
+	// bucket is out.
+	c.sleep = func(ctx context.Context, _ time.Duration) {
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Millisecond):
 		}
 	}
 	var rec recorder
