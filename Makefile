@@ -46,16 +46,19 @@ demo-down:
 # Go benchmarks (with the anomaly detector's day of 100 000 series); the
 # sink beside a raw line sender into one carbon-cache, then through
 # carbon-c-relay into two, each with the spool's replay rate; then `run`
-# on peerbench's Fastly real-time feed at 100 and 1 000 services, with
-# fastly-exporter beside it when PEER_BIN names its binary (built outside
-# this repository; skipped, and said so, otherwise). Not part of CI.
-PEERBENCH ?= ../shared/peerbench
+# on peerbench's Fastly real-time feed at 100 and 1 000 services, paced on
+# the clock as Fastly does, with fastly-exporter beside it when PEER_BIN
+# names its binary (built outside this repository; skipped, and said so,
+# otherwise); last, 1 000 services starting 60 s behind (the catch-up after
+# an outage). Not part of CI.
+PEERBENCH ?= scripts/peerbench
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	scripts/bench-sink
 	CLUSTER=2 scripts/bench-sink
 	@if [ -x "$(PEERBENCH)/bench.sh" ]; then \
-	  PEERBENCH="$(PEERBENCH)" SERVICES="$${SERVICES:-100 1000}" FIELDS="$${FIELDS:-150}" SECONDS_="$${SECONDS_:-60}" scripts/bench-peer bench; \
+	  PEERBENCH="$(PEERBENCH)" SERVICES="$${SERVICES:-100 1000}" FIELDS="$${FIELDS:-150}" SECONDS_="$${SECONDS_:-60}" FAKERT_FLAGS="$${FAKERT_FLAGS--pace}" scripts/bench-peer bench; \
+	  PEERBENCH="$(PEERBENCH)" SERVICES=1000 FIELDS=150 SECONDS_=60 FAKERT_FLAGS="-pace -pace-behind 60s" PEER_BIN= PEER_CMD= scripts/bench-peer catchup; \
 	else \
 	  echo "bench: no peerbench kit at $(PEERBENCH) (set PEERBENCH): the side-by-side with fastly-exporter is skipped"; \
 	fi

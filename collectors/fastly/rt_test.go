@@ -105,6 +105,38 @@ func TestAggregatorMemoryBounded(t *testing.T) {
 	}
 }
 
+// A service's buckets are recycled minute after minute; the array of POPs
+// they keep must be sized to the service's POPs, not to what append grew
+// it to (128 for 100 POPs): at 1 000 services the slack was ~20 MB.
+func TestRecycledBucketsCarryNoSlack(t *testing.T) {
+	const pops = 100
+	agg := newAggregator("www", time.Minute)
+	base := int64(1700000040) // a minute start
+	agg.first = base
+	var b strings.Builder
+	for i := int64(0); i < 10*60; i++ {
+		sec := base + i
+		b.Reset()
+		b.WriteString(`{"Data":[{"datacenter":{`)
+		for p := 0; p < pops; p++ {
+			if p > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `"P%02d":{"requests":1}`, p)
+		}
+		fmt.Fprintf(&b, `},"recorded":%d}],"Timestamp":%d,"AggregateDelay":9}`, sec, sec+1)
+		decodeAdd(t, agg, []byte(b.String()))
+	}
+	if len(agg.buckets) < agg.keep {
+		t.Fatalf("%d buckets after 10 minutes, want at least keep=%d", len(agg.buckets), agg.keep)
+	}
+	for _, bk := range agg.buckets {
+		if len(bk.pops) != pops || cap(bk.pops) != pops {
+			t.Errorf("bucket %d: %d POPs in an array of %d, want %d in %d", bk.start, len(bk.pops), cap(bk.pops), pops, pops)
+		}
+	}
+}
+
 // Subscribing starts at ts 0 inside a bucket: that bucket misses its first
 // seconds and is not emitted (a partial sum would overwrite a complete
 // value); the next one is.
