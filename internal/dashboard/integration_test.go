@@ -24,21 +24,32 @@ type series struct {
 
 func render(t *testing.T, web, target string, from, until int64) []series {
 	t.Helper()
+	out, err := tryRender(web, target, from, until)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// tryRender is render returning its error: graphite-web can answer 500
+// while carbon is still creating a whisper file the glob matches, which
+// the loops waiting for the metrics to appear retry.
+func tryRender(web, target string, from, until int64) ([]series, error) {
 	q := url.Values{"target": {target}, "format": {"json"}, "from": {fmt.Sprint(from)}, "until": {fmt.Sprint(until)}}
 	resp, err := http.Get(web + "/render?" + q.Encode())
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 {
-		t.Fatalf("render %s: %s %.300s", target, resp.Status, body)
+		return nil, fmt.Errorf("render %s: %s %.300s", target, resp.Status, body)
 	}
 	var out []series
 	if err := json.Unmarshal(body, &out); err != nil {
-		t.Fatalf("render %s: %v", target, err)
+		return nil, fmt.Errorf("render %s: %v", target, err)
 	}
-	return out
+	return out, nil
 }
 
 // valueAt returns the value of s at ts, or NaN-like false.
@@ -131,7 +142,8 @@ func TestDashboardTargetsRenderOnRealGraphite(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		n := 0
-		for _, s := range render(t, srv.WebURL, prefix+".*.*.*.*", from, until) {
+		got, err := tryRender(srv.WebURL, prefix+".*.*.*.*", from, until)
+		for _, s := range got {
 			if _, ok := valueAt(s, t0); ok {
 				n++
 			}
@@ -140,13 +152,14 @@ func TestDashboardTargetsRenderOnRealGraphite(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("only %d of 126 metrics readable", n)
+			t.Fatalf("only %d of 126 metrics readable (%v)", n, err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	for {
 		n := 0
-		for _, s := range render(t, srv.WebURL, prefix+".fastly.*.all.*.*.*", from, until) {
+		got, err := tryRender(srv.WebURL, prefix+".fastly.*.all.*.*.*", from, until)
+		for _, s := range got {
 			if _, ok := valueAt(s, t0); ok {
 				n++
 			}
@@ -155,7 +168,7 @@ func TestDashboardTargetsRenderOnRealGraphite(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d inspector metrics readable", n, 2*len(inspector))
+			t.Fatalf("only %d of %d inspector metrics readable (%v)", n, 2*len(inspector), err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
