@@ -297,7 +297,7 @@ func TestFastlyInspectorsFromSimulator(t *testing.T) {
 	_, text := startSim(t, simulate.Options{Model: model, Only: []string{"fastly"}}, dir, simulate.Core{GraphiteAddr: g.CarbonAddr, Prefix: "e2esi"})
 	cfg := writeConfig(t, dir, text)
 	end := time.Now().Add(-2 * time.Hour).Truncate(time.Hour)
-	w := collectors.Window{Start: end.Add(-10 * time.Minute), End: end}
+	w := collectors.Window{Start: end.Add(-5 * time.Minute), End: end}
 	var out, errb bytes.Buffer
 	code := app.Main(context.Background(), []string{"collect", "--config", cfg, "--collector", "fastly",
 		"--from", fmt.Sprint(w.Start.Unix()), "--to", fmt.Sprint(w.End.Unix())},
@@ -314,9 +314,9 @@ func TestFastlyInspectorsFromSimulator(t *testing.T) {
 		want[p.Path][p.Time] = p.Value
 		n++
 	}
-	// 3 services × 10 minutes × (2 origins × 20 + 2 domains × 5 metrics),
+	// 3 services × 5 minutes × (2 origins × 20 + 2 domains × 5 metrics),
 	// less minutes an origin had no fetch.
-	if n < 3*10*50*9/10 {
+	if n < 3*5*50*9/10 {
 		t.Fatalf("ExpectInspectors gave %d points", n)
 	}
 	found, missing := g.WaitValues(t, want, 20*time.Second)
