@@ -80,14 +80,17 @@ func parseInspectHist(body []byte, fd *inspectFeed, perPOP bool, w collectors.Wi
 			skipped = append(skipped, fmt.Sprintf("entry %d has no %s dimension", i, fd.groupBy))
 			continue
 		}
-		loc := schema.LocationAll
+		// Location all always; grouped by datacenter, the historical API
+		// has no aggregate, so all is the sum of the POPs' series, and
+		// each POP is its own location too.
+		locs := []string{schema.LocationAll}
 		if perPOP {
 			dc := d.Dimensions["datacenter"]
 			if dc == nil {
 				skipped = append(skipped, fmt.Sprintf("entry %d has no datacenter dimension", i))
 				continue
 			}
-			loc = inspectPOP([]byte(*dc))
+			locs = append(locs, inspectPOP([]byte(*dc)))
 		}
 		node := inspectNode([]byte(*name))
 		for j, v := range d.Values {
@@ -124,14 +127,16 @@ func parseInspectHist(body []byte, fd *inspectFeed, perPOP bool, w collectors.Wi
 					x.v[fi] = f
 				}
 			}
-			key := iSeriesMinute{iKey{loc: loc, node: node}, t}
-			sum := h.sums[key]
-			if sum == nil {
-				sum = &ivals{}
-				h.sums[key] = sum
-				h.order = append(h.order, key)
+			for _, loc := range locs {
+				key := iSeriesMinute{iKey{loc: loc, node: node}, t}
+				sum := h.sums[key]
+				if sum == nil {
+					sum = &ivals{}
+					h.sums[key] = sum
+					h.order = append(h.order, key)
+				}
+				sum.add(&x)
 			}
-			sum.add(&x)
 		}
 	}
 	if a.Meta.NextCursor != nil {

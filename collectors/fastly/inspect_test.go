@@ -590,3 +590,33 @@ func TestInspectHugeValueRejected(t *testing.T) {
 	}
 	wantPoints(t, got, map[string]float64{"cdn.fastly.www.all.origins.o.origin_bytes@1700000040": 10})
 }
+
+// Grouped by datacenter, the historical API has no aggregate: location
+// all is the sum of the POPs' entries (worked out by hand), and each POP
+// is written too, a POP named like a reserved location renamed.
+func TestInspectHistoricalPerPOPWritesAllToo(t *testing.T) {
+	body := []byte(`{"status":"success","msg":null,"meta":{"next_cursor":null},"data":[
+		{"dimensions":{"host":"o1","datacenter":"LHR"},"values":[{"timestamp":1700000040,"responses":3,"status_2xx":3,"latency_10_to_50ms":3}]},
+		{"dimensions":{"host":"o1","datacenter":"ALL"},"values":[{"timestamp":1700000040,"responses":1,"status_5xx":1,"latency_1000_to_5000ms":1}]}]}`)
+	w := collectors.Window{Start: time.Unix(1700000040, 0), End: time.Unix(1700000100, 0)}
+	var h inspectHist
+	if _, skipped, err := parseInspectHist(body, originFeed, true, w, &h); err != nil || len(skipped) > 0 {
+		t.Fatalf("err %v, skipped %v", err, skipped)
+	}
+	got := pointMap(t, h.points("cdn", "www", feedOrigins, nil))
+	const at = "@1700000040"
+	wantPoints(t, got, map[string]float64{
+		"cdn.fastly.www.all.origins.o1.responses" + at:  4,
+		"cdn.fastly.www.all.origins.o1.status_2xx" + at: 3,
+		"cdn.fastly.www.all.origins.o1.status_5xx" + at: 1,
+		// 4 responses: 3 in 10–50, 1 in 1000–5000; rank 3.8 → 1000 + 4000×0.8.
+		"cdn.fastly.www.all.origins.o1.latency_p95_ms" + at:     1000 + 4000*0.8,
+		"cdn.fastly.www.lhr.origins.o1.responses" + at:          3,
+		"cdn.fastly.www.lhr.origins.o1.latency_p95_ms" + at:     10 + 40*2.85/3,
+		"cdn.fastly.www.pop_all.origins.o1.responses" + at:      1,
+		"cdn.fastly.www.pop_all.origins.o1.latency_p50_ms" + at: 1000 + 4000*0.5,
+	})
+	if len(got) != 3*20 {
+		t.Errorf("%d points, want 60 (all, lhr, pop_all × 20 metrics)", len(got))
+	}
+}

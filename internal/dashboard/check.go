@@ -32,6 +32,32 @@ func Metrics() map[string]bool {
 	return m
 }
 
+// InspectorMetrics are the metrics of Fastly's Origin and Domain Inspector
+// series, <prefix>.fastly.<service>.<location>.<feed>.<name>.<metric>, by
+// feed (collectors/fastly writes them: its InspectorMetrics, which a test
+// keeps equal to this list). They are checked only at that depth below a
+// feed node, so "responses" does not become a location-level metric.
+var InspectorMetrics = map[string][]string{
+	"origins": {"responses", "origin_bytes", "status_2xx", "status_3xx", "status_4xx", "status_5xx",
+		"latency_0_to_1ms", "latency_1_to_5ms", "latency_5_to_10ms", "latency_10_to_50ms",
+		"latency_50_to_100ms", "latency_100_to_250ms", "latency_250_to_500ms", "latency_500_to_1000ms",
+		"latency_1000_to_5000ms", "latency_5000_to_10000ms", "latency_10000_to_60000ms", "latency_60000ms",
+		"latency_p50_ms", "latency_p95_ms"},
+	"domains": {"requests", "edge_bytes", "hits", "misses", "hit_ratio"},
+}
+
+// inspectorFeed returns the feed of an inspector path (nodes
+// $prefix.fastly.<service>.<location>.<feed>.<name>.<metric>), or "".
+func inspectorFeed(nodes []string) string {
+	if len(nodes) != 7 || nodes[1] != "fastly" {
+		return ""
+	}
+	if _, ok := InspectorMetrics[nodes[4]]; ok {
+		return nodes[4]
+	}
+	return ""
+}
+
 // The template variables and annotation tags the dashboard must have.
 var (
 	requiredVars = []string{"prefix", "provider", "service", "location"}
@@ -206,7 +232,8 @@ func Check(data []byte) error {
 // CheckTarget parses one panel target and checks its metric paths
 // (including those of applyByNode templates, "%" standing for
 // $prefix.$provider): each must start with the $prefix variable and end in
-// a known metric (a {a,b} alternative must name known metrics only); and
+// a known metric (below a Fastly inspector feed node, one of that feed's
+// InspectorMetrics) (a {a,b} alternative must name known metrics only); and
 // no function that combines series may take a ratio metric's series
 // (averaged ratios are wrong: derive them from summed counts). metrics nil
 // means Metrics().
@@ -245,8 +272,15 @@ func CheckTarget(expr string, metrics map[string]bool) error {
 			errs = append(errs, fmt.Errorf("path %s does not start with $prefix", path))
 		}
 		last := nodes[len(nodes)-1]
+		known := metrics
+		if feed := inspectorFeed(nodes); feed != "" {
+			known = map[string]bool{}
+			for _, m := range InspectorMetrics[feed] {
+				known[m] = true
+			}
+		}
 		for _, m := range alternatives(last) {
-			if !metrics[m] {
+			if !known[m] {
 				errs = append(errs, fmt.Errorf("path %s: %q is not a metric cdnmetrics writes", path, m))
 			}
 		}

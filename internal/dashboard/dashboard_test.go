@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/cdnmetrics/cdnmetrics/collectors/fastly"
 )
 
 const shipped = "../../scripts/grafana-dashboard.json"
@@ -41,6 +43,10 @@ func TestCheckCatchesBreakage(t *testing.T) {
 		{"provider hidden", `"regex": "/^(?!events$|`, `"regex": "/^(?!fastly$|events$|`, "want exactly the non-provider namespaces"},
 		{"beacons listed as a provider", `|beacons$).+$/`, `).+$/`, "want exactly the non-provider namespaces"},
 		{"provider query narrowed", `"target": "$prefix.*"`, `"target": "$prefix.f*"`, `want "$prefix.*"`},
+		// Fastly inspector panels name a metric of their feed, below it.
+		{"inspector metric renamed", "origins.*.latency_p95_ms", "origins.*.latency_p99_ms", `"latency_p99_ms" is not a metric`},
+		{"inspector metric without its feed", "$location.origins.*.responses", "$location.responses", `"responses" is not a metric`},
+		{"origin metric under domains", "domains.*.requests", "domains.*.responses", `"responses" is not a metric`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -121,5 +127,18 @@ func TestMetricsCoverSchema(t *testing.T) {
 	// steering weight and cost.
 	if len(m) != 12+5+8+2 || !m["ttfb_p95_ms"] || !m["weight"] || !m["cost"] || !m["hit_ratio"] || !m["status_5xx"] || m["all"] {
 		t.Fatalf("metrics %v", m)
+	}
+}
+
+// The dashboard's list of inspector metrics is the one the Fastly
+// collector writes.
+func TestInspectorMetricsMatchCollector(t *testing.T) {
+	if len(InspectorMetrics) != len(fastly.InspectorFeeds) {
+		t.Fatalf("feeds %v, collector %v", InspectorMetrics, fastly.InspectorFeeds)
+	}
+	for _, feed := range fastly.InspectorFeeds {
+		if got, want := strings.Join(InspectorMetrics[feed], " "), strings.Join(fastly.InspectorMetrics(feed), " "); got != want {
+			t.Errorf("%s: dashboard knows %s, collector writes %s", feed, got, want)
+		}
 	}
 }

@@ -24,21 +24,32 @@ type series struct {
 
 func render(t *testing.T, web, target string, from, until int64) []series {
 	t.Helper()
+	out, err := tryRender(web, target, from, until)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// tryRender is render returning its error: graphite-web can answer 500
+// while carbon is still creating a whisper file the glob matches, which
+// the loops waiting for the metrics to appear retry.
+func tryRender(web, target string, from, until int64) ([]series, error) {
 	q := url.Values{"target": {target}, "format": {"json"}, "from": {fmt.Sprint(from)}, "until": {fmt.Sprint(until)}}
 	resp, err := http.Get(web + "/render?" + q.Encode())
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 {
-		t.Fatalf("render %s: %s %.300s", target, resp.Status, body)
+		return nil, fmt.Errorf("render %s: %s %.300s", target, resp.Status, body)
 	}
 	var out []series
 	if err := json.Unmarshal(body, &out); err != nil {
-		t.Fatalf("render %s: %v", target, err)
+		return nil, fmt.Errorf("render %s: %v", target, err)
 	}
-	return out
+	return out, nil
 }
 
 // valueAt returns the value of s at ts, or NaN-like false.
@@ -99,6 +110,15 @@ func TestDashboardTargetsRenderOnRealGraphite(t *testing.T) {
 		fmt.Fprintf(&b, "%s.%s.all.cost %g %d\n", prefix, ps, v, t0)
 	}
 	fmt.Fprintf(&b, "%s.steering.svc1.fastly.weight 0.7 %d\n%s.steering.svc1.akamai.weight 0.3 %d\n", prefix, t0, prefix, t0)
+	// Fastly inspector series of both fastly services at location all:
+	// origin o1 and domain d1 (svc2's values ten times svc1's).
+	inspector := map[string]float64{
+		"origins.o1.responses": 10, "origins.o1.status_2xx": 9, "origins.o1.status_3xx": 0, "origins.o1.status_4xx": 0,
+		"origins.o1.status_5xx": 1, "origins.o1.latency_p95_ms": 120, "domains.d1.requests": 100, "domains.d1.hit_ratio": 0.09,
+	}
+	for m, v := range inspector {
+		fmt.Fprintf(&b, "%s.fastly.svc1.all.%s %g %d\n%s.fastly.svc2.all.%s %g %d\n", prefix, m, v, t0, prefix, m, 10*v, t0)
+	}
 	c, err := net.Dial("tcp", srv.CarbonAddr)
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +142,8 @@ func TestDashboardTargetsRenderOnRealGraphite(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		n := 0
-		for _, s := range render(t, srv.WebURL, prefix+".*.*.*.*", from, until) {
+		got, err := tryRender(srv.WebURL, prefix+".*.*.*.*", from, until)
+		for _, s := range got {
 			if _, ok := valueAt(s, t0); ok {
 				n++
 			}
@@ -131,7 +152,23 @@ func TestDashboardTargetsRenderOnRealGraphite(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("only %d of 126 metrics readable", n)
+			t.Fatalf("only %d of 126 metrics readable (%v)", n, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for {
+		n := 0
+		got, err := tryRender(srv.WebURL, prefix+".fastly.*.all.*.*.*", from, until)
+		for _, s := range got {
+			if _, ok := valueAt(s, t0); ok {
+				n++
+			}
+		}
+		if n == 2*len(inspector) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d inspector metrics readable (%v)", n, 2*len(inspector), err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -157,6 +194,18 @@ func TestDashboardTargetsRenderOnRealGraphite(t *testing.T) {
 			case p.ID == 13: // cost: aliasByNode(..., -4, -3) names provider.service
 				if names["fastly.svc1"] != 2.5 || names["akamai.svc2"] != 4 || len(names) != 4 {
 					t.Errorf("cost panel series %v, want fastly.svc1 = 2.5, akamai.svc2 = 4 of 4", names)
+				}
+			case p.ID >= 14 && p.ID <= 17: // Fastly inspectors: aliasByNode(..., -5, -4, -2[, -1]) names service.location.name[.metric]
+				want := map[string]float64{
+					"14A": 10, "14B": 9, "15A": 120, "16A": 100, "17A": 0.09,
+				}[fmt.Sprint(p.ID, tg.RefID)]
+				key := map[int]string{14: "svc1.all.o1.responses", 15: "svc1.all.o1", 16: "svc1.all.d1", 17: "svc1.all.d1"}[p.ID]
+				n := 2
+				if p.ID == 14 && tg.RefID == "B" {
+					key, n = "svc1.all.o1.status_2xx", 8 // 4 classes × 2 services
+				}
+				if v, ok := names[key]; !ok || math.Abs(v-want) > 1e-9 || len(names) != n || names[strings.Replace(key, "svc1", "svc2", 1)] != 10*v {
+					t.Errorf("inspector panel %q target %s: series %v, want %s = %v and %d series", p.Title, tg.RefID, names, key, want, n)
 				}
 			case p.ID == 1: // aliasByNode(..., -4, -3, -2)
 				if v, ok := names["fastly.svc1.all"]; !ok || v != 0.9 || len(names) != 4 {

@@ -16,8 +16,11 @@ import (
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
+	"github.com/cdnmetrics/cdnmetrics/collectors/fastly/fastlysim"
 	"github.com/cdnmetrics/cdnmetrics/internal/app"
 	"github.com/cdnmetrics/cdnmetrics/internal/graphitetest"
+	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
+	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
 )
 
 // TestFastlyInspectorsCollect: `collect` with origin_inspector and
@@ -279,5 +282,46 @@ name = "api"
 	}
 	if strings.Contains(stdout.String()+stderr.String(), collectors.SimSecret) {
 		t.Fatal("the API token is in the output")
+	}
+}
+
+// TestFastlyInspectorsFromSimulator: `collect` against the built-in
+// simulator (its config turns both inspectors on, as `make demo` runs it)
+// writes every origin's and domain's series of every service, and
+// graphite-web renders exactly fastlysim.ExpectInspectors — the model's
+// seconds summed without the collector's mapping.
+func TestFastlyInspectorsFromSimulator(t *testing.T) {
+	g := graphitetest.Start(t)
+	model := traffic.Default(7)
+	dir := t.TempDir()
+	_, text := startSim(t, simulate.Options{Model: model, Only: []string{"fastly"}}, dir, simulate.Core{GraphiteAddr: g.CarbonAddr, Prefix: "e2esi"})
+	cfg := writeConfig(t, dir, text)
+	end := time.Now().Add(-2 * time.Hour).Truncate(time.Hour)
+	w := collectors.Window{Start: end.Add(-5 * time.Minute), End: end}
+	var out, errb bytes.Buffer
+	code := app.Main(context.Background(), []string{"collect", "--config", cfg, "--collector", "fastly",
+		"--from", fmt.Sprint(w.Start.Unix()), "--to", fmt.Sprint(w.End.Unix())},
+		app.IO{Stdout: &out, Stderr: &errb, Getenv: simGetenv})
+	if code != 0 {
+		t.Fatalf("collect exit %d\nstdout: %s\nstderr: %s", code, out.String(), errb.String())
+	}
+	want := map[string]map[int64]float64{}
+	n := 0
+	for _, p := range fastlysim.ExpectInspectors(model, "e2esi", w) {
+		if want[p.Path] == nil {
+			want[p.Path] = map[int64]float64{}
+		}
+		want[p.Path][p.Time] = p.Value
+		n++
+	}
+	// 3 services × 5 minutes × (2 origins × 20 + 2 domains × 5 metrics),
+	// less minutes an origin had no fetch.
+	if n < 3*5*50*9/10 {
+		t.Fatalf("ExpectInspectors gave %d points", n)
+	}
+	found, missing := g.WaitValues(t, want, 20*time.Second)
+	t.Logf("inspector points from the simulator: %d expected, %d rendered exactly, %d missing", n, found, missing)
+	if missing != 0 {
+		t.Fatalf("%d of %d inspector points not rendered as the model says", missing, n)
 	}
 }

@@ -19,12 +19,14 @@ import (
 type recorder struct {
 	mu      sync.Mutex
 	records []schema.Record
+	points  []schema.Point // ready-made points (Fastly's inspectors)
 }
 
 func (r *recorder) Emit(_ context.Context, b collectors.Batch) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.records = append(r.records, b.Records...)
+	r.points = append(r.points, b.Points...)
 	return nil
 }
 

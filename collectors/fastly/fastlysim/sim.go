@@ -104,7 +104,30 @@ func Serve(mux *http.ServeMux, sim simulate.Env) {
 		meta := map[string]any{"from": simTime(from), "to": simTime(to), "by": "minute", "region": regionOrAll(region)}
 		writeJSON(w, http.StatusOK, map[string]any{"data": rows, "status": "success", "msg": nil, "meta": meta})
 	}))
-	mux.HandleFunc("GET /v1/channel/{id}/ts/{ts}", auth(true, func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /v1/channel/{id}/ts/{ts}", auth(true, rtHandler(sim, m, func(svc int, t int64) map[string]any {
+		dc := map[string]any{}
+		var agg traffic.Sample
+		for p := range m.POPs {
+			s := m.At(svc, p, t)
+			if s.Requests == 0 && s.OriginFetches == 0 {
+				continue
+			}
+			agg.Add(s)
+			dc[m.POPs[p].Code] = simFields(s, true)
+		}
+		if len(dc) == 0 {
+			return nil // Fastly sends only seconds that had traffic
+		}
+		return map[string]any{"datacenter": dc, "aggregated": simFields(agg, true), "recorded": t}
+	})))
+	serveInspectors(mux, sim, m, auth) // inspect.go
+}
+
+// rtHandler serves a real-time feed (the channel, the inspectors):
+// GET …/{id}/ts/{ts}, long-polled, each published second as record(svc, t)
+// builds it (nil: a second without traffic, which Fastly leaves out).
+func rtHandler(sim simulate.Env, m *traffic.Model, record func(svc int, t int64) map[string]any) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		svc := m.ServiceIndex(r.PathValue("id"))
 		ts, err := strconv.ParseInt(r.PathValue("ts"), 10, 64)
 		if svc < 0 || m.Services[svc].ID != r.PathValue("id") || err != nil || ts < 0 {
@@ -142,23 +165,12 @@ func Serve(mux *http.ServeMux, sim simulate.Env) {
 		}
 		data := []map[string]any{}
 		for t := lo; t <= hi; t++ {
-			dc := map[string]any{}
-			var agg traffic.Sample
-			for p := range m.POPs {
-				s := m.At(svc, p, t)
-				if s.Requests == 0 && s.OriginFetches == 0 {
-					continue
-				}
-				agg.Add(s)
-				dc[m.POPs[p].Code] = simFields(s, true)
+			if rec := record(svc, t); rec != nil {
+				data = append(data, rec)
 			}
-			if len(dc) == 0 {
-				continue // Fastly sends only seconds that had traffic
-			}
-			data = append(data, map[string]any{"datacenter": dc, "aggregated": simFields(agg, true), "recorded": t})
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"Data": data, "Timestamp": now, "AggregateDelay": simAggDelay})
-	}))
+	}
 }
 
 // Version is the active version of every service at now; it changes every hour, so version-change events have a cause.
@@ -232,6 +244,8 @@ func Config(baseURL, dir string) (string, error) {
 	fmt.Fprintf(&b, "[fastly]\napi_url = %q\nrt_url = %q\ntoken_env = %q\nresolution = \"10s\"\ndelay = %q\n",
 		baseURL, baseURL, collectors.SimSecretEnv, (simLag + time.Minute).String())
 	fmt.Fprintf(&b, "regions = [%s]\n", quoteAll(m.Regions()))
+	// The simulated account has Origin and Domain Inspector (inspect.go).
+	b.WriteString("origin_inspector = true\ndomain_inspector = true\n")
 	for _, s := range m.Services {
 		fmt.Fprintf(&b, "[[fastly.service]]\nid = %q\nname = %q\n", s.ID, s.Name)
 	}
