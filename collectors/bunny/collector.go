@@ -53,28 +53,18 @@ func build(o *Options, env collectors.Env, extra ...httpx.Option) (*Collector, e
 	if err != nil {
 		return nil, err
 	}
-	if err := collectors.CheckURL(o.APIURL); err != nil {
-		return nil, fmt.Errorf("bunny: api_url: %w", err)
+	base, err := collectors.BaseURL(provider, "api_url", o.APIURL)
+	if err != nil {
+		return nil, err
 	}
-	logger := env.Logger // the app's logger names the collector already
-	if logger == nil {
-		logger = slog.Default().With("collector", provider)
-	}
-	opts := []httpx.Option{
-		// Bunny publishes no rate limit for its core API; one pull zone a
-		// run every 15 minutes is far from any, this only smooths bursts
-		// of many zones.
-		httpx.WithRate(5, 10),
-		httpx.WithLogger(logger),
-		httpx.WithDeadline(o.RequestDeadline()),
-	}
-	if env.HTTPClient != nil {
-		opts = append(opts, httpx.WithHTTPClient(env.HTTPClient))
-	}
-	opts = append(opts, extra...)
+	logger := env.CollectorLogger(provider)
+	// Bunny publishes no rate limit for its core API; one pull zone a run
+	// every 15 minutes is far from any, this only smooths bursts of many
+	// zones.
+	opts := append([]httpx.Option{httpx.WithRate(5, 10)}, extra...)
 	return &Collector{
-		http:   httpx.New(provider, opts...),
-		base:   strings.TrimRight(o.APIURL, "/"),
+		http:   env.VendorClient(provider, logger, o.RequestDeadline(), opts...),
+		base:   base,
 		token:  tok,
 		zones:  append([]PullZone(nil), o.PullZones...),
 		env:    env,

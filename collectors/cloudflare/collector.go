@@ -61,27 +61,17 @@ func build(o *Options, env collectors.Env, extra ...httpx.Option) (*Collector, e
 	if err != nil {
 		return nil, err
 	}
-	if err := collectors.CheckURL(o.APIURL); err != nil {
-		return nil, fmt.Errorf("cloudflare: api_url: %w", err)
+	base, err := collectors.BaseURL(provider, "api_url", o.APIURL)
+	if err != nil {
+		return nil, err
 	}
-	logger := env.Logger // the app's logger names the collector already
-	if logger == nil {
-		logger = slog.Default().With("collector", provider)
-	}
-	opts := []httpx.Option{
-		// Cloudflare allows about 300 GraphQL queries per 5 minutes per
-		// user; stay a little under it.
-		httpx.WithRate(0.9, 10),
-		httpx.WithLogger(logger),
-		httpx.WithDeadline(o.RequestDeadline()),
-	}
-	if env.HTTPClient != nil {
-		opts = append(opts, httpx.WithHTTPClient(env.HTTPClient))
-	}
-	opts = append(opts, extra...)
+	logger := env.CollectorLogger(provider)
+	// Cloudflare allows about 300 GraphQL queries per 5 minutes per user;
+	// stay a little under it.
+	opts := append([]httpx.Option{httpx.WithRate(0.9, 10)}, extra...)
 	return &Collector{
-		http:     httpx.New(provider, opts...),
-		base:     strings.TrimRight(o.APIURL, "/"),
+		http:     env.VendorClient(provider, logger, o.RequestDeadline(), opts...),
+		base:     base,
 		token:    tok,
 		account:  strings.TrimSpace(o.AccountID),
 		perColo:  o.PerColo,

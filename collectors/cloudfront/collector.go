@@ -67,15 +67,11 @@ func New(o *Options, env collectors.Env) (*Collector, error) {
 			co.BaseEndpoint = aws.String(o.EndpointURL)
 		}
 	})
-	logger := env.Logger // the app's logger names the collector already
-	if logger == nil {
-		logger = slog.Default().With("collector", provider)
-	}
 	return &Collector{
 		api:    api,
 		dists:  append([]Distribution(nil), o.Distributions...),
 		env:    env,
-		logger: logger,
+		logger: env.CollectorLogger(provider),
 		secret: secret,
 
 		callTimeout: o.RequestDeadline(),

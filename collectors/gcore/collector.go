@@ -52,30 +52,20 @@ func build(o *Options, env collectors.Env, extra ...httpx.Option) (*Collector, e
 	if err != nil {
 		return nil, err
 	}
-	if err := collectors.CheckURL(o.APIURL); err != nil {
-		return nil, fmt.Errorf("gcore: api_url: %w", err)
+	base, err := collectors.BaseURL(provider, "api_url", o.APIURL)
+	if err != nil {
+		return nil, err
 	}
 	if _, ok := granularities[o.Granularity]; !ok {
 		return nil, fmt.Errorf("gcore: granularity %q: must be one of %s", o.Granularity, granularityNames())
 	}
-	logger := env.Logger // the app's logger names the collector already
-	if logger == nil {
-		logger = slog.Default().With("collector", provider)
-	}
-	opts := []httpx.Option{
-		// Gcore does not publish a limit for the statistics API; a few
-		// requests a second is far more than one run needs.
-		httpx.WithRate(5, 10),
-		httpx.WithLogger(logger),
-		httpx.WithDeadline(o.RequestDeadline()),
-	}
-	if env.HTTPClient != nil {
-		opts = append(opts, httpx.WithHTTPClient(env.HTTPClient))
-	}
-	opts = append(opts, extra...)
+	logger := env.CollectorLogger(provider)
+	// Gcore does not publish a limit for the statistics API; a few requests
+	// a second is far more than one run needs.
+	opts := append([]httpx.Option{httpx.WithRate(5, 10)}, extra...)
 	return &Collector{
-		http:        httpx.New(provider, opts...),
-		base:        strings.TrimRight(o.APIURL, "/"),
+		http:        env.VendorClient(provider, logger, o.RequestDeadline(), opts...),
+		base:        base,
 		token:       tok,
 		granularity: o.Granularity,
 		step:        int64(o.step() / time.Second),
