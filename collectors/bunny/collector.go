@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
@@ -37,9 +36,7 @@ type Collector struct {
 	env    collectors.Env
 	logger *slog.Logger
 
-	mu         sync.Mutex
-	discovered []PullZone
-	discAt     time.Time
+	discovered collectors.Discovery[PullZone]
 }
 
 // New builds a collector from validated options.
@@ -238,32 +235,24 @@ func (c *Collector) zoneList(ctx context.Context) ([]PullZone, error) {
 	if len(c.zones) > 0 {
 		return c.zones, nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := c.env.Clock.Time()
-	if c.discovered != nil && now.Sub(c.discAt) < discoveryTTL {
-		return c.discovered, nil
-	}
-	zs, err := c.discover(ctx)
-	if err != nil {
-		err = &zoneError{err: err, token: c.token}
-		if c.discovered != nil {
-			c.logger.Warn("pull zone discovery failed, reusing the last list", "err", err, "pull_zones", len(c.discovered))
-			return c.discovered, nil
+	return c.discovered.List(discoveryTTL, c.env.Clock.Time, func() ([]PullZone, error) {
+		zs, err := c.discover(ctx)
+		if err != nil {
+			return nil, &zoneError{err: err, token: c.token}
 		}
-		return nil, err
-	}
-	refs := make([]collectors.ServiceRef, len(zs))
-	for i, z := range zs {
-		refs[i] = collectors.ServiceRef{ID: z.id(), Name: z.label()}
-	}
-	for i, n := range c.env.PathNames(provider, refs) {
-		if n != zs[i].label() {
-			zs[i].path = n
+		refs := make([]collectors.ServiceRef, len(zs))
+		for i, z := range zs {
+			refs[i] = collectors.ServiceRef{ID: z.id(), Name: z.label()}
 		}
-	}
-	c.discovered, c.discAt = zs, now
-	return zs, nil
+		for i, n := range c.env.PathNames(provider, refs) {
+			if n != zs[i].label() {
+				zs[i].path = n
+			}
+		}
+		return zs, nil
+	}, func(err error, n int) {
+		c.logger.Warn("pull zone discovery failed, reusing the last list", "err", err, "pull_zones", n)
+	})
 }
 
 // discover pages through GET /pullzone.

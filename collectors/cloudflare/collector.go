@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
@@ -45,9 +44,7 @@ type Collector struct {
 	// rowLimit is the per-node row limit sent in queries; tests lower it.
 	rowLimit int
 
-	mu         sync.Mutex
-	discovered []Zone
-	discAt     time.Time
+	discovered collectors.Discovery[Zone]
 }
 
 // New builds a collector from validated options.
@@ -288,33 +285,26 @@ func (c *Collector) zoneList(ctx context.Context) ([]Zone, error) {
 	if len(c.zones) > 0 {
 		return c.zones, nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.discovered != nil && c.now().Sub(c.discAt) < discoveryTTL {
-		return c.discovered, nil
-	}
-	zs, err := c.discover(ctx)
-	if err != nil {
-		err = &zoneError{err: err, token: c.token}
-		if c.discovered != nil {
-			c.logger.Warn("zone discovery failed, reusing the last list", "err", err, "zones", len(c.discovered))
-			return c.discovered, nil
+	return c.discovered.List(discoveryTTL, c.now, func() ([]Zone, error) {
+		zs, err := c.discover(ctx)
+		if err != nil {
+			return nil, &zoneError{err: err, token: c.token}
 		}
-		return nil, err
-	}
-	// Zone names are unique in an account, but not once sanitised for
-	// paths: every discovered zone claims its path.
-	refs := make([]collectors.ServiceRef, len(zs))
-	for i, z := range zs {
-		refs[i] = collectors.ServiceRef{ID: z.ID, Name: z.label()}
-	}
-	for i, n := range c.env.PathNames(provider, refs) {
-		if n != zs[i].label() {
-			zs[i].path = n
+		// Zone names are unique in an account, but not once sanitised for
+		// paths: every discovered zone claims its path.
+		refs := make([]collectors.ServiceRef, len(zs))
+		for i, z := range zs {
+			refs[i] = collectors.ServiceRef{ID: z.ID, Name: z.label()}
 		}
-	}
-	c.discovered, c.discAt = zs, c.now()
-	return zs, nil
+		for i, n := range c.env.PathNames(provider, refs) {
+			if n != zs[i].label() {
+				zs[i].path = n
+			}
+		}
+		return zs, nil
+	}, func(err error, n int) {
+		c.logger.Warn("zone discovery failed, reusing the last list", "err", err, "zones", n)
+	})
 }
 
 // discover pages through GET /client/v4/zones?account.id=….

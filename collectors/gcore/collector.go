@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
@@ -36,9 +35,7 @@ type Collector struct {
 	logger      *slog.Logger
 	now         func() time.Time
 
-	mu         sync.Mutex
-	discovered []Resource
-	discAt     time.Time
+	discovered collectors.Discovery[Resource]
 }
 
 // New builds a collector from validated options.
@@ -218,32 +215,25 @@ func (c *Collector) resourceList(ctx context.Context) ([]Resource, error) {
 	if len(c.resources) > 0 {
 		return c.resources, nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.discovered != nil && c.now().Sub(c.discAt) < discoveryTTL {
-		return c.discovered, nil
-	}
-	rs, err := c.discover(ctx)
-	if err != nil {
-		err = &resourceError{err: err, token: c.token}
-		if c.discovered != nil {
-			c.logger.Warn("resource discovery failed, reusing the last list", "err", err, "resources", len(c.discovered))
-			return c.discovered, nil
+	return c.discovered.List(discoveryTTL, c.now, func() ([]Resource, error) {
+		rs, err := c.discover(ctx)
+		if err != nil {
+			return nil, &resourceError{err: err, token: c.token}
 		}
-		return nil, err
-	}
-	refs := make([]collectors.ServiceRef, len(rs))
-	for i, r := range rs {
-		refs[i] = collectors.ServiceRef{ID: r.idString(), Name: r.label()}
-	}
-	for i, n := range c.env.PathNames(provider, refs) {
-		if n != rs[i].label() {
-			rs[i].path = n
+		refs := make([]collectors.ServiceRef, len(rs))
+		for i, r := range rs {
+			refs[i] = collectors.ServiceRef{ID: r.idString(), Name: r.label()}
 		}
-	}
-	c.logger.Debug("discovered resources", "resources", len(rs))
-	c.discovered, c.discAt = rs, c.now()
-	return rs, nil
+		for i, n := range c.env.PathNames(provider, refs) {
+			if n != rs[i].label() {
+				rs[i].path = n
+			}
+		}
+		c.logger.Debug("discovered resources", "resources", len(rs))
+		return rs, nil
+	}, func(err error, n int) {
+		c.logger.Warn("resource discovery failed, reusing the last list", "err", err, "resources", n)
+	})
 }
 
 // discover reads GET /cdn/resources (one answer holds every resource).
