@@ -1,6 +1,7 @@
 package collectors
 
 import (
+	"errors"
 	"net/http"
 	"testing"
 	"time"
@@ -28,5 +29,22 @@ func TestBaseURL(t *testing.T) {
 	_, err := BaseURL("vendor", "api_url", "ftp://api.example.test")
 	if err == nil || err.Error() != `vendor: api_url: "ftp://api.example.test" is not an http(s)://host[/path] URL` {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A ServiceError names its service, or none for the account, and never
+// shows the secret an answer echoed.
+func TestServiceError(t *testing.T) {
+	inner := errors.New("vendorx: GET /stats: HTTP 500: bad key s3cr3t")
+	e := &ServiceError{Provider: "vendorx", Kind: "pull zone", Name: "img", ID: "42", Secret: "s3cr3t", Err: inner}
+	if got, want := e.Error(), "vendorx: pull zone img (42): GET /stats: HTTP 500: bad key [redacted]"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	e.Name, e.ID = "", ""
+	if got, want := e.Error(), "vendorx: GET /stats: HTTP 500: bad key [redacted]"; got != want {
+		t.Errorf("account-wide: got %q, want %q", got, want)
+	}
+	if !errors.Is(e, inner) {
+		t.Error("does not unwrap to its cause")
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
@@ -141,7 +140,7 @@ func ceilHour(t time.Time) time.Time {
 // complete hours; errors name the zone.
 func (c *Collector) collectZone(ctx context.Context, z PullZone, w collectors.Window, complete time.Time) ([]schema.Record, error) {
 	name := z.pathName()
-	zerr := func(err error) error { return &zoneError{zone: name, id: z.id(), err: err, token: c.token} }
+	zerr := func(err error) error { return c.zoneError(name, z.id(), err) }
 	q := url.Values{}
 	q.Set("pullZone", z.id())
 	q.Set("dateFrom", w.Start.UTC().Format(timeLayout))
@@ -208,26 +207,11 @@ func (c *Collector) afterWindow(zone string, after []int64, w collectors.Window)
 	}
 }
 
-// zoneError names the pull zone a failure belongs to. Its message never
-// holds the API key, even when a vendor or proxy echoes the request into a
-// body that httpx quotes.
-type zoneError struct {
-	zone, id, token string
-	err             error
+// zoneError names the pull zone a failure belongs to (none for the
+// account); its message never holds the API key.
+func (c *Collector) zoneError(name, id string, err error) error {
+	return &collectors.ServiceError{Provider: provider, Kind: "pull zone", Name: name, ID: id, Secret: c.token, Err: err}
 }
-
-func (e *zoneError) Error() string {
-	msg := strings.TrimPrefix(e.err.Error(), provider+": ")
-	if e.token != "" {
-		msg = strings.ReplaceAll(msg, e.token, "[redacted]")
-	}
-	if e.zone == "" {
-		return provider + ": " + msg
-	}
-	return fmt.Sprintf("%s: pull zone %s (%s): %s", provider, e.zone, e.id, msg)
-}
-
-func (e *zoneError) Unwrap() error { return e.err }
 
 // zoneList returns the configured pull zones, or the account's (discovered,
 // cached for discoveryTTL; a failed refresh reuses the last list).
@@ -238,7 +222,7 @@ func (c *Collector) zoneList(ctx context.Context) ([]PullZone, error) {
 	return c.discovered.List(discoveryTTL, c.env.Clock.Time, func() ([]PullZone, error) {
 		zs, err := c.discover(ctx)
 		if err != nil {
-			return nil, &zoneError{err: err, token: c.token}
+			return nil, c.zoneError("", "", err)
 		}
 		refs := make([]collectors.ServiceRef, len(zs))
 		for i, z := range zs {

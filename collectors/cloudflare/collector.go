@@ -129,7 +129,7 @@ func (c *Collector) Collect(ctx context.Context, w collectors.Window, e collecto
 // vendor returned, and an error naming the zone for whatever failed.
 func (c *Collector) collectZone(ctx context.Context, z Zone, w collectors.Window) ([]schema.Record, int, error) {
 	name := z.pathName()
-	zerr := func(err error) error { return &zoneError{zone: name, id: z.ID, err: err, token: c.token} }
+	zerr := func(err error) error { return c.zoneError(name, z.ID, err) }
 	a, err := c.query(ctx, z.ID, true, c.perColo, w.Start, w.End)
 	if err != nil {
 		return nil, 0, zerr(err)
@@ -250,26 +250,11 @@ func (c *Collector) logBad(zone, node string, bad []string) {
 	c.logger.Warn("skipped bad rows from vendor", "zone", zone, "endpoint", "POST "+graphqlPath, "node", node, "count", len(bad), "first", bad[0])
 }
 
-// zoneError names the zone a failure belongs to. Its message never holds
-// the token, even when a vendor or proxy echoes the request into a body
-// that httpx quotes.
-type zoneError struct {
-	zone, id, token string
-	err             error
+// zoneError names the zone a failure belongs to (none for the account);
+// its message never holds the token.
+func (c *Collector) zoneError(name, id string, err error) error {
+	return &collectors.ServiceError{Provider: provider, Kind: "zone", Name: name, ID: id, Secret: c.token, Err: err}
 }
-
-func (e *zoneError) Error() string {
-	msg := strings.TrimPrefix(e.err.Error(), provider+": ")
-	if e.token != "" {
-		msg = strings.ReplaceAll(msg, e.token, "[redacted]")
-	}
-	if e.zone == "" {
-		return provider + ": " + msg
-	}
-	return fmt.Sprintf("%s: zone %s (%s): %s", provider, e.zone, e.id, msg)
-}
-
-func (e *zoneError) Unwrap() error { return e.err }
 
 func orDash(s string) string {
 	if s == "" {
@@ -288,7 +273,7 @@ func (c *Collector) zoneList(ctx context.Context) ([]Zone, error) {
 	return c.discovered.List(discoveryTTL, c.now, func() ([]Zone, error) {
 		zs, err := c.discover(ctx)
 		if err != nil {
-			return nil, &zoneError{err: err, token: c.token}
+			return nil, c.zoneError("", "", err)
 		}
 		// Zone names are unique in an account, but not once sanitised for
 		// paths: every discovered zone claims its path.

@@ -145,11 +145,11 @@ func (c *Collector) collectResource(ctx context.Context, r Resource, w collector
 	resp, err := c.http.Do(ctx, httpx.Request{Method: http.MethodGet, URL: c.base + seriesPath + "?" + c.seriesQuery(r, w),
 		Header: c.header(), Endpoint: "GET " + seriesPath})
 	if err != nil {
-		return nil, 0, &resourceError{name: name, id: r.ID, err: err, token: c.token}
+		return nil, 0, c.resourceError(name, r.idString(), err)
 	}
 	a, err := parseSeries(resp.Body)
 	if err != nil {
-		return nil, 0, &resourceError{name: name, id: r.ID, err: fmt.Errorf("GET %s: %w", seriesPath, err), token: c.token}
+		return nil, 0, c.resourceError(name, r.idString(), fmt.Errorf("GET %s: %w", seriesPath, err))
 	}
 	recs, res := mapSeries(name, r.idString(), a, c.step, w.Start.Unix(), w.End.Unix())
 	c.report(name, res, w)
@@ -185,28 +185,11 @@ func (c *Collector) report(resource string, res mapResult, w collectors.Window) 
 	}
 }
 
-// resourceError names the resource a failure belongs to. Its message never
-// holds the token, even when the vendor or a proxy echoes the request into
-// a body that httpx quotes.
-type resourceError struct {
-	name  string
-	id    int64
-	token string
-	err   error
+// resourceError names the resource a failure belongs to (none for the
+// account); its message never holds the token.
+func (c *Collector) resourceError(name, id string, err error) error {
+	return &collectors.ServiceError{Provider: provider, Kind: "resource", Name: name, ID: id, Secret: c.token, Err: err}
 }
-
-func (e *resourceError) Error() string {
-	msg := strings.TrimPrefix(e.err.Error(), provider+": ")
-	if e.token != "" {
-		msg = strings.ReplaceAll(msg, e.token, "[redacted]")
-	}
-	if e.id == 0 {
-		return provider + ": " + msg
-	}
-	return fmt.Sprintf("%s: resource %s (%d): %s", provider, e.name, e.id, msg)
-}
-
-func (e *resourceError) Unwrap() error { return e.err }
 
 // resourceList returns the configured resources, or the account's
 // (discovered, cached for discoveryTTL; a failed refresh reuses the last
@@ -218,7 +201,7 @@ func (c *Collector) resourceList(ctx context.Context) ([]Resource, error) {
 	return c.discovered.List(discoveryTTL, c.now, func() ([]Resource, error) {
 		rs, err := c.discover(ctx)
 		if err != nil {
-			return nil, &resourceError{err: err, token: c.token}
+			return nil, c.resourceError("", "", err)
 		}
 		refs := make([]collectors.ServiceRef, len(rs))
 		for i, r := range rs {
