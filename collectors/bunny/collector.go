@@ -2,7 +2,6 @@ package bunny
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -95,36 +94,16 @@ func (c *Collector) Collect(ctx context.Context, w collectors.Window, e collecto
 	if err != nil {
 		return err
 	}
-	var errs []error
-	emitted, included := 0, 0
-	for _, z := range zones {
-		// Shards and service filters pick the zones this instance reads.
-		if !c.env.Includes(z.id(), z.label()) || !c.only.Has(z.id(), z.label()) {
-			continue
-		}
-		included++
-		if err := ctx.Err(); err != nil {
-			errs = append(errs, fmt.Errorf("bunny: %w", err))
-			break
-		}
-		recs, err := c.collectZone(ctx, z, w, complete)
-		if len(recs) > 0 {
-			emitted += len(recs)
-			if eerr := e.Emit(ctx, collectors.Batch{Records: recs}); eerr != nil {
-				return errors.Join(append(errs, fmt.Errorf("bunny: emit pull zone %s: %w", z.pathName(), eerr))...)
-			}
-		}
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	if emitted == 0 && included > 0 {
-		return collectors.ErrNoData
-	}
-	return nil
+	return collectors.ServiceRun[PullZone]{Provider: provider, Kind: "pull zone",
+		Name: func(z PullZone) (collectors.ServiceRef, string) {
+			return collectors.ServiceRef{ID: z.id(), Name: z.label()}, z.pathName()
+		},
+		// No complete hour mapped for any zone is no data yet.
+		Collect: func(z PullZone) (collectors.Batch, int, error) {
+			recs, err := c.collectZone(ctx, z, w, complete)
+			return collectors.Batch{Records: recs}, len(recs), err
+		},
+	}.Run(ctx, c.env, c.only, zones, e)
 }
 
 // ceilHour is the first whole hour at or after t.

@@ -93,36 +93,16 @@ func (c *Collector) Collect(ctx context.Context, w collectors.Window, e collecto
 	if err != nil {
 		return err
 	}
-	var errs []error
-	rowsSeen, included := 0, 0
-	for _, z := range zones {
-		// Shards and service filters pick the zones this instance reads.
-		if !c.env.Includes(z.ID, z.label()) || !c.only.Has(z.ID, z.label()) {
-			continue
-		}
-		included++
-		if err := ctx.Err(); err != nil {
-			errs = append(errs, fmt.Errorf("cloudflare: %w", err))
-			break
-		}
-		recs, n, err := c.collectZone(ctx, z, w)
-		rowsSeen += n
-		if len(recs) > 0 {
-			if eerr := e.Emit(ctx, collectors.Batch{Records: recs}); eerr != nil {
-				return errors.Join(append(errs, fmt.Errorf("cloudflare: emit zone %s: %w", z.pathName(), eerr))...)
-			}
-		}
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	if rowsSeen == 0 && included > 0 {
-		return collectors.ErrNoData
-	}
-	return nil
+	return collectors.ServiceRun[Zone]{Provider: provider, Kind: "zone",
+		Name: func(z Zone) (collectors.ServiceRef, string) {
+			return collectors.ServiceRef{ID: z.ID, Name: z.label()}, z.pathName()
+		},
+		// No rows for any zone is no data yet.
+		Collect: func(z Zone) (collectors.Batch, int, error) {
+			recs, rows, err := c.collectZone(ctx, z, w)
+			return collectors.Batch{Records: recs}, rows, err
+		},
+	}.Run(ctx, c.env, c.only, zones, e)
 }
 
 // collectZone returns the zone's records over w, the number of rows the

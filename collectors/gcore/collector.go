@@ -2,7 +2,6 @@ package gcore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -90,36 +89,16 @@ func (c *Collector) Collect(ctx context.Context, w collectors.Window, e collecto
 	if err != nil {
 		return err
 	}
-	var errs []error
-	points, included := 0, 0
-	for _, r := range rs {
-		// Shards and service filters pick the resources this instance reads.
-		if !c.env.Includes(r.idString(), r.label()) || !c.only.Has(r.idString(), r.label()) {
-			continue
-		}
-		included++
-		if err := ctx.Err(); err != nil {
-			errs = append(errs, fmt.Errorf("gcore: %w", err))
-			break
-		}
-		recs, n, err := c.collectResource(ctx, r, w)
-		points += n
-		if len(recs) > 0 {
-			if eerr := e.Emit(ctx, collectors.Batch{Records: recs}); eerr != nil {
-				return errors.Join(append(errs, fmt.Errorf("gcore: emit resource %s: %w", r.pathName(), eerr))...)
-			}
-		}
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	if points == 0 && included > 0 {
-		return collectors.ErrNoData
-	}
-	return nil
+	return collectors.ServiceRun[Resource]{Provider: provider, Kind: "resource",
+		Name: func(r Resource) (collectors.ServiceRef, string) {
+			return collectors.ServiceRef{ID: r.idString(), Name: r.label()}, r.pathName()
+		},
+		// No points for any resource is no data yet.
+		Collect: func(r Resource) (collectors.Batch, int, error) {
+			recs, points, err := c.collectResource(ctx, r, w)
+			return collectors.Batch{Records: recs}, points, err
+		},
+	}.Run(ctx, c.env, c.only, rs, e)
 }
 
 // seriesQuery is the query of one series request: one resource, grouped by
