@@ -66,3 +66,25 @@ func TestServiceRun(t *testing.T) {
 		t.Fatalf("ended context: err %v, read %v; want context.Canceled before any read", err, read)
 	}
 }
+
+type pathNamerFunc func(provider string, svcs []ServiceRef) []string
+
+func (f pathNamerFunc) PathNames(provider string, svcs []ServiceRef) []string { return f(provider, svcs) }
+
+// ClaimPaths sets a path only on the services whose path name is not
+// their label.
+func TestClaimPaths(t *testing.T) {
+	type svc struct{ id, label, path string }
+	svcs := []svc{{"1", "www", ""}, {"2", "WWW", ""}}
+	env := Env{Paths: pathNamerFunc(func(provider string, refs []ServiceRef) []string {
+		if provider != "vendorx" || len(refs) != 2 || refs[1] != (ServiceRef{ID: "2", Name: "WWW"}) {
+			t.Fatalf("PathNames(%q, %v)", provider, refs)
+		}
+		return []string{"www", "WWW_2"}
+	})}
+	ClaimPaths(env, "vendorx", svcs, func(s svc) ServiceRef { return ServiceRef{ID: s.id, Name: s.label} },
+		func(s *svc, p string) { s.path = p })
+	if svcs[0].path != "" || svcs[1].path != "WWW_2" {
+		t.Fatalf("paths %q, %q; want \"\" and WWW_2", svcs[0].path, svcs[1].path)
+	}
+}

@@ -95,9 +95,7 @@ func (c *Collector) Collect(ctx context.Context, w collectors.Window, e collecto
 		return err
 	}
 	return collectors.ServiceRun[PullZone]{Provider: provider, Kind: "pull zone",
-		Name: func(z PullZone) (collectors.ServiceRef, string) {
-			return collectors.ServiceRef{ID: z.id(), Name: z.label()}, z.pathName()
-		},
+		Name: func(z PullZone) (collectors.ServiceRef, string) { return z.ref(), z.pathName() },
 		// No complete hour mapped for any zone is no data yet.
 		Collect: func(z PullZone) (collectors.Batch, int, error) {
 			recs, err := c.collectZone(ctx, z, w, complete)
@@ -203,15 +201,7 @@ func (c *Collector) zoneList(ctx context.Context) ([]PullZone, error) {
 		if err != nil {
 			return nil, c.zoneError("", "", err)
 		}
-		refs := make([]collectors.ServiceRef, len(zs))
-		for i, z := range zs {
-			refs[i] = collectors.ServiceRef{ID: z.id(), Name: z.label()}
-		}
-		for i, n := range c.env.PathNames(provider, refs) {
-			if n != zs[i].label() {
-				zs[i].path = n
-			}
-		}
+		collectors.ClaimPaths(c.env, provider, zs, PullZone.ref, func(z *PullZone, p string) { z.path = p })
 		return zs, nil
 	}, func(err error, n int) {
 		c.logger.Warn("pull zone discovery failed, reusing the last list", "err", err, "pull_zones", n)

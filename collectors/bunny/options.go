@@ -29,6 +29,11 @@ func (z PullZone) label() string {
 	return z.id()
 }
 
+// ref is what filters and path claims know the zone by.
+func (z PullZone) ref() collectors.ServiceRef {
+	return collectors.ServiceRef{ID: z.id(), Name: z.label()}
+}
+
 // pathName is the name used in paths and messages.
 func (z PullZone) pathName() string {
 	if z.path != "" {

@@ -94,9 +94,7 @@ func (c *Collector) Collect(ctx context.Context, w collectors.Window, e collecto
 		return err
 	}
 	return collectors.ServiceRun[Zone]{Provider: provider, Kind: "zone",
-		Name: func(z Zone) (collectors.ServiceRef, string) {
-			return collectors.ServiceRef{ID: z.ID, Name: z.label()}, z.pathName()
-		},
+		Name: func(z Zone) (collectors.ServiceRef, string) { return z.ref(), z.pathName() },
 		// No rows for any zone is no data yet.
 		Collect: func(z Zone) (collectors.Batch, int, error) {
 			recs, rows, err := c.collectZone(ctx, z, w)
@@ -257,15 +255,7 @@ func (c *Collector) zoneList(ctx context.Context) ([]Zone, error) {
 		}
 		// Zone names are unique in an account, but not once sanitised for
 		// paths: every discovered zone claims its path.
-		refs := make([]collectors.ServiceRef, len(zs))
-		for i, z := range zs {
-			refs[i] = collectors.ServiceRef{ID: z.ID, Name: z.label()}
-		}
-		for i, n := range c.env.PathNames(provider, refs) {
-			if n != zs[i].label() {
-				zs[i].path = n
-			}
-		}
+		collectors.ClaimPaths(c.env, provider, zs, Zone.ref, func(z *Zone, p string) { z.path = p })
 		return zs, nil
 	}, func(err error, n int) {
 		c.logger.Warn("zone discovery failed, reusing the last list", "err", err, "zones", n)

@@ -28,6 +28,9 @@ func (z Zone) label() string {
 	return z.ID
 }
 
+// ref is what filters and path claims know the zone by.
+func (z Zone) ref() collectors.ServiceRef { return collectors.ServiceRef{ID: z.ID, Name: z.label()} }
+
 // pathName is the name used in paths and messages.
 func (z Zone) pathName() string {
 	if z.path != "" {

@@ -90,9 +90,7 @@ func (c *Collector) Collect(ctx context.Context, w collectors.Window, e collecto
 		return err
 	}
 	return collectors.ServiceRun[Resource]{Provider: provider, Kind: "resource",
-		Name: func(r Resource) (collectors.ServiceRef, string) {
-			return collectors.ServiceRef{ID: r.idString(), Name: r.label()}, r.pathName()
-		},
+		Name: func(r Resource) (collectors.ServiceRef, string) { return r.ref(), r.pathName() },
 		// No points for any resource is no data yet.
 		Collect: func(r Resource) (collectors.Batch, int, error) {
 			recs, points, err := c.collectResource(ctx, r, w)
@@ -182,15 +180,7 @@ func (c *Collector) resourceList(ctx context.Context) ([]Resource, error) {
 		if err != nil {
 			return nil, c.resourceError("", "", err)
 		}
-		refs := make([]collectors.ServiceRef, len(rs))
-		for i, r := range rs {
-			refs[i] = collectors.ServiceRef{ID: r.idString(), Name: r.label()}
-		}
-		for i, n := range c.env.PathNames(provider, refs) {
-			if n != rs[i].label() {
-				rs[i].path = n
-			}
-		}
+		collectors.ClaimPaths(c.env, provider, rs, Resource.ref, func(r *Resource, p string) { r.path = p })
 		c.logger.Debug("discovered resources", "resources", len(rs))
 		return rs, nil
 	}, func(err error, n int) {

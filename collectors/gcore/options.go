@@ -32,6 +32,11 @@ func (r Resource) label() string {
 	return r.idString()
 }
 
+// ref is what filters and path claims know the resource by.
+func (r Resource) ref() collectors.ServiceRef {
+	return collectors.ServiceRef{ID: r.idString(), Name: r.label()}
+}
+
 // pathName is the name used in paths and messages.
 func (r Resource) pathName() string {
 	if r.path != "" {
