@@ -69,7 +69,9 @@ func TestServiceRun(t *testing.T) {
 
 type pathNamerFunc func(provider string, svcs []ServiceRef) []string
 
-func (f pathNamerFunc) PathNames(provider string, svcs []ServiceRef) []string { return f(provider, svcs) }
+func (f pathNamerFunc) PathNames(provider string, svcs []ServiceRef) []string {
+	return f(provider, svcs)
+}
 
 // ClaimPaths sets a path only on the services whose path name is not
 // their label.
