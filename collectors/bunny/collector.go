@@ -247,14 +247,7 @@ func (c *Collector) discover(ctx context.Context) ([]PullZone, error) {
 
 // SelectServices implements collectors.ServiceSelector.
 func (c *Collector) SelectServices(ids []string) error {
-	c.only = collectors.NewSelection(ids)
-	if c.only == nil || len(c.zones) == 0 {
-		return nil // discovered zones are matched when they are listed
-	}
-	for _, z := range c.zones {
-		if c.only.Has(z.id(), z.label()) {
-			return nil
-		}
-	}
-	return fmt.Errorf("bunny: no configured pull zone matches %v", ids)
+	var err error
+	c.only, err = collectors.SelectConfigured(provider, "pull zone", ids, c.zones, PullZone.ref)
+	return err
 }

@@ -295,17 +295,7 @@ func (c *Collector) discover(ctx context.Context) ([]Zone, error) {
 
 // SelectServices implements collectors.ServiceSelector.
 func (c *Collector) SelectServices(ids []string) error {
-	c.only = collectors.NewSelection(ids)
-	if c.only == nil {
-		return nil
-	}
-	if len(c.zones) == 0 {
-		return nil // discovered zones are matched when they are listed
-	}
-	for _, z := range c.zones {
-		if c.only.Has(z.ID, z.label()) {
-			return nil
-		}
-	}
-	return fmt.Errorf("cloudflare: no configured zone matches %v", ids)
+	var err error
+	c.only, err = collectors.SelectConfigured(provider, "zone", ids, c.zones, Zone.ref)
+	return err
 }

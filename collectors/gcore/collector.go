@@ -206,14 +206,7 @@ func (c *Collector) discover(ctx context.Context) ([]Resource, error) {
 
 // SelectServices implements collectors.ServiceSelector.
 func (c *Collector) SelectServices(ids []string) error {
-	c.only = collectors.NewSelection(ids)
-	if c.only == nil || len(c.resources) == 0 {
-		return nil // discovered resources are matched when they are listed
-	}
-	for _, r := range c.resources {
-		if c.only.Has(r.idString(), r.label()) {
-			return nil
-		}
-	}
-	return fmt.Errorf("gcore: no configured resource matches %v", ids)
+	var err error
+	c.only, err = collectors.SelectConfigured(provider, "resource", ids, c.resources, Resource.ref)
+	return err
 }

@@ -330,14 +330,9 @@ func (c *Collector) names(urlMaps []string) map[string]string {
 
 // SelectServices implements collectors.ServiceSelector.
 func (c *Collector) SelectServices(ids []string) error {
-	c.only = collectors.NewSelection(ids)
-	if c.only == nil || len(c.backends) == 0 {
-		return nil // discovered url maps are matched when they are read
-	}
-	for _, b := range c.backends {
-		if c.only.Has(b.ID, b.label()) {
-			return nil
-		}
-	}
-	return fmt.Errorf("gcp: no configured backend matches %v", ids)
+	// Discovered url maps are matched when they are read.
+	var err error
+	c.only, err = collectors.SelectConfigured(provider, "backend", ids, c.backends,
+		func(b Backend) collectors.ServiceRef { return collectors.ServiceRef{ID: b.ID, Name: b.label()} })
+	return err
 }
