@@ -26,11 +26,12 @@ type iBucket struct {
 }
 
 // inspectAgg turns inspector seconds into resolution buckets with the
-// rules of the channel stream's aggregator (rt.go): a bucket is written
-// whole once Fastly's clock passes its end + AggregateDelay + grace,
-// re-written whole when a late second changes it, the bucket a
-// subscription starts inside is never written, and no vendor time beyond
-// our clock is trusted. Owned by one subscriber goroutine.
+// rules of the channel stream's aggregator (rt.go; the shared part is
+// rtclock.go): a bucket is written whole once Fastly's clock passes its
+// end + AggregateDelay + grace, re-written whole when a late second
+// changes it, the bucket a subscription starts inside is never written,
+// and no vendor time beyond our clock is trusted. Owned by one subscriber
+// goroutine.
 type inspectAgg struct {
 	rtClock
 	prefix, service, feed string
