@@ -279,3 +279,21 @@ func Names() []string {
 	sort.Strings(names)
 	return names
 }
+
+// SelectConfigured is SelectServices for a collector that reads its
+// configured services or, with none configured, discovers them: it
+// returns the Selection of ids, and an error when none of the configured
+// services matches them (a backfill that would read nothing). Discovered
+// services are matched when they are listed.
+func SelectConfigured[S any](provider, kind string, ids []string, configured []S, ref func(S) ServiceRef) (Selection, error) {
+	only := NewSelection(ids)
+	if only == nil || len(configured) == 0 {
+		return only, nil
+	}
+	for _, s := range configured {
+		if r := ref(s); only.Has(r.ID, r.Name) {
+			return only, nil
+		}
+	}
+	return only, fmt.Errorf("%s: no configured %s matches %v", provider, kind, ids)
+}

@@ -61,3 +61,18 @@ func NameClashes(names []string, keyOf func(i int) string) []Problem {
 	}
 	return ps
 }
+
+// ClaimPaths has every one of svcs, discovered from the vendor, claim its
+// path name (Env.PathNames, by the id and label ref gives) and calls
+// setPath on each one whose path name is not its label.
+func ClaimPaths[S any](env Env, provider string, svcs []S, ref func(S) ServiceRef, setPath func(s *S, path string)) {
+	refs := make([]ServiceRef, len(svcs))
+	for i, s := range svcs {
+		refs[i] = ref(s)
+	}
+	for i, n := range env.PathNames(provider, refs) {
+		if n != refs[i].Name {
+			setPath(&svcs[i], n)
+		}
+	}
+}

@@ -135,3 +135,39 @@ func CheckURL(s string) error {
 	}
 	return nil
 }
+
+// Credential is a secret a section configures the way Env.Secret reads
+// it: a file, else an environment variable.
+type Credential struct {
+	FileKey, File string // the file option ("token_file") and its value
+	EnvKey, Env   string // the variable option ("token_env") and its value
+	// Missing is the problem when neither is set; by default "set
+	// <EnvKey> (an environment variable name) or <FileKey>".
+	Missing string
+}
+
+// CredentialProblems is what `validate` says of c, so that it refuses
+// what Env.Secret would refuse at start: an unreadable file (a warning
+// when others can read it, see CheckSecretFile), no variable name, or a
+// variable that is not set. Keys are prefixed by section ("bunny",
+// "edgecast.oauth").
+func (env Env) CredentialProblems(section string, c Credential) []Problem {
+	key := func(k string) string { return section + "." + k }
+	switch {
+	case c.File != "":
+		if warn, err := CheckSecretFile(c.File); err != nil {
+			return []Problem{{Key: key(c.FileKey), Message: err.Error()}}
+		} else if warn != "" {
+			return []Problem{{Key: key(c.FileKey), Message: warn, Warning: true}}
+		}
+	case c.Env == "":
+		msg := c.Missing
+		if msg == "" {
+			msg = fmt.Sprintf("set %s (an environment variable name) or %s", c.EnvKey, c.FileKey)
+		}
+		return []Problem{{Key: key(c.EnvKey), Message: msg}}
+	case env.Lookup(c.Env) == "":
+		return []Problem{{Key: key(c.EnvKey), Message: fmt.Sprintf("environment variable %s is not set", c.Env)}}
+	}
+	return nil
+}

@@ -101,3 +101,54 @@ func TestCheckURL(t *testing.T) {
 		}
 	}
 }
+
+// CredentialProblems refuses, before the network, what Secret refuses at
+// start, under the section's keys.
+func TestCredentialProblems(t *testing.T) {
+	dir := t.TempDir()
+	open := filepath.Join(dir, "open")
+	if err := os.WriteFile(open, []byte("x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o644); err != nil { // past the umask
+		t.Fatal(err)
+	}
+	env := Env{Getenv: func(k string) string {
+		if k == "TOK" {
+			return "x"
+		}
+		return ""
+	}}
+	tok := func(file, envName, missing string) Credential {
+		return Credential{FileKey: "token_file", File: file, EnvKey: "token_env", Env: envName, Missing: missing}
+	}
+	for _, c := range []struct {
+		name string
+		cred Credential
+		want string // "" for no problem
+	}{
+		{"variable set", tok("", "TOK", ""), ""},
+		{"variable not set", tok("", "UNSET", ""), "v.token_env: environment variable UNSET is not set"},
+		{"no variable name", tok("", "", ""), "v.token_env: set token_env (an environment variable name) or token_file"},
+		{"no variable name, own message", tok("", "", "say so"), "v.token_env: say so"},
+		{"missing file", tok(filepath.Join(dir, "nope"), "TOK", ""), "v.token_file: cannot read " + filepath.Join(dir, "nope") + ": no such file or directory"},
+	} {
+		ps := env.CredentialProblems("v", c.cred)
+		got := ""
+		if len(ps) > 1 {
+			t.Errorf("%s: %v, want one problem at most", c.name, ps)
+		}
+		if len(ps) == 1 {
+			got = ps[0].String()
+			if ps[0].Warning {
+				t.Errorf("%s: %v is a warning, want an error", c.name, ps[0])
+			}
+		}
+		if got != c.want {
+			t.Errorf("%s: got %q, want %q", c.name, got, c.want)
+		}
+	}
+	if ps := env.CredentialProblems("v", tok(open, "", "")); len(ps) != 1 || !ps[0].Warning || ps[0].Key != "v.token_file" {
+		t.Errorf("file readable by others: %v, want one warning under v.token_file", ps)
+	}
+}

@@ -23,21 +23,12 @@ import (
 	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
 )
 
-func readTestdata(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // The constructed v2 sample: CP code 123456 at 1736935200 has
 // edgeHitsSum 120000, edgeBytesSum 9876543210, originHitsSum 3000,
 // originBytesSum 123456789 and hitsOffloadedPercentage 97.5, which is
 // (120000-3000)/120000 = 0.975: the request_offload the schema derives.
 func TestTrafficSampleNormalisation(t *testing.T) {
-	r, err := parseReport(readTestdata(t, "reporting-v2-traffic-current-response.constructed.json"))
+	r, err := parseReport(collectorstest.ReadTestdata(t, "reporting-v2-traffic-current-response.constructed.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

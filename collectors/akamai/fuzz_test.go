@@ -1,10 +1,14 @@
 package akamai
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
+)
 
 func FuzzReport(f *testing.F) {
-	f.Add(readTestdata(f, "reporting-v2-traffic-current-response.constructed.json"))
-	f.Add(readTestdata(f, "reporting-v2-error-400.constructed.json"))
+	f.Add(collectorstest.ReadTestdata(f, "reporting-v2-traffic-current-response.constructed.json"))
+	f.Add(collectorstest.ReadTestdata(f, "reporting-v2-error-400.constructed.json"))
 	f.Add([]byte(`{"data":[{"time5minutes":300,"cpcode":"1","responseClass":"5xx","edgeHitsSum":"7"}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		r, err := parseReport(body)

@@ -66,10 +66,7 @@ func build(o *Options, env collectors.Env, extra ...httpx.Option) (*Collector, e
 			return nil, fmt.Errorf("%s: %s: %w", provider, u.key, err)
 		}
 	}
-	logger := env.Logger // the app's logger names the collector already
-	if logger == nil {
-		logger = slog.Default().With("collector", provider)
-	}
+	logger := env.CollectorLogger(provider)
 	c := &Collector{
 		api:      strings.TrimRight(o.APIURL, "/"),
 		profiles: append([]Profile(nil), o.Profiles...),
@@ -81,12 +78,7 @@ func build(o *Options, env collectors.Env, extra ...httpx.Option) (*Collector, e
 	// The token request is a vendor request too: it goes through the
 	// configured transport (loopback in tests, proxies in production) and
 	// request_timeout bounds it, body included.
-	hc := &http.Client{Timeout: o.RequestDeadline()}
-	if env.HTTPClient != nil {
-		cp := *env.HTTPClient
-		cp.Timeout = o.RequestDeadline()
-		hc = &cp
-	}
+	hc := env.TimedHTTPClient(o.RequestDeadline())
 	c.tokens = &tokens{
 		cc: &clientcredentials.Config{
 			ClientID: strings.TrimSpace(o.ClientID), ClientSecret: sec, TokenURL: o.tokenURL(),
@@ -100,16 +92,8 @@ func build(o *Options, env collectors.Env, extra ...httpx.Option) (*Collector, e
 		now:      func() time.Time { return c.now() },
 		remember: c.remember,
 	}
-	opts := []httpx.Option{
-		httpx.WithLogger(logger),
-		httpx.WithRateHeaders(rateHeaders),
-		httpx.WithDeadline(o.RequestDeadline()),
-	}
-	if env.HTTPClient != nil {
-		opts = append(opts, httpx.WithHTTPClient(env.HTTPClient))
-	}
-	opts = append(opts, extra...)
-	c.http = httpx.New(provider, opts...)
+	opts := append([]httpx.Option{httpx.WithRateHeaders(rateHeaders)}, extra...)
+	c.http = env.VendorClient(provider, logger, o.RequestDeadline(), opts...)
 	return c, nil
 }
 

@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -131,19 +129,9 @@ func collect(t *testing.T, c *Collector, w collectors.Window) (*collectorstest.R
 	return rec, c.Collect(ctx, w, rec)
 }
 
+// flatten is collectorstest.Flatten as one string.
 func flatten(recs []schema.Record) string {
-	var out []string
-	for _, r := range recs {
-		var fs []string
-		for _, f := range schema.Fields() {
-			if v, ok := r.Get(f); ok {
-				fs = append(fs, fmt.Sprintf("%s=%v", f, v))
-			}
-		}
-		out = append(out, fmt.Sprintf("%s %s %s %d/%d %s", r.Provider, r.Service, r.Location, r.Start, r.Step, strings.Join(fs, " ")))
-	}
-	sort.Strings(out)
-	return strings.Join(out, "\n")
+	return strings.Join(collectorstest.Flatten(recs), "\n")
 }
 
 func fixed(t time.Time) func() time.Time { return func() time.Time { return t } }

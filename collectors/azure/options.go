@@ -137,18 +137,8 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 	if strings.TrimSpace(o.ClientID) == "" {
 		add(false, "client_id", "set the app registration's client id")
 	}
-	switch {
-	case o.ClientSecretFile != "":
-		if warn, err := collectors.CheckSecretFile(o.ClientSecretFile); err != nil {
-			add(false, "client_secret_file", "%v", err)
-		} else if warn != "" {
-			add(true, "client_secret_file", "%s", warn)
-		}
-	case o.ClientSecretEnv == "":
-		add(false, "client_secret_env", "set client_secret_env (an environment variable name) or client_secret_file")
-	case env.Lookup(o.ClientSecretEnv) == "":
-		add(false, "client_secret_env", "environment variable %s is not set", o.ClientSecretEnv)
-	}
+	ps = append(ps, env.CredentialProblems(provider, collectors.Credential{
+		FileKey: "client_secret_file", File: o.ClientSecretFile, EnvKey: "client_secret_env", Env: o.ClientSecretEnv})...)
 	if len(o.Profiles) == 0 {
 		add(false, "profile", "list at least one profile ([[azure.profile]] resource_id, name)")
 	}

@@ -2,14 +2,11 @@ package bunny
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
@@ -37,9 +34,7 @@ type Collector struct {
 	env    collectors.Env
 	logger *slog.Logger
 
-	mu         sync.Mutex
-	discovered []PullZone
-	discAt     time.Time
+	discovered collectors.Discovery[PullZone]
 }
 
 // New builds a collector from validated options.
@@ -53,28 +48,18 @@ func build(o *Options, env collectors.Env, extra ...httpx.Option) (*Collector, e
 	if err != nil {
 		return nil, err
 	}
-	if err := collectors.CheckURL(o.APIURL); err != nil {
-		return nil, fmt.Errorf("bunny: api_url: %w", err)
+	base, err := collectors.BaseURL(provider, "api_url", o.APIURL)
+	if err != nil {
+		return nil, err
 	}
-	logger := env.Logger // the app's logger names the collector already
-	if logger == nil {
-		logger = slog.Default().With("collector", provider)
-	}
-	opts := []httpx.Option{
-		// Bunny publishes no rate limit for its core API; one pull zone a
-		// run every 15 minutes is far from any, this only smooths bursts
-		// of many zones.
-		httpx.WithRate(5, 10),
-		httpx.WithLogger(logger),
-		httpx.WithDeadline(o.RequestDeadline()),
-	}
-	if env.HTTPClient != nil {
-		opts = append(opts, httpx.WithHTTPClient(env.HTTPClient))
-	}
-	opts = append(opts, extra...)
+	logger := env.CollectorLogger(provider)
+	// Bunny publishes no rate limit for its core API; one pull zone a run
+	// every 15 minutes is far from any, this only smooths bursts of many
+	// zones.
+	opts := append([]httpx.Option{httpx.WithRate(5, 10)}, extra...)
 	return &Collector{
-		http:   httpx.New(provider, opts...),
-		base:   strings.TrimRight(o.APIURL, "/"),
+		http:   env.VendorClient(provider, logger, o.RequestDeadline(), opts...),
+		base:   base,
 		token:  tok,
 		zones:  append([]PullZone(nil), o.PullZones...),
 		env:    env,
@@ -109,36 +94,14 @@ func (c *Collector) Collect(ctx context.Context, w collectors.Window, e collecto
 	if err != nil {
 		return err
 	}
-	var errs []error
-	emitted, included := 0, 0
-	for _, z := range zones {
-		// Shards and service filters pick the zones this instance reads.
-		if !c.env.Includes(z.id(), z.label()) || !c.only.Has(z.id(), z.label()) {
-			continue
-		}
-		included++
-		if err := ctx.Err(); err != nil {
-			errs = append(errs, fmt.Errorf("bunny: %w", err))
-			break
-		}
-		recs, err := c.collectZone(ctx, z, w, complete)
-		if len(recs) > 0 {
-			emitted += len(recs)
-			if eerr := e.Emit(ctx, collectors.Batch{Records: recs}); eerr != nil {
-				return errors.Join(append(errs, fmt.Errorf("bunny: emit pull zone %s: %w", z.pathName(), eerr))...)
-			}
-		}
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	if emitted == 0 && included > 0 {
-		return collectors.ErrNoData
-	}
-	return nil
+	return collectors.ServiceRun[PullZone]{Provider: provider, Kind: "pull zone",
+		Name: func(z PullZone) (collectors.ServiceRef, string) { return z.ref(), z.pathName() },
+		// No complete hour mapped for any zone is no data yet.
+		Collect: func(z PullZone) (collectors.Batch, int, error) {
+			recs, err := c.collectZone(ctx, z, w, complete)
+			return collectors.Batch{Records: recs}, len(recs), err
+		},
+	}.Run(ctx, c.env, c.only, zones, e)
 }
 
 // ceilHour is the first whole hour at or after t.
@@ -154,7 +117,7 @@ func ceilHour(t time.Time) time.Time {
 // complete hours; errors name the zone.
 func (c *Collector) collectZone(ctx context.Context, z PullZone, w collectors.Window, complete time.Time) ([]schema.Record, error) {
 	name := z.pathName()
-	zerr := func(err error) error { return &zoneError{zone: name, id: z.id(), err: err, token: c.token} }
+	zerr := func(err error) error { return c.zoneError(name, z.id(), err) }
 	q := url.Values{}
 	q.Set("pullZone", z.id())
 	q.Set("dateFrom", w.Start.UTC().Format(timeLayout))
@@ -221,26 +184,11 @@ func (c *Collector) afterWindow(zone string, after []int64, w collectors.Window)
 	}
 }
 
-// zoneError names the pull zone a failure belongs to. Its message never
-// holds the API key, even when a vendor or proxy echoes the request into a
-// body that httpx quotes.
-type zoneError struct {
-	zone, id, token string
-	err             error
+// zoneError names the pull zone a failure belongs to (none for the
+// account); its message never holds the API key.
+func (c *Collector) zoneError(name, id string, err error) error {
+	return &collectors.ServiceError{Provider: provider, Kind: "pull zone", Name: name, ID: id, Secret: c.token, Err: err}
 }
-
-func (e *zoneError) Error() string {
-	msg := strings.TrimPrefix(e.err.Error(), provider+": ")
-	if e.token != "" {
-		msg = strings.ReplaceAll(msg, e.token, "[redacted]")
-	}
-	if e.zone == "" {
-		return provider + ": " + msg
-	}
-	return fmt.Sprintf("%s: pull zone %s (%s): %s", provider, e.zone, e.id, msg)
-}
-
-func (e *zoneError) Unwrap() error { return e.err }
 
 // zoneList returns the configured pull zones, or the account's (discovered,
 // cached for discoveryTTL; a failed refresh reuses the last list).
@@ -248,32 +196,16 @@ func (c *Collector) zoneList(ctx context.Context) ([]PullZone, error) {
 	if len(c.zones) > 0 {
 		return c.zones, nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := c.env.Clock.Time()
-	if c.discovered != nil && now.Sub(c.discAt) < discoveryTTL {
-		return c.discovered, nil
-	}
-	zs, err := c.discover(ctx)
-	if err != nil {
-		err = &zoneError{err: err, token: c.token}
-		if c.discovered != nil {
-			c.logger.Warn("pull zone discovery failed, reusing the last list", "err", err, "pull_zones", len(c.discovered))
-			return c.discovered, nil
+	return c.discovered.List(discoveryTTL, c.env.Clock.Time, func() ([]PullZone, error) {
+		zs, err := c.discover(ctx)
+		if err != nil {
+			return nil, c.zoneError("", "", err)
 		}
-		return nil, err
-	}
-	refs := make([]collectors.ServiceRef, len(zs))
-	for i, z := range zs {
-		refs[i] = collectors.ServiceRef{ID: z.id(), Name: z.label()}
-	}
-	for i, n := range c.env.PathNames(provider, refs) {
-		if n != zs[i].label() {
-			zs[i].path = n
-		}
-	}
-	c.discovered, c.discAt = zs, now
-	return zs, nil
+		collectors.ClaimPaths(c.env, provider, zs, PullZone.ref, func(z *PullZone, p string) { z.path = p })
+		return zs, nil
+	}, func(err error, n int) {
+		c.logger.Warn("pull zone discovery failed, reusing the last list", "err", err, "pull_zones", n)
+	})
 }
 
 // discover pages through GET /pullzone.
@@ -315,14 +247,7 @@ func (c *Collector) discover(ctx context.Context) ([]PullZone, error) {
 
 // SelectServices implements collectors.ServiceSelector.
 func (c *Collector) SelectServices(ids []string) error {
-	c.only = collectors.NewSelection(ids)
-	if c.only == nil || len(c.zones) == 0 {
-		return nil // discovered zones are matched when they are listed
-	}
-	for _, z := range c.zones {
-		if c.only.Has(z.id(), z.label()) {
-			return nil
-		}
-	}
-	return fmt.Errorf("bunny: no configured pull zone matches %v", ids)
+	var err error
+	c.only, err = collectors.SelectConfigured(provider, "pull zone", ids, c.zones, PullZone.ref)
+	return err
 }

@@ -54,7 +54,7 @@ func newTest(t *testing.T, url, key string, now time.Time, zones ...PullZone) (*
 // dateFrom and an inclusive dateTo, hourly=true and the load flags; the
 // recorded-shape answer becomes the two hand-computed hours.
 func TestCollectSampleAnswer(t *testing.T) {
-	body := readSample(t, "statistics-hourly-response.constructed.json")
+	body := collectorstest.ReadTestdata(t, "statistics-hourly-response.constructed.json")
 	var mu sync.Mutex
 	var queries []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -83,7 +83,7 @@ func TestCollectSampleAnswer(t *testing.T) {
 			t.Errorf("query %s lacks %s", queries[0], want)
 		}
 	}
-	if got := flatten(rec.Records()); len(got) != 2 || !strings.HasPrefix(got[1], "bunny img all 1736938800/3600 requests=23600 ") {
+	if got := collectorstest.Flatten(rec.Records()); len(got) != 2 || !strings.HasPrefix(got[1], "bunny img all 1736938800/3600 requests=23600 ") {
 		t.Errorf("records = %v", got)
 	}
 	if strings.Contains(logs.String(), "k3y-value") {
@@ -130,7 +130,7 @@ func TestCollectNoDataDailyAndRejected(t *testing.T) {
 	defer srv.Close()
 	start := time.Unix(t10, 0)
 	c, _ := newTest(t, srv.URL, "test-key-0451", start.Add(50*time.Minute), PullZone{ID: 1, Name: "img"})
-	body = readSample(t, "statistics-hourly-response.constructed.json")
+	body = collectorstest.ReadTestdata(t, "statistics-hourly-response.constructed.json")
 	if err := c.Collect(context.Background(), collectors.Window{Start: start, End: start.Add(time.Hour)}, &recorder{}); !errors.Is(err, collectors.ErrNoData) {
 		t.Errorf("current hour: err = %v, want ErrNoData", err)
 	}
@@ -142,7 +142,7 @@ func TestCollectNoDataDailyAndRejected(t *testing.T) {
 		t.Errorf("window inside an hour: err = %v\n%s", err, logs)
 	}
 	c, _ = newTest(t, srv.URL, "test-key-0451", time.Unix(1556668800+5*86400, 0), PullZone{ID: 1, Name: "img"})
-	body = readSample(t, "statistics-3day-response.json")
+	body = collectorstest.ReadTestdata(t, "statistics-3day-response.json")
 	err := c.Collect(context.Background(), collectors.Window{Start: time.Unix(1556668800, 0), End: time.Unix(1556668800+3*86400, 0)}, &recorder{})
 	if err == nil || !strings.Contains(err.Error(), "daily buckets") {
 		t.Errorf("daily answer: err = %v", err)
@@ -157,7 +157,7 @@ func TestCollectNoDataDailyAndRejected(t *testing.T) {
 	if err := c.Collect(context.Background(), collectors.Window{Start: start, End: start.Add(2 * time.Hour)}, rec); err != nil {
 		t.Fatal(err)
 	}
-	diffLines(t, flatten(rec.Records()), []string{"bunny img all 1736935200/3600 requests=5"})
+	collectorstest.DiffLines(t, collectorstest.Flatten(rec.Records()), []string{"bunny img all 1736935200/3600 requests=5"})
 	if rejected[collectors.RejectedValues] != 2 || rejected[collectors.RejectedFuture] != 1 {
 		t.Errorf("rejected = %v\n%s", rejected, logs)
 	}
@@ -200,7 +200,7 @@ func TestSimulateCollectEqualsExpect(t *testing.T) {
 	if len(want) != 3*3 {
 		t.Fatalf("Expect gave %d records, want 9", len(want))
 	}
-	diffLines(t, flatten(rec.Records()), flatten(want))
+	collectorstest.DiffLines(t, collectorstest.Flatten(rec.Records()), collectorstest.Flatten(want))
 	if !strings.Contains(logs.String(), "current hour is partial") {
 		t.Errorf("the partial hour is not logged:\n%s", logs)
 	}
@@ -210,7 +210,7 @@ func TestSimulateCollectEqualsExpect(t *testing.T) {
 	if err := c.Collect(context.Background(), w, rec); err != nil {
 		t.Fatal(err)
 	}
-	diffLines(t, flatten(rec.Records()), flatten(bunnysim.Expect(m, w)))
+	collectorstest.DiffLines(t, collectorstest.Flatten(rec.Records()), collectorstest.Flatten(bunnysim.Expect(m, w)))
 }
 
 func TestSimulateWrongKey(t *testing.T) {
@@ -288,6 +288,6 @@ func TestCollectSingleDailyBucketRefused(t *testing.T) {
 		t.Errorf("err = %v, want daily buckets refused", err)
 	}
 	if n := len(rec.Records()); n != 0 {
-		t.Errorf("%d records written from a daily answer: %v", n, flatten(rec.Records()))
+		t.Errorf("%d records written from a daily answer: %v", n, collectorstest.Flatten(rec.Records()))
 	}
 }

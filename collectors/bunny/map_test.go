@@ -2,52 +2,20 @@ package bunny
 
 import (
 	"fmt"
-	"os"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
-
-func flatten(recs []schema.Record) []string {
-	var out []string
-	for _, r := range recs {
-		var fs []string
-		for _, f := range schema.Fields() {
-			if v, ok := r.Get(f); ok {
-				fs = append(fs, fmt.Sprintf("%s=%v", f, v))
-			}
-		}
-		out = append(out, fmt.Sprintf("%s %s %s %d/%d %s", r.Provider, r.Service, r.Location, r.Start, r.Step, strings.Join(fs, " ")))
-	}
-	sort.Strings(out)
-	return out
-}
-
-func diffLines(t *testing.T, got, want []string) {
-	t.Helper()
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("records differ\n got:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
-	}
-}
-
-func readSample(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile("testdata/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // 2025-01-15T10:00:00Z, the first hour of the constructed hourly answer.
 const t10 = 1736935200
 
 // The hourly answer's charts, by hand: 10:00 and 11:00 UTC.
 func TestMapHourlySample(t *testing.T) {
-	st, err := parseStats(readSample(t, "statistics-hourly-response.constructed.json"))
+	st, err := parseStats(collectorstest.ReadTestdata(t, "statistics-hourly-response.constructed.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +27,7 @@ func TestMapHourlySample(t *testing.T) {
 	if len(bad) != 0 || len(after) != 0 || partial != 0 {
 		t.Fatalf("bad=%v after=%v partial=%d", bad, after, partial)
 	}
-	diffLines(t, flatten(recs), []string{
+	collectorstest.DiffLines(t, collectorstest.Flatten(recs), []string{
 		"bunny img all 1736935200/3600 requests=24611 edge_bytes=7.90112e+08 origin_requests=1592 origin_bytes=5.1112e+07 status_3xx=12 status_4xx=210 status_5xx=3",
 		"bunny img all 1736938800/3600 requests=23600 edge_bytes=7.42795711e+08 origin_requests=1585 origin_bytes=5.37456e+07 status_3xx=9 status_4xx=187 status_5xx=0",
 	})
@@ -79,7 +47,7 @@ func TestMapHourlySample(t *testing.T) {
 // The current hour is partial: with our clock at 11:40 only 10:00 is
 // written; 11:00 is left for a later run.
 func TestMapLeavesPartialHour(t *testing.T) {
-	st, err := parseStats(readSample(t, "statistics-hourly-response.constructed.json"))
+	st, err := parseStats(collectorstest.ReadTestdata(t, "statistics-hourly-response.constructed.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,13 +55,13 @@ func TestMapLeavesPartialHour(t *testing.T) {
 	complete := time.Unix(t10+100*60, 0).Truncate(time.Hour) // 11:40 → 11:00
 	recs, _, _, _, partial := mapStats("img", st, start, start.Add(2*time.Hour), complete)
 	if len(recs) != 1 || recs[0].Start != t10 || partial != 1 {
-		t.Fatalf("recs=%v partial=%d", flatten(recs), partial)
+		t.Fatalf("recs=%v partial=%d", collectorstest.Flatten(recs), partial)
 	}
 	// A window of the second hour only: the first is left to its own run,
 	// and a window ending at 11:00 puts the 11:00 bucket after it.
 	recs, _, after, _, _ := mapStats("img", st, start.Add(time.Hour), start.Add(2*time.Hour), start.Add(2*time.Hour))
 	if len(recs) != 1 || recs[0].Start != t10+3600 || len(after) != 0 {
-		t.Fatalf("recs=%v after=%v", flatten(recs), after)
+		t.Fatalf("recs=%v after=%v", collectorstest.Flatten(recs), after)
 	}
 	_, _, after, _, _ = mapStats("img", st, start, start.Add(time.Hour), start.Add(2*time.Hour))
 	if len(after) != 1 || after[0] != t10+3600 {
@@ -106,7 +74,7 @@ func TestMapLeavesPartialHour(t *testing.T) {
 // CacheHitRate is: 100 × (1 − 166/3832) = 95.66805845511482, the summary
 // printed in the same answer — a request offload, not a cache hit ratio.
 func TestRecordedAnswer(t *testing.T) {
-	st, err := parseStats(readSample(t, "statistics-3day-response.json"))
+	st, err := parseStats(collectorstest.ReadTestdata(t, "statistics-3day-response.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +147,7 @@ func TestParseBadEntries(t *testing.T) {
 	if len(bad) != 1 || !strings.Contains(bad[0], "whole hour") {
 		t.Errorf("bad = %q", bad)
 	}
-	diffLines(t, flatten(recs), []string{"bunny img all 1736935200/3600 requests=10", "bunny img all 1736938800/3600 requests=12"})
+	collectorstest.DiffLines(t, collectorstest.Flatten(recs), []string{"bunny img all 1736935200/3600 requests=10", "bunny img all 1736938800/3600 requests=12"})
 	for _, b := range []string{``, `[]`, `null`, `"x"`, `{"RequestsServedChart": {"2025-01-15T10:00:00Z": 1}`} {
 		if _, err := parseStats([]byte(b)); err == nil {
 			t.Errorf("parseStats(%q) accepted", b)

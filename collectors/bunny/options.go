@@ -29,6 +29,11 @@ func (z PullZone) label() string {
 	return z.id()
 }
 
+// ref is what filters and path claims know the zone by.
+func (z PullZone) ref() collectors.ServiceRef {
+	return collectors.ServiceRef{ID: z.id(), Name: z.label()}
+}
+
 // pathName is the name used in paths and messages.
 func (z PullZone) pathName() string {
 	if z.path != "" {
@@ -90,18 +95,7 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 	if err := collectors.CheckURL(o.APIURL); err != nil {
 		add(false, "api_url", "%v", err)
 	}
-	switch {
-	case o.TokenFile != "":
-		if warn, err := collectors.CheckSecretFile(o.TokenFile); err != nil {
-			add(false, "token_file", "%v", err)
-		} else if warn != "" {
-			add(true, "token_file", "%s", warn)
-		}
-	case o.TokenEnv == "":
-		add(false, "token_env", "set token_env (an environment variable name) or token_file")
-	case env.Lookup(o.TokenEnv) == "":
-		add(false, "token_env", "environment variable %s is not set", o.TokenEnv)
-	}
+	ps = append(ps, env.CredentialProblems(provider, collectors.Credential{FileKey: "token_file", File: o.TokenFile, EnvKey: "token_env", Env: o.TokenEnv})...)
 	ids := map[int64]int{}
 	names := make([]string, len(o.PullZones))
 	for i, z := range o.PullZones {

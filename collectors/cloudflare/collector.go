@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
@@ -45,9 +44,7 @@ type Collector struct {
 	// rowLimit is the per-node row limit sent in queries; tests lower it.
 	rowLimit int
 
-	mu         sync.Mutex
-	discovered []Zone
-	discAt     time.Time
+	discovered collectors.Discovery[Zone]
 }
 
 // New builds a collector from validated options.
@@ -61,27 +58,17 @@ func build(o *Options, env collectors.Env, extra ...httpx.Option) (*Collector, e
 	if err != nil {
 		return nil, err
 	}
-	if err := collectors.CheckURL(o.APIURL); err != nil {
-		return nil, fmt.Errorf("cloudflare: api_url: %w", err)
+	base, err := collectors.BaseURL(provider, "api_url", o.APIURL)
+	if err != nil {
+		return nil, err
 	}
-	logger := env.Logger // the app's logger names the collector already
-	if logger == nil {
-		logger = slog.Default().With("collector", provider)
-	}
-	opts := []httpx.Option{
-		// Cloudflare allows about 300 GraphQL queries per 5 minutes per
-		// user; stay a little under it.
-		httpx.WithRate(0.9, 10),
-		httpx.WithLogger(logger),
-		httpx.WithDeadline(o.RequestDeadline()),
-	}
-	if env.HTTPClient != nil {
-		opts = append(opts, httpx.WithHTTPClient(env.HTTPClient))
-	}
-	opts = append(opts, extra...)
+	logger := env.CollectorLogger(provider)
+	// Cloudflare allows about 300 GraphQL queries per 5 minutes per user;
+	// stay a little under it.
+	opts := append([]httpx.Option{httpx.WithRate(0.9, 10)}, extra...)
 	return &Collector{
-		http:     httpx.New(provider, opts...),
-		base:     strings.TrimRight(o.APIURL, "/"),
+		http:     env.VendorClient(provider, logger, o.RequestDeadline(), opts...),
+		base:     base,
 		token:    tok,
 		account:  strings.TrimSpace(o.AccountID),
 		perColo:  o.PerColo,
@@ -106,43 +93,21 @@ func (c *Collector) Collect(ctx context.Context, w collectors.Window, e collecto
 	if err != nil {
 		return err
 	}
-	var errs []error
-	rowsSeen, included := 0, 0
-	for _, z := range zones {
-		// Shards and service filters pick the zones this instance reads.
-		if !c.env.Includes(z.ID, z.label()) || !c.only.Has(z.ID, z.label()) {
-			continue
-		}
-		included++
-		if err := ctx.Err(); err != nil {
-			errs = append(errs, fmt.Errorf("cloudflare: %w", err))
-			break
-		}
-		recs, n, err := c.collectZone(ctx, z, w)
-		rowsSeen += n
-		if len(recs) > 0 {
-			if eerr := e.Emit(ctx, collectors.Batch{Records: recs}); eerr != nil {
-				return errors.Join(append(errs, fmt.Errorf("cloudflare: emit zone %s: %w", z.pathName(), eerr))...)
-			}
-		}
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	if rowsSeen == 0 && included > 0 {
-		return collectors.ErrNoData
-	}
-	return nil
+	return collectors.ServiceRun[Zone]{Provider: provider, Kind: "zone",
+		Name: func(z Zone) (collectors.ServiceRef, string) { return z.ref(), z.pathName() },
+		// No rows for any zone is no data yet.
+		Collect: func(z Zone) (collectors.Batch, int, error) {
+			recs, rows, err := c.collectZone(ctx, z, w)
+			return collectors.Batch{Records: recs}, rows, err
+		},
+	}.Run(ctx, c.env, c.only, zones, e)
 }
 
 // collectZone returns the zone's records over w, the number of rows the
 // vendor returned, and an error naming the zone for whatever failed.
 func (c *Collector) collectZone(ctx context.Context, z Zone, w collectors.Window) ([]schema.Record, int, error) {
 	name := z.pathName()
-	zerr := func(err error) error { return &zoneError{zone: name, id: z.ID, err: err, token: c.token} }
+	zerr := func(err error) error { return c.zoneError(name, z.ID, err) }
 	a, err := c.query(ctx, z.ID, true, c.perColo, w.Start, w.End)
 	if err != nil {
 		return nil, 0, zerr(err)
@@ -263,26 +228,11 @@ func (c *Collector) logBad(zone, node string, bad []string) {
 	c.logger.Warn("skipped bad rows from vendor", "zone", zone, "endpoint", "POST "+graphqlPath, "node", node, "count", len(bad), "first", bad[0])
 }
 
-// zoneError names the zone a failure belongs to. Its message never holds
-// the token, even when a vendor or proxy echoes the request into a body
-// that httpx quotes.
-type zoneError struct {
-	zone, id, token string
-	err             error
+// zoneError names the zone a failure belongs to (none for the account);
+// its message never holds the token.
+func (c *Collector) zoneError(name, id string, err error) error {
+	return &collectors.ServiceError{Provider: provider, Kind: "zone", Name: name, ID: id, Secret: c.token, Err: err}
 }
-
-func (e *zoneError) Error() string {
-	msg := strings.TrimPrefix(e.err.Error(), provider+": ")
-	if e.token != "" {
-		msg = strings.ReplaceAll(msg, e.token, "[redacted]")
-	}
-	if e.zone == "" {
-		return provider + ": " + msg
-	}
-	return fmt.Sprintf("%s: zone %s (%s): %s", provider, e.zone, e.id, msg)
-}
-
-func (e *zoneError) Unwrap() error { return e.err }
 
 func orDash(s string) string {
 	if s == "" {
@@ -298,33 +248,18 @@ func (c *Collector) zoneList(ctx context.Context) ([]Zone, error) {
 	if len(c.zones) > 0 {
 		return c.zones, nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.discovered != nil && c.now().Sub(c.discAt) < discoveryTTL {
-		return c.discovered, nil
-	}
-	zs, err := c.discover(ctx)
-	if err != nil {
-		err = &zoneError{err: err, token: c.token}
-		if c.discovered != nil {
-			c.logger.Warn("zone discovery failed, reusing the last list", "err", err, "zones", len(c.discovered))
-			return c.discovered, nil
+	return c.discovered.List(discoveryTTL, c.now, func() ([]Zone, error) {
+		zs, err := c.discover(ctx)
+		if err != nil {
+			return nil, c.zoneError("", "", err)
 		}
-		return nil, err
-	}
-	// Zone names are unique in an account, but not once sanitised for
-	// paths: every discovered zone claims its path.
-	refs := make([]collectors.ServiceRef, len(zs))
-	for i, z := range zs {
-		refs[i] = collectors.ServiceRef{ID: z.ID, Name: z.label()}
-	}
-	for i, n := range c.env.PathNames(provider, refs) {
-		if n != zs[i].label() {
-			zs[i].path = n
-		}
-	}
-	c.discovered, c.discAt = zs, c.now()
-	return zs, nil
+		// Zone names are unique in an account, but not once sanitised for
+		// paths: every discovered zone claims its path.
+		collectors.ClaimPaths(c.env, provider, zs, Zone.ref, func(z *Zone, p string) { z.path = p })
+		return zs, nil
+	}, func(err error, n int) {
+		c.logger.Warn("zone discovery failed, reusing the last list", "err", err, "zones", n)
+	})
 }
 
 // discover pages through GET /client/v4/zones?account.id=….
@@ -360,17 +295,7 @@ func (c *Collector) discover(ctx context.Context) ([]Zone, error) {
 
 // SelectServices implements collectors.ServiceSelector.
 func (c *Collector) SelectServices(ids []string) error {
-	c.only = collectors.NewSelection(ids)
-	if c.only == nil {
-		return nil
-	}
-	if len(c.zones) == 0 {
-		return nil // discovered zones are matched when they are listed
-	}
-	for _, z := range c.zones {
-		if c.only.Has(z.ID, z.label()) {
-			return nil
-		}
-	}
-	return fmt.Errorf("cloudflare: no configured zone matches %v", ids)
+	var err error
+	c.only, err = collectors.SelectConfigured(provider, "zone", ids, c.zones, Zone.ref)
+	return err
 }

@@ -69,14 +69,14 @@ func decodeBody(t *testing.T, r *http.Request) gqlBody {
 }
 
 func sampleWindow(t *testing.T) collectors.Window {
-	return collectors.Window{Start: mustTime(t, "2019-09-08T20:00:00Z"), End: mustTime(t, "2019-09-08T20:02:00Z")}
+	return collectors.Window{Start: collectorstest.MustTime(t, "2019-09-08T20:00:00Z"), End: collectorstest.MustTime(t, "2019-09-08T20:02:00Z")}
 }
 
 // One zone's error inside a 200 is reported with the zone's name, id and
 // the error's path; the other zone's data is still emitted.
 func TestCollectErrorIn200KeepsOtherZones(t *testing.T) {
-	okBody := readSample(t, "graphql-httpRequests1mGroups-response.json")
-	errBody := readSample(t, "graphql-error-in-200.json")
+	okBody := collectorstest.ReadTestdata(t, "graphql-httpRequests1mGroups-response.json")
+	errBody := collectorstest.ReadTestdata(t, "graphql-error-in-200.json")
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
@@ -112,7 +112,7 @@ func TestCollectErrorIn200KeepsOtherZones(t *testing.T) {
 		t.Errorf("error %q blames the good zone", err)
 	}
 	if len(rec.Records()) != 2 || rec.Records()[0].Service != "www" {
-		t.Fatalf("emitted %v, want the 2 minutes of www", flatten(rec.Records()))
+		t.Fatalf("emitted %v, want the 2 minutes of www", collectorstest.Flatten(rec.Records()))
 	}
 	if calls.Load() != 2 {
 		t.Errorf("calls = %d, want 2", calls.Load())
@@ -123,7 +123,7 @@ func TestCollectErrorIn200KeepsOtherZones(t *testing.T) {
 func TestCollectPartialAnswerKeepsOtherNode(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var a map[string]any
-		json.Unmarshal(readSample(t, "graphql-httpRequests1mGroups-response.json"), &a)
+		json.Unmarshal(collectorstest.ReadTestdata(t, "graphql-httpRequests1mGroups-response.json"), &a)
 		z := a["data"].(map[string]any)["viewer"].(map[string]any)["zones"].([]any)[0].(map[string]any)
 		z[nodeColo] = nil
 		a["errors"] = []any{map[string]any{"message": "quota exceeded", "path": []any{"viewer", "zones", 0, nodeColo}}}
@@ -169,14 +169,14 @@ func TestCollectHTTPFailures(t *testing.T) {
 				io.WriteString(w, `{"data":null,"errors":[{"message":"rate limiter budget depleted, try again after 5 minutes"}]}`)
 				return
 			}
-			w.Write(readSample(t, "graphql-httpRequests1mGroups-response.json"))
+			w.Write(collectorstest.ReadTestdata(t, "graphql-httpRequests1mGroups-response.json"))
 		}, nil, true},
 		{"503 then ok", func(w http.ResponseWriter, n int32) {
 			if n == 1 {
 				w.WriteHeader(503)
 				return
 			}
-			w.Write(readSample(t, "graphql-httpRequests1mGroups-response.json"))
+			w.Write(collectorstest.ReadTestdata(t, "graphql-httpRequests1mGroups-response.json"))
 		}, nil, true},
 	}
 	for _, tc := range cases {
@@ -268,7 +268,7 @@ func TestDiscoveryPaging(t *testing.T) {
 			gql.Add(1)
 			b := decodeBody(t, r)
 			if b.Variables["zoneTag"] == "z3" {
-				w.Write(readSample(t, "graphql-httpRequests1mGroups-response.json"))
+				w.Write(collectorstest.ReadTestdata(t, "graphql-httpRequests1mGroups-response.json"))
 				return
 			}
 			io.WriteString(w, `{"data":{"viewer":{"zones":[{"httpRequests1mGroups":[]}]}},"errors":null}`)
@@ -285,7 +285,7 @@ func TestDiscoveryPaging(t *testing.T) {
 		t.Errorf("graphql calls = %d, want one per discovered zone (3)", gql.Load())
 	}
 	if len(rec.Records()) != 2 || rec.Records()[0].Service != "three.example" {
-		t.Errorf("records = %v", flatten(rec.Records()))
+		t.Errorf("records = %v", collectorstest.Flatten(rec.Records()))
 	}
 }
 
@@ -331,7 +331,7 @@ func TestSimulateCollectEqualsExpect(t *testing.T) {
 	if len(want) != 3*10*7 {
 		t.Errorf("Expect gave %d records, want 210", len(want))
 	}
-	diffLines(t, flatten(rec.Records()), flatten(want))
+	collectorstest.DiffLines(t, collectorstest.Flatten(rec.Records()), collectorstest.Flatten(want))
 	if len(rec.Batches()) != 3 {
 		t.Errorf("batches = %d, want one per zone", len(rec.Batches()))
 	}
@@ -349,7 +349,7 @@ func TestSimulateColoSplit(t *testing.T) {
 	if err := c.Collect(context.Background(), w, rec); err != nil {
 		t.Fatal(err)
 	}
-	diffLines(t, flatten(rec.Records()), flatten(cloudflaresim.Expect(m, w)))
+	collectorstest.DiffLines(t, collectorstest.Flatten(rec.Records()), collectorstest.Flatten(cloudflaresim.Expect(m, w)))
 
 	// A limit no minute fits in: totals are kept, the error names the zone.
 	c.rowLimit = 3
@@ -372,7 +372,7 @@ func TestSimulateAuthAndLag(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub := collectors.Window{Start: w.Start, End: now.Add(-cloudflaresim.Lag)}
-	diffLines(t, flatten(rec.Records()), flatten(cloudflaresim.Expect(m, pub)))
+	collectorstest.DiffLines(t, collectorstest.Flatten(rec.Records()), collectorstest.Flatten(cloudflaresim.Expect(m, pub)))
 	// Nothing published yet.
 	if err := c.Collect(context.Background(), collectors.Window{Start: now.Add(-time.Minute), End: now}, &recorder{}); !errors.Is(err, collectors.ErrNoData) {
 		t.Errorf("err = %v, want ErrNoData", err)
@@ -395,7 +395,7 @@ func TestSimulateDiscovery(t *testing.T) {
 	if err := c.Collect(context.Background(), w, rec); err != nil {
 		t.Fatal(err)
 	}
-	diffLines(t, flatten(rec.Records()), flatten(cloudflaresim.Expect(m, w)))
+	collectorstest.DiffLines(t, collectorstest.Flatten(rec.Records()), collectorstest.Flatten(cloudflaresim.Expect(m, w)))
 }
 
 func TestValidate(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
@@ -17,7 +18,7 @@ func FuzzParseAnswer(f *testing.F) {
 		"graphql-httpRequestsAdaptiveGroups-colo-response.json",
 		"graphql-httpRequests1mByColoGroups-response.json",
 	} {
-		f.Add(readSample(f, name))
+		f.Add(collectorstest.ReadTestdata(f, name))
 	}
 	f.Add([]byte(`{"data":{"viewer":{"zones":[{"httpRequestsAdaptiveGroups":[{"avg":{"sampleInterval":1},"count":1840,"dimensions":{"cacheStatus":"hit","coloCode":"AMS","datetimeMinute":"2019-09-08T20:00:00Z","edgeResponseStatus":200},"sum":{"edgeResponseBytes":73600512}}]}]}},"errors":null}`))
 	f.Add([]byte(`{"success":true,"errors":[],"result":[{"id":"z","name":"n"}],"result_info":{"page":1,"total_pages":1}}`))

@@ -2,67 +2,21 @@ package cloudflare
 
 import (
 	"encoding/json"
-	"fmt"
-	"os"
-	"sort"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/cdnmetrics/cdnmetrics/internal/schema"
+	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
 )
 
-func readSample(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile("testdata/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func mustTime(t testing.TB, s string) time.Time {
-	t.Helper()
-	tm, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tm
-}
-
-// flatten renders records as sorted "service location start field=value"
-// lines, so comparisons show readable diffs.
-func flatten(recs []schema.Record) []string {
-	var out []string
-	for _, r := range recs {
-		var fs []string
-		for _, f := range schema.Fields() {
-			if v, ok := r.Get(f); ok {
-				fs = append(fs, fmt.Sprintf("%s=%v", f, v))
-			}
-		}
-		out = append(out, fmt.Sprintf("%s %s %s %d/%d %s", r.Provider, r.Service, r.Location, r.Start, r.Step, strings.Join(fs, " ")))
-	}
-	sort.Strings(out)
-	return out
-}
-
-func diffLines(t *testing.T, got, want []string) {
-	t.Helper()
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("records differ\n got:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
-	}
-}
-
 func TestMapTotalsSample(t *testing.T) {
-	a, err := parseAnswer(readSample(t, "graphql-httpRequests1mGroups-response.json"))
+	a, err := parseAnswer(collectorstest.ReadTestdata(t, "graphql-httpRequests1mGroups-response.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(a.errs) != 0 || !a.hasTotals || a.hasColos {
 		t.Fatalf("answer: errs=%v hasTotals=%v hasColos=%v", a.errs, a.hasTotals, a.hasColos)
 	}
-	recs, bad, _, _ := mapTotals("www", a.totals, mustTime(t, "2019-09-08T20:00:00Z"), mustTime(t, "2019-09-08T20:02:00Z"))
+	recs, bad, _, _ := mapTotals("www", a.totals, collectorstest.MustTime(t, "2019-09-08T20:00:00Z"), collectorstest.MustTime(t, "2019-09-08T20:02:00Z"))
 	if len(bad) != 0 {
 		t.Fatalf("bad rows: %v", bad)
 	}
@@ -74,21 +28,21 @@ func TestMapTotalsSample(t *testing.T) {
 		"cloudflare www all 1567972800/60 requests=15 hits=12 misses=3 edge_bytes=312740 origin_bytes=2810 status_2xx=4 status_3xx=0 status_4xx=11 status_5xx=0",
 		"cloudflare www all 1567972860/60 requests=4 hits=1 misses=3 edge_bytes=283399 origin_bytes=2809 status_2xx=4 status_3xx=0 status_4xx=0 status_5xx=0",
 	}
-	diffLines(t, flatten(recs), want)
+	collectorstest.DiffLines(t, collectorstest.Flatten(recs), want)
 }
 
 func TestMapColosSample(t *testing.T) {
 	var f struct {
 		Response json.RawMessage `json:"response"`
 	}
-	if err := json.Unmarshal(readSample(t, "graphql-httpRequestsAdaptiveGroups-colo-cache.constructed.json"), &f); err != nil {
+	if err := json.Unmarshal(collectorstest.ReadTestdata(t, "graphql-httpRequestsAdaptiveGroups-colo-cache.constructed.json"), &f); err != nil {
 		t.Fatal(err)
 	}
 	a, err := parseAnswer(f.Response)
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs, maxSample, bad, _ := mapColos("www", a.colos, mustTime(t, "2025-01-15T10:00:00Z"), mustTime(t, "2025-01-15T10:01:00Z"))
+	recs, maxSample, bad, _ := mapColos("www", a.colos, collectorstest.MustTime(t, "2025-01-15T10:00:00Z"), collectorstest.MustTime(t, "2025-01-15T10:01:00Z"))
 	if len(bad) != 0 {
 		t.Fatalf("bad rows: %v", bad)
 	}
@@ -106,20 +60,20 @@ func TestMapColosSample(t *testing.T) {
 		"cloudflare www AMS 1736935200/60 requests=2087 hits=1840 misses=247 edge_bytes=8.2633812e+07 origin_bytes=9.0333e+06 status_2xx=2052 status_3xx=0 status_4xx=0 status_5xx=35",
 		"cloudflare www LHR 1736935200/60 requests=1050 hits=990 misses=60 edge_bytes=3.966144e+07 origin_bytes=61440 status_2xx=990 status_3xx=0 status_4xx=60 status_5xx=0",
 	}
-	diffLines(t, flatten(recs), want)
+	collectorstest.DiffLines(t, collectorstest.Flatten(recs), want)
 }
 
 // The documentation's adaptive sample has no datetimeMinute dimension: such
 // rows cannot be placed in time and are skipped, each named.
 func TestMapColosWithoutMinuteSkipped(t *testing.T) {
-	b := readSample(t, "graphql-httpRequestsAdaptiveGroups-colo-response.json")
+	b := collectorstest.ReadTestdata(t, "graphql-httpRequestsAdaptiveGroups-colo-response.json")
 	// The sample aliases the node as "series"; rename it to ours.
 	b = []byte(strings.Replace(string(b), `"series"`, `"`+nodeColo+`"`, 1))
 	a, err := parseAnswer(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs, _, bad, _ := mapColos("www", a.colos, mustTime(t, "2022-03-24T00:00:00Z"), mustTime(t, "2022-03-25T00:00:00Z"))
+	recs, _, bad, _ := mapColos("www", a.colos, collectorstest.MustTime(t, "2022-03-24T00:00:00Z"), collectorstest.MustTime(t, "2022-03-25T00:00:00Z"))
 	if len(recs) != 0 || len(bad) != 5 {
 		t.Fatalf("got %d records, %d bad rows; want 0 and 5", len(recs), len(bad))
 	}
@@ -129,7 +83,7 @@ func TestMapColosWithoutMinuteSkipped(t *testing.T) {
 }
 
 func TestParseAnswerErrorIn200(t *testing.T) {
-	a, err := parseAnswer(readSample(t, "graphql-error-in-200.json"))
+	a, err := parseAnswer(collectorstest.ReadTestdata(t, "graphql-error-in-200.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +104,7 @@ func TestParseAnswerErrorIn200(t *testing.T) {
 // one; a row after the window is returned apart (the collector tells the
 // future ones).
 func TestMapTotalsBadRowsSkipped(t *testing.T) {
-	start, end := mustTime(t, "2019-09-08T20:00:00Z"), mustTime(t, "2019-09-08T20:10:00Z")
+	start, end := collectorstest.MustTime(t, "2019-09-08T20:00:00Z"), collectorstest.MustTime(t, "2019-09-08T20:10:00Z")
 	rows := []string{
 		`{"dimensions":{"datetimeMinute":"2019-09-08T20:00:00Z"},"sum":{"requests":"15"}}`,                                                            // wrong type
 		`{"dimensions":{"datetimeMinute":"2019-09-08T20:01:00Z"},"sum":{"requests":-1}}`,                                                              // negative
@@ -179,7 +133,7 @@ func TestMapTotalsBadRowsSkipped(t *testing.T) {
 		t.Errorf("after = %v, want [1567976400]", after)
 	}
 	// 20:02: misses = 5-6; 20:03: origin bytes = 10-11.
-	diffLines(t, flatten(recs), []string{
+	collectorstest.DiffLines(t, collectorstest.Flatten(recs), []string{
 		"cloudflare www all 1567972860/60 requests=-1",
 		"cloudflare www all 1567972920/60 requests=5 hits=6 misses=-1",
 		"cloudflare www all 1567972980/60 requests=5 edge_bytes=10 origin_bytes=-1",
@@ -192,7 +146,7 @@ func TestMapTotalsBadRowsSkipped(t *testing.T) {
 	for i := range recs {
 		recs[i].Check()
 	}
-	diffLines(t, flatten(recs), []string{
+	collectorstest.DiffLines(t, collectorstest.Flatten(recs), []string{
 		"cloudflare www all 1567972860/60 ",
 		"cloudflare www all 1567972920/60 requests=5",
 		"cloudflare www all 1567972980/60 requests=5 edge_bytes=10",
@@ -202,7 +156,7 @@ func TestMapTotalsBadRowsSkipped(t *testing.T) {
 }
 
 func TestMapColosBadRowsSkipped(t *testing.T) {
-	start, end := mustTime(t, "2025-01-15T10:00:00Z"), mustTime(t, "2025-01-15T10:05:00Z")
+	start, end := collectorstest.MustTime(t, "2025-01-15T10:00:00Z"), collectorstest.MustTime(t, "2025-01-15T10:05:00Z")
 	rows := []string{
 		`{"count":-3,"sum":{"edgeResponseBytes":1},"dimensions":{"datetimeMinute":"2025-01-15T10:00:00Z","coloCode":"AMS","cacheStatus":"hit","edgeResponseStatus":200}}`,
 		`{"count":3,"sum":{},"dimensions":{"datetimeMinute":"2025-01-15T10:00:00Z","coloCode":"AMS","cacheStatus":"hit","edgeResponseStatus":200}}`,
@@ -222,14 +176,14 @@ func TestMapColosBadRowsSkipped(t *testing.T) {
 	// AMS 10:00's only row has a count of -3: the sums it goes into
 	// (requests, hits, 2xx) are unknown (NaN, for the value check to reject);
 	// its bytes and the classes it does not touch are known.
-	diffLines(t, flatten(recs)[:1], []string{
+	collectorstest.DiffLines(t, collectorstest.Flatten(recs)[:1], []string{
 		"cloudflare www AMS 1736935200/60 requests=NaN hits=NaN misses=0 edge_bytes=1 origin_bytes=0 status_2xx=NaN status_3xx=0 status_4xx=0 status_5xx=0",
 	})
 	recs = recs[1:]
 	// SJC 10:01: requests 4+6 = 10; updating (any case) is served from
 	// cache → hits 6; bypass → misses 4, origin bytes 100; bytes 150;
 	// status 301 → 3xx 4; status 0 has no class.
-	diffLines(t, flatten(recs), []string{
+	collectorstest.DiffLines(t, collectorstest.Flatten(recs), []string{
 		"cloudflare www SJC 1736935260/60 requests=10 hits=6 misses=4 edge_bytes=150 origin_bytes=100 status_2xx=0 status_3xx=4 status_4xx=0 status_5xx=0",
 	})
 }

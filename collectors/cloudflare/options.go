@@ -28,6 +28,9 @@ func (z Zone) label() string {
 	return z.ID
 }
 
+// ref is what filters and path claims know the zone by.
+func (z Zone) ref() collectors.ServiceRef { return collectors.ServiceRef{ID: z.ID, Name: z.label()} }
+
 // pathName is the name used in paths and messages.
 func (z Zone) pathName() string {
 	if z.path != "" {
@@ -90,18 +93,7 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 	if err := collectors.CheckURL(o.APIURL); err != nil {
 		add("api_url", "%v", err)
 	}
-	switch {
-	case o.TokenFile != "":
-		if warn, err := collectors.CheckSecretFile(o.TokenFile); err != nil {
-			add("token_file", "%v", err)
-		} else if warn != "" {
-			ps = append(ps, collectors.Problem{Key: "cloudflare.token_file", Message: warn, Warning: true})
-		}
-	case o.TokenEnv == "":
-		add("token_env", "set token_env (an environment variable name) or token_file")
-	case env.Lookup(o.TokenEnv) == "":
-		add("token_env", "environment variable %s is not set", o.TokenEnv)
-	}
+	ps = append(ps, env.CredentialProblems("cloudflare", collectors.Credential{FileKey: "token_file", File: o.TokenFile, EnvKey: "token_env", Env: o.TokenEnv})...)
 	if len(o.Zones) == 0 && strings.TrimSpace(o.AccountID) == "" {
 		add("zone", "list zones ([[cloudflare.zone]] id, name) or set account_id to discover them")
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 	"github.com/cdnmetrics/cdnmetrics/internal/state"
 )
@@ -33,7 +34,7 @@ func TestDiscoveredZonesSharingAPathAreKeptApart(t *testing.T) {
 		case zonesPath:
 			fmt.Fprint(w, `{"success":true,"errors":[],"messages":[],"result":[{"id":"z2","name":"shop.example","status":"active"},{"id":"z1","name":"SHOP.example","status":"active"}],"result_info":{"page":1,"per_page":50,"total_pages":1,"count":2,"total_count":2}}`)
 		case graphqlPath:
-			w.Write(readSample(t, "graphql-httpRequests1mGroups-response.json"))
+			w.Write(collectorstest.ReadTestdata(t, "graphql-httpRequests1mGroups-response.json"))
 		}
 	}))
 	defer srv.Close()

@@ -2,7 +2,6 @@ package cloudfront
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -67,15 +66,11 @@ func New(o *Options, env collectors.Env) (*Collector, error) {
 			co.BaseEndpoint = aws.String(o.EndpointURL)
 		}
 	})
-	logger := env.Logger // the app's logger names the collector already
-	if logger == nil {
-		logger = slog.Default().With("collector", provider)
-	}
 	return &Collector{
 		api:    api,
 		dists:  append([]Distribution(nil), o.Distributions...),
 		env:    env,
-		logger: logger,
+		logger: env.CollectorLogger(provider),
 		secret: secret,
 
 		callTimeout: o.RequestDeadline(),
@@ -85,36 +80,19 @@ func New(o *Options, env collectors.Env) (*Collector, error) {
 // Collect reads every distribution over w and emits one batch per
 // distribution.
 func (c *Collector) Collect(ctx context.Context, w collectors.Window, e collectors.Emitter) error {
-	var errs []error
-	points, included := 0, 0
-	for _, d := range c.dists {
-		// Shards and service filters pick the distributions this instance reads.
-		if !c.env.Includes(d.ID, d.label()) || !c.only.Has(d.ID, d.label()) {
-			continue
-		}
-		included++
-		if err := ctx.Err(); err != nil {
-			errs = append(errs, fmt.Errorf("cloudfront: %w", err))
-			break
-		}
-		b, n, err := c.collectDist(ctx, d, w)
-		points += n
-		if len(b.Records) > 0 || len(b.Gauges) > 0 {
-			if eerr := e.Emit(ctx, b); eerr != nil {
-				return errors.Join(append(errs, fmt.Errorf("cloudfront: emit distribution %s: %w", d.label(), eerr))...)
+	return collectors.ServiceRun[Distribution]{Provider: provider, Kind: "distribution",
+		Name: func(d Distribution) (collectors.ServiceRef, string) {
+			return collectors.ServiceRef{ID: d.ID, Name: d.label()}, d.label()
+		},
+		// No datapoints for any distribution is no data yet.
+		Collect: func(d Distribution) (collectors.Batch, int, error) {
+			b, points, err := c.collectDist(ctx, d, w)
+			if err != nil {
+				err = &distError{dist: d, err: err, secret: c.secret}
 			}
-		}
-		if err != nil {
-			errs = append(errs, &distError{dist: d, err: err, secret: c.secret})
-		}
-	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	if points == 0 && included > 0 {
-		return collectors.ErrNoData
-	}
-	return nil
+			return b, points, err
+		},
+	}.Run(ctx, c.env, c.only, c.dists, e)
 }
 
 // collectDist pages GetMetricData for one distribution and maps the result.

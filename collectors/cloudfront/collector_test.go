@@ -86,7 +86,7 @@ func TestCollectPagesPartialData(t *testing.T) {
 		t.Errorf("calls = %d, want 2", api.calls)
 	}
 	// Same numbers as TestMapSampleResponse: the pages add up to the full answer.
-	diffLines(t, flatten(rec.Records()), []string{
+	collectorstest.DiffLines(t, collectorstest.Flatten(rec.Records()), []string{
 		"cloudfront www all 1736935200/60 requests=125341 edge_bytes=5.3721458e+09 status_4xx=1042 status_5xx=27",
 		"cloudfront www all 1736935260/60 requests=119872 edge_bytes=5.1030977e+09 status_4xx=953 status_5xx=22",
 		"cloudfront www all 1736935320/60 requests=121004 edge_bytes=5.2441203e+09 status_4xx=980",
@@ -131,7 +131,7 @@ func TestCollectFailuresPerDistribution(t *testing.T) {
 		t.Errorf("error blames the good distribution: %v", err)
 	}
 	if len(rec.Records()) != 3 || rec.Records()[0].Service != "www" {
-		t.Errorf("records = %v", flatten(rec.Records()))
+		t.Errorf("records = %v", collectorstest.Flatten(rec.Records()))
 	}
 }
 
@@ -240,7 +240,7 @@ func TestSDKCBORRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Minute 0: hits round(87.5/100 × 2000) = 1750, misses 2000-1750 = 250.
-	diffLines(t, flatten(rec.Records()), []string{
+	collectorstest.DiffLines(t, collectorstest.Flatten(rec.Records()), []string{
 		"cloudfront www all 1736935200/60 requests=2000 hits=1750 misses=250",
 		"cloudfront www all 1736935260/60 requests=10",
 	})
@@ -282,7 +282,7 @@ func TestSimulateCollectEqualsExpect(t *testing.T) {
 	if len(want) != 3*90 {
 		t.Errorf("Expect gave %d records, want 270", len(want))
 	}
-	diffLines(t, flatten(rec.Records()), flatten(want))
+	collectorstest.DiffLines(t, collectorstest.Flatten(rec.Records()), collectorstest.Flatten(want))
 	if len(rec.Gauges()) != 0 {
 		t.Errorf("gauges from a stand-in without OriginLatency: %v", rec.Gauges())
 	}
@@ -298,7 +298,7 @@ func TestSimulateLagAndAuth(t *testing.T) {
 	if err := c.Collect(context.Background(), w, rec); err != nil {
 		t.Fatal(err)
 	}
-	diffLines(t, flatten(rec.Records()), flatten(cloudfrontsim.Expect(m, collectors.Window{Start: w.Start, End: now.Add(-cloudfrontsim.Lag)})))
+	collectorstest.DiffLines(t, collectorstest.Flatten(rec.Records()), collectorstest.Flatten(cloudfrontsim.Expect(m, collectors.Window{Start: w.Start, End: now.Add(-cloudfrontsim.Lag)})))
 	if err := c.Collect(context.Background(), collectors.Window{Start: now.Add(-2 * time.Minute), End: now}, &recorder{}); !errors.Is(err, collectors.ErrNoData) {
 		t.Errorf("err = %v, want ErrNoData", err)
 	}

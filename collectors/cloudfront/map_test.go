@@ -2,18 +2,15 @@ package cloudfront
 
 import (
 	"encoding/json"
-	"fmt"
 	"math"
 	"os"
-	"sort"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
-	"github.com/cdnmetrics/cdnmetrics/internal/schema"
+	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
 )
 
 // sampleResults reads a GetMetricData sample (the JSON form of the same
@@ -57,28 +54,6 @@ func decodeSample(b []byte) ([]types.MetricDataResult, string, error) {
 	return rs, doc.NextToken, nil
 }
 
-func flatten(recs []schema.Record) []string {
-	var out []string
-	for _, r := range recs {
-		var fs []string
-		for _, f := range schema.Fields() {
-			if v, ok := r.Get(f); ok {
-				fs = append(fs, fmt.Sprintf("%s=%v", f, v))
-			}
-		}
-		out = append(out, fmt.Sprintf("%s %s %s %d/%d %s", r.Provider, r.Service, r.Location, r.Start, r.Step, strings.Join(fs, " ")))
-	}
-	sort.Strings(out)
-	return out
-}
-
-func diffLines(t *testing.T, got, want []string) {
-	t.Helper()
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("records differ\n got:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
-	}
-}
-
 func TestMapSampleResponse(t *testing.T) {
 	rs, _ := sampleResults(t, "cloudwatch-getmetricdata-response.constructed.json")
 	all := map[string]*series{}
@@ -100,7 +75,7 @@ func TestMapSampleResponse(t *testing.T) {
 		"cloudfront www all 1736935260/60 requests=119872 edge_bytes=5.1030977e+09 status_4xx=953 status_5xx=22",
 		"cloudfront www all 1736935320/60 requests=121004 edge_bytes=5.2441203e+09 status_4xx=980",
 	}
-	diffLines(t, flatten(recs), want)
+	collectorstest.DiffLines(t, collectorstest.Flatten(recs), want)
 }
 
 func TestMapHitRateLatencyAndBadPoints(t *testing.T) {
@@ -133,7 +108,7 @@ func TestMapHitRateLatencyAndBadPoints(t *testing.T) {
 	}
 	// Minute 0: hits round(93.35/100 × 1000 = 933.5) = 934, misses 1000-934 = 66.
 	// Minute 1: requests 200 only (its hit rate was bad).
-	diffLines(t, flatten(recs), []string{
+	collectorstest.DiffLines(t, collectorstest.Flatten(recs), []string{
 		"cloudfront www all 1736935200/60 requests=1000 hits=934 misses=66",
 		"cloudfront www all 1736935260/60 requests=200",
 	})

@@ -94,18 +94,9 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 		add(true, "region", "CloudFront publishes its metrics only in us-east-1; %q will return no data", o.Region)
 	}
 	if o.AccessKeyID != "" {
-		switch {
-		case o.SecretKeyFile != "":
-			if warn, err := collectors.CheckSecretFile(o.SecretKeyFile); err != nil {
-				add(false, "secret_key_file", "%v", err)
-			} else if warn != "" {
-				add(true, "secret_key_file", "%s", warn)
-			}
-		case o.SecretKeyEnv == "":
-			add(false, "secret_key_env", "access_key_id is set: set secret_key_env (an environment variable name) or secret_key_file")
-		case env.Lookup(o.SecretKeyEnv) == "":
-			add(false, "secret_key_env", "environment variable %s is not set", o.SecretKeyEnv)
-		}
+		ps = append(ps, env.CredentialProblems("cloudfront", collectors.Credential{
+			FileKey: "secret_key_file", File: o.SecretKeyFile, EnvKey: "secret_key_env", Env: o.SecretKeyEnv,
+			Missing: "access_key_id is set: set secret_key_env (an environment variable name) or secret_key_file"})...)
 		if o.Profile != "" {
 			add(true, "profile", "ignored: access_key_id selects static credentials")
 		}

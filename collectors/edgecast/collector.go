@@ -49,10 +49,7 @@ type Collector struct {
 
 // New builds the collector from validated options.
 func New(o *Options, env collectors.Env) (*Collector, error) {
-	logger := env.Logger // the app's logger names the collector already
-	if logger == nil {
-		logger = slog.Default().With("collector", provider)
-	}
+	logger := env.CollectorLogger(provider)
 	c := &Collector{
 		base:   strings.TrimRight(o.APIURL, "/") + "/v2/realtimestats/customers/" + url.PathEscape(strings.TrimSpace(o.Account)) + "/media",
 		plats:  o.platforms(),
@@ -79,12 +76,7 @@ func New(o *Options, env collectors.Env) (*Collector, error) {
 		}
 		// The token request is a vendor request too: request_timeout bounds
 		// it, body included (http.Client.Timeout).
-		hc := &http.Client{Timeout: o.RequestDeadline()}
-		if env.HTTPClient != nil {
-			cp := *env.HTTPClient
-			cp.Timeout = o.RequestDeadline()
-			hc = &cp
-		}
+		hc := env.TimedHTTPClient(o.RequestDeadline())
 		// The token source caches the token until shortly before it
 		// expires, then fetches a new one.
 		ts := cc.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, hc))
@@ -105,8 +97,7 @@ func New(o *Options, env collectors.Env) (*Collector, error) {
 		c.secrets = append(c.secrets, tok)
 		c.auth = func() (string, error) { return "TOK:" + tok, nil }
 	}
-	opts := []httpx.Option{
-		httpx.WithLogger(logger),
+	c.http = env.VendorClient(provider, logger, o.RequestDeadline(),
 		// No documented budget: a few calls a second is plenty for three
 		// calls per platform per minute and gentle on the API.
 		httpx.WithRate(5, 10),
@@ -114,15 +105,10 @@ func New(o *Options, env collectors.Env) (*Collector, error) {
 		// fast rather than retry for minutes.
 		httpx.WithRetries(2),
 		httpx.WithBackoff(500*time.Millisecond, 5*time.Second),
-		httpx.WithMaxWait(20 * time.Second),
-		httpx.WithTimeout(15 * time.Second),
-		httpx.WithDeadline(o.RequestDeadline()),
-		httpx.WithMaxBody(1 << 20),
-	}
-	if env.HTTPClient != nil {
-		opts = append(opts, httpx.WithHTTPClient(env.HTTPClient))
-	}
-	c.http = httpx.New(provider, opts...)
+		httpx.WithMaxWait(20*time.Second),
+		httpx.WithTimeout(15*time.Second),
+		httpx.WithMaxBody(1<<20),
+	)
 	return c, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
@@ -16,7 +17,7 @@ func FuzzAnswers(f *testing.F) {
 		"realtimestats-bandwidth.constructed.json", "realtimestats-cachestatus.constructed.json",
 		"realtimestats-connections.constructed.json", "realtimestats-statuscode.constructed.json",
 	} {
-		f.Add(readTestdata(f, name))
+		f.Add(collectorstest.ReadTestdata(f, name))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var c schema.Counts

@@ -1,22 +1,12 @@
 package edgecast
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
-
-func readTestdata(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 func wantCounts(t *testing.T, c *schema.Counts, want map[schema.Field]float64) {
 	t.Helper()
@@ -30,21 +20,21 @@ func wantCounts(t *testing.T, c *schema.Counts, want map[schema.Field]float64) {
 // The three constructed samples, read as one snapshot over a 60 s minute.
 func TestSampleNormalisation(t *testing.T) {
 	var c schema.Counts
-	bps, err := parseBandwidth(readTestdata(t, "realtimestats-bandwidth.constructed.json"))
+	bps, err := parseBandwidth(collectorstest.ReadTestdata(t, "realtimestats-bandwidth.constructed.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := mapBandwidth(bps, 60, &c); err != nil {
 		t.Fatal(err)
 	}
-	cache, err := parseCacheStatus(readTestdata(t, "realtimestats-cachestatus.constructed.json"))
+	cache, err := parseCacheStatus(collectorstest.ReadTestdata(t, "realtimestats-cachestatus.constructed.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := mapCacheStatus(cache, 60, &c); err != nil {
 		t.Fatal(err)
 	}
-	status, err := parseStatusCode(readTestdata(t, "realtimestats-statuscode.constructed.json"))
+	status, err := parseStatusCode(collectorstest.ReadTestdata(t, "realtimestats-statuscode.constructed.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

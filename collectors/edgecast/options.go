@@ -103,31 +103,12 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 		if strings.TrimSpace(o.OAuth.ClientID) == "" {
 			add(false, "oauth.client_id", "set the OAuth client id")
 		}
-		switch {
-		case o.OAuth.ClientSecretFile != "":
-			if warn, err := collectors.CheckSecretFile(o.OAuth.ClientSecretFile); err != nil {
-				add(false, "oauth.client_secret_file", "%v", err)
-			} else if warn != "" {
-				add(true, "oauth.client_secret_file", "%s", warn)
-			}
-		case o.OAuth.ClientSecretEnv == "":
-			add(false, "oauth.client_secret_env", "set client_secret_env (an environment variable name) or client_secret_file")
-		case env.Lookup(o.OAuth.ClientSecretEnv) == "":
-			add(false, "oauth.client_secret_env", "environment variable %s is not set", o.OAuth.ClientSecretEnv)
-		}
+		ps = append(ps, env.CredentialProblems("edgecast.oauth", collectors.Credential{
+			FileKey: "client_secret_file", File: o.OAuth.ClientSecretFile, EnvKey: "client_secret_env", Env: o.OAuth.ClientSecretEnv})...)
 	} else {
-		switch {
-		case o.TokenFile != "":
-			if warn, err := collectors.CheckSecretFile(o.TokenFile); err != nil {
-				add(false, "token_file", "%v", err)
-			} else if warn != "" {
-				add(true, "token_file", "%s", warn)
-			}
-		case o.TokenEnv == "":
-			add(false, "token_env", "set token_env (an environment variable name), token_file or [edgecast.oauth]")
-		case env.Lookup(o.TokenEnv) == "":
-			add(false, "token_env", "environment variable %s is not set", o.TokenEnv)
-		}
+		ps = append(ps, env.CredentialProblems("edgecast", collectors.Credential{
+			FileKey: "token_file", File: o.TokenFile, EnvKey: "token_env", Env: o.TokenEnv,
+			Missing: "set token_env (an environment variable name), token_file or [edgecast.oauth]"})...)
 	}
 	if len(o.PlatformNames) == 0 {
 		add(false, "platforms", "list at least one platform (%s)", strings.Join(platformNames(), ", "))

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
 	"github.com/cdnmetrics/cdnmetrics/collectors/fastly/fastlysim"
 )
 
@@ -27,7 +28,7 @@ func benchFieldNames(t testing.TB, n int) []string {
 			Aggregated map[string]any            `json:"aggregated"`
 		} `json:"Data"`
 	}
-	if err := json.Unmarshal(sample(t, "rt-channel-ts-response.json"), &rt); err != nil {
+	if err := json.Unmarshal(collectorstest.ReadTestdata(t, "rt-channel-ts-response.json"), &rt); err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range rt.Data {
@@ -43,7 +44,7 @@ func benchFieldNames(t testing.TB, n int) []string {
 	var hist struct {
 		Data []map[string]any `json:"data"`
 	}
-	if err := json.Unmarshal(sample(t, "stats-aggregate-minute.json"), &hist); err != nil {
+	if err := json.Unmarshal(collectorstest.ReadTestdata(t, "stats-aggregate-minute.json"), &hist); err != nil {
 		t.Fatal(err)
 	}
 	for k, v := range hist.Data[0] {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
@@ -88,10 +89,10 @@ func statsBody(starts ...int64) string {
 // rel="next"), sends the token on every page, skips deleted services.
 func TestDiscoveryFollowsLinkPaging(t *testing.T) {
 	f := newFake(t)
-	page1 := sample(t, "service-list-page1.json")
+	page1 := collectorstest.ReadTestdata(t, "service-list-page1.json")
 	// The verbatim Link header of the sample, pointed at the fake.
 	var link string
-	for _, l := range strings.Split(string(sample(t, "service-list-page1.headers.txt")), "\n") {
+	for _, l := range strings.Split(string(collectorstest.ReadTestdata(t, "service-list-page1.headers.txt")), "\n") {
 		if v, ok := strings.CutPrefix(l, "Link: "); ok {
 			link = strings.TrimSpace(v)
 		}
@@ -374,7 +375,7 @@ func TestCollectSkipsAbsurdRows(t *testing.T) {
 func TestCollectNoData(t *testing.T) {
 	f := newFake(t)
 	f.mux.HandleFunc("GET /stats/service/{id}", func(w http.ResponseWriter, r *http.Request) {
-		w.Write(sample(t, "stats-service-minute-empty.json"))
+		w.Write(collectorstest.ReadTestdata(t, "stats-service-minute-empty.json"))
 	})
 	f.mux.HandleFunc("GET /service", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `[]`) })
 	var logs syncBuffer

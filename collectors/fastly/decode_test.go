@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
 )
 
 // refValues decodes a measurements object the slow, obvious way.
@@ -61,8 +63,8 @@ func compareWithStdlib(t *testing.T, body []byte) {
 
 func TestDecodeRTMatchesEncodingJSON(t *testing.T) {
 	for _, body := range []string{
-		string(sample(t, "rt-channel-ts-response.json")),
-		string(sample(t, "rt-channel-ts-nodata.json")),
+		string(collectorstest.ReadTestdata(t, "rt-channel-ts-response.json")),
+		string(collectorstest.ReadTestdata(t, "rt-channel-ts-nodata.json")),
 		// Escapes in keys and POP names, odd spacing, nulls, exponents,
 		// unknown nested values, lower-case envelope keys.
 		`{ "data" : [ { "recorded" : 17 , "datacenter" : { "P\u00c9R" : { "requ\u0065sts" : 1e2, "hits": null, "x": [1,{"a":[]}], "miss_histogram": {"1": 2} } },
@@ -77,7 +79,7 @@ func TestDecodeRTMatchesEncodingJSON(t *testing.T) {
 // Every prefix of a valid response is an error (never a panic, never a
 // silent success), and so is garbage.
 func TestDecodeRTRejectsBrokenInput(t *testing.T) {
-	body := sample(t, "rt-channel-ts-response.json")
+	body := collectorstest.ReadTestdata(t, "rt-channel-ts-response.json")
 	var f rtFrame
 	for n := 0; n < len(body)-1; n++ {
 		if strings.TrimSpace(string(body[:n])) == "" && n > 0 {
@@ -112,7 +114,7 @@ func TestDecodeHistoricalErrors(t *testing.T) {
 }
 
 func TestDecodeServiceList(t *testing.T) {
-	svcs, err := decodeServiceList(sample(t, "service-list-page1.json"))
+	svcs, err := decodeServiceList(collectorstest.ReadTestdata(t, "service-list-page1.json"))
 	if err != nil || len(svcs) != 2 || svcs[0].ID != "mjvYB61u7BiqD3Nzkl69P3" || svcs[0].Name != "testing-paginator" || svcs[0].Version != 1 {
 		t.Fatalf("%+v %v", svcs, err)
 	}

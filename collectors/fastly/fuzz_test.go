@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
@@ -18,8 +19,8 @@ import (
 // the body unambiguously (valid ASCII JSON without duplicate keys), the
 // fast decoder reads the same values from it.
 func FuzzRTResponse(f *testing.F) {
-	f.Add(sample(f, "rt-channel-ts-response.json"))
-	f.Add(sample(f, "rt-channel-ts-nodata.json"))
+	f.Add(collectorstest.ReadTestdata(f, "rt-channel-ts-response.json"))
+	f.Add(collectorstest.ReadTestdata(f, "rt-channel-ts-nodata.json"))
 	f.Add([]byte(`{"Data":[{"aggregated":{"requests":-1},"recorded":5}],"Timestamp":9}`))
 	f.Add([]byte(`{"data":[{"datacenter":{"A\u00c9":{"requ\u0065sts":1e2,"x":[{}]}},"recorded":60}],"timestamp":99,"aggregatedelay":1}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -219,10 +220,10 @@ func refMeasurements(m map[string]any) (v [numVFields]float64, present uint32, o
 // the pipeline's value check (schema.Counts.Check) never negative nor with
 // hits above requests.
 func FuzzHistorical(f *testing.F) {
-	f.Add(sample(f, "stats-service-minute-response.constructed.json"))
-	f.Add(sample(f, "stats-aggregate-minute.json"))
-	f.Add(sample(f, "stats-service-minute-empty.json"))
-	f.Add(sample(f, "stats-service-field-bandwidth-day.json"))
+	f.Add(collectorstest.ReadTestdata(f, "stats-service-minute-response.constructed.json"))
+	f.Add(collectorstest.ReadTestdata(f, "stats-aggregate-minute.json"))
+	f.Add(collectorstest.ReadTestdata(f, "stats-service-minute-empty.json"))
+	f.Add(collectorstest.ReadTestdata(f, "stats-service-field-bandwidth-day.json"))
 	w := windowAll
 	f.Fuzz(func(t *testing.T, body []byte) {
 		recs, n, skipped, err := parseHistorical(body, "s", "all", w)
@@ -257,7 +258,7 @@ func FuzzHistorical(f *testing.F) {
 // FuzzServiceList: a page and its Link header never panic, and a next link
 // is only followed to api_url's host.
 func FuzzServiceList(f *testing.F) {
-	f.Add(sample(f, "service-list-page1.json"), `<https://api.fastly.com/service?direction=descend&page=3&per_page=100&sort=created>; rel="last", <https://api.fastly.com/service?direction=descend&page=2&per_page=100&sort=created>; rel="next"`)
+	f.Add(collectorstest.ReadTestdata(f, "service-list-page1.json"), `<https://api.fastly.com/service?direction=descend&page=3&per_page=100&sort=created>; rel="last", <https://api.fastly.com/service?direction=descend&page=2&per_page=100&sort=created>; rel="next"`)
 	f.Add([]byte(`[{"id":"x","deleted_at":"2020"}]`), `</service?page=2>; rel="next"`)
 	f.Add([]byte(`{}`), `<//evil.example/x>; rel=next`)
 	base, _ := urlParse("https://api.fastly.com/service?page=1&per_page=100")

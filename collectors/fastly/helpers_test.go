@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -21,15 +20,6 @@ import (
 	"github.com/cdnmetrics/cdnmetrics/internal/simulate"
 	"github.com/cdnmetrics/cdnmetrics/internal/traffic"
 )
-
-func sample(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile("testdata/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // decodeTOML decodes a [fastly] section text over o, as the config
 // package does.

@@ -5,7 +5,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
@@ -20,32 +19,24 @@ type iKey struct{ loc, node string }
 
 // iBucket is one resolution interval of one service's inspector feed.
 type iBucket struct {
-	start   int64
-	keys    []iKey
-	vals    []ivals
-	idx     map[iKey]int
-	emitted bool
-	dirty   bool
-	partial bool
+	bucketState
+	keys []iKey
+	vals []ivals
+	idx  map[iKey]int
 }
 
 // inspectAgg turns inspector seconds into resolution buckets with the
-// rules of the channel stream's aggregator (rt.go): a bucket is written
-// whole once Fastly's clock passes its end + AggregateDelay + grace,
-// re-written whole when a late second changes it, the bucket a
-// subscription starts inside is never written, and no vendor time beyond
-// our clock is trusted. Owned by one subscriber goroutine.
+// rules of the channel stream's aggregator (rt.go; the shared part is
+// rtclock.go): a bucket is written whole once Fastly's clock passes its
+// end + AggregateDelay + grace, re-written whole when a late second
+// changes it, the bucket a subscription starts inside is never written,
+// and no vendor time beyond our clock is trusted. Owned by one subscriber
+// goroutine.
 type inspectAgg struct {
+	rtClock
 	prefix, service, feed string
 	perPOP                bool
-	res                   int64
-	keep                  int
 	buckets               []*iBucket
-	clock                 int64
-	ours                  collectors.Clock
-	delay                 int64
-	first                 int64
-	floor                 int64
 	nodes                 map[string]string // raw name → path node, interned
 	pops                  map[string]string // raw POP code → path node, interned
 	owner                 map[string]string // path node → first raw name seen (clash check)
@@ -53,9 +44,7 @@ type inspectAgg struct {
 }
 
 func newInspectAgg(prefix, service, feed string, res time.Duration, perPOP bool) *inspectAgg {
-	r := max(int64(res/time.Second), 1)
-	keep := min(max(int(int64(keepFor/time.Second)/r), minKeep), maxKeep)
-	return &inspectAgg{prefix: prefix, service: service, feed: feed, perPOP: perPOP, res: r, keep: keep,
+	return &inspectAgg{rtClock: newRTClock(res), prefix: prefix, service: service, feed: feed, perPOP: perPOP,
 		nodes: map[string]string{}, pops: map[string]string{}, owner: map[string]string{}, clashed: map[string]bool{}}
 }
 
@@ -107,7 +96,7 @@ func (a *inspectAgg) pop(raw []byte) string {
 // add folds one decoded response in (see aggregator.add for the rules).
 func (a *inspectAgg) add(f *iFrame) iAddResult {
 	var out iAddResult
-	limit := a.ours.Limit(a.ours.Time()).Unix()
+	limit := a.limit()
 	for i := range f.records {
 		r := &f.records[i]
 		switch {
@@ -153,27 +142,15 @@ func (a *inspectAgg) add(f *iFrame) iAddResult {
 			b.dirty = true
 		}
 	}
-	if f.hasTimestamp && f.timestamp > limit {
-		out.futureTimestamp = f.timestamp
-	} else if f.hasTimestamp && f.timestamp > a.clock {
-		a.clock = f.timestamp
-	}
-	if f.hasDelay {
-		a.delay = min(max(f.aggregateDelay, 0), maxDelay)
-	}
-	due := a.clock - a.delay - grace
+	var due int64
+	due, out.futureTimestamp = a.advance(f.hasTimestamp, f.timestamp, f.hasDelay, f.aggregateDelay, limit)
 	for _, b := range a.buckets {
-		if b.start+a.res > due || (b.emitted && !b.dirty) {
-			continue
-		}
-		if b.partial {
-			if !b.emitted {
-				out.partial = append(out.partial, b.start)
-			}
-		} else {
+		switch write, skipped := b.close(due, a.res); {
+		case write:
 			out.points = a.points(b, out.points)
+		case skipped:
+			out.partial = append(out.partial, b.start)
 		}
-		b.emitted, b.dirty = true, false
 	}
 	a.prune()
 	return out
@@ -210,19 +187,16 @@ func (a *inspectAgg) bucket(start int64) (*iBucket, string) {
 	if i < len(a.buckets) && a.buckets[i].start == start {
 		return a.buckets[i], ""
 	}
-	if start < a.floor {
-		return nil, "arrived after its bucket was emitted and dropped"
-	}
 	open := 0
 	for _, b := range a.buckets {
 		if !b.emitted {
 			open++
 		}
 	}
-	if open >= maxOpen {
-		return nil, fmt.Sprintf("more than %d open buckets", maxOpen)
+	if why := a.refuse(start, open); why != "" {
+		return nil, why
 	}
-	b := &iBucket{start: start, idx: map[iKey]int{}, partial: a.first != 0 && start < a.first}
+	b := &iBucket{bucketState: bucketState{start: start, partial: a.first != 0 && start < a.first}, idx: map[iKey]int{}}
 	a.buckets = append(a.buckets, nil)
 	copy(a.buckets[i+1:], a.buckets[i:])
 	a.buckets[i] = b

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
 )
 
 // refInspect is an inspector answer as encoding/json reads it: the
@@ -30,8 +31,8 @@ type refInspect struct {
 // negative count or a percentile outside the buckets, and every path
 // element it writes is one safe node.
 func FuzzInspectResponse(f *testing.F) {
-	f.Add(sample(f, "rt-origins-ts-response.constructed.json"), false)
-	f.Add(sample(f, "rt-domains-ts-response.constructed.json"), true)
+	f.Add(collectorstest.ReadTestdata(f, "rt-origins-ts-response.constructed.json"), false)
+	f.Add(collectorstest.ReadTestdata(f, "rt-domains-ts-response.constructed.json"), true)
 	f.Add([]byte(`{"Data":[{"aggregated":{"a.b":{"responses":-1,"latency_60000ms":2}},"recorded":5}],"Timestamp":9}`), false)
 	f.Add([]byte(`{"data":[{"datacenter":{"L\u0048R":{"x;y=z":{"requ\u0065sts":1e2,"q":[{}]},"n":null}},"recorded":60}],"timestamp":99,"aggregatedelay":1}`), true)
 	f.Fuzz(func(t *testing.T, body []byte, domains bool) {
@@ -164,9 +165,9 @@ func sameEntries(t *testing.T, rec int, what string, entries []iEntry, ref map[s
 // FuzzInspectHistorical: any page parses without panicking; what it keeps
 // is inside the window, never negative, under safe nodes.
 func FuzzInspectHistorical(f *testing.F) {
-	f.Add(sample(f, "metrics-origins-minute-page1.constructed.json"), false, false)
-	f.Add(sample(f, "metrics-origins-minute-page2.constructed.json"), false, true)
-	f.Add(sample(f, "metrics-domains-minute.constructed.json"), true, false)
+	f.Add(collectorstest.ReadTestdata(f, "metrics-origins-minute-page1.constructed.json"), false, false)
+	f.Add(collectorstest.ReadTestdata(f, "metrics-origins-minute-page2.constructed.json"), false, true)
+	f.Add(collectorstest.ReadTestdata(f, "metrics-domains-minute.constructed.json"), true, false)
 	f.Add([]byte(`{"data":[{"dimensions":{"domain":"x","datacenter":"LHR"},"values":[{"timestamp":1700000040,"requests":"7"},{"timestamp":1.5}]}],"meta":{"next_cursor":"c"}}`), true, true)
 	f.Fuzz(func(t *testing.T, body []byte, domains, perPOP bool) {
 		fd := originFeed

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
@@ -67,7 +68,7 @@ var closeBucket = []byte(`{"Data":[],"Timestamp":1700000107,"AggregateDelay":5}`
 // fields cdnmetrics does not map (status_200, waf_*, compute_*) are left
 // out, and names become safe path nodes.
 func TestInspectOriginsRealTimeByHand(t *testing.T) {
-	body := sample(t, "rt-origins-ts-response.constructed.json")
+	body := collectorstest.ReadTestdata(t, "rt-origins-ts-response.constructed.json")
 	second := bytes.Replace(body, []byte(`"recorded": 1700000040`), []byte(`"recorded": 1700000041`), 1)
 	a := newInspectAgg("cdn", "www", feedOrigins, time.Minute, true)
 	if r := inspectAdd(t, a, originFeed, body); len(r.points) != 0 || len(r.skipped) != 0 {
@@ -150,7 +151,7 @@ func TestInspectOriginsAllOnlyAndSumOfPOPs(t *testing.T) {
 
 func TestInspectDomainsRealTimeByHand(t *testing.T) {
 	a := newInspectAgg("cdn", "www", feedDomains, time.Minute, true)
-	inspectAdd(t, a, domainFeed, sample(t, "rt-domains-ts-response.constructed.json"))
+	inspectAdd(t, a, domainFeed, collectorstest.ReadTestdata(t, "rt-domains-ts-response.constructed.json"))
 	got := pointMap(t, inspectAdd(t, a, domainFeed, closeBucket).points)
 	const at = "@1700000040"
 	www := "cdn.fastly.www.all.domains.www_example_com."
@@ -237,10 +238,10 @@ func TestInspectBadValues(t *testing.T) {
 func TestInspectHistoricalPagesAndEntitlement(t *testing.T) {
 	f := newFake(t)
 	f.mux.HandleFunc("/entitled-products/origin_inspector", func(w http.ResponseWriter, r *http.Request) {
-		w.Write(sample(t, "entitled-products-origin_inspector.constructed.json"))
+		w.Write(collectorstest.ReadTestdata(t, "entitled-products-origin_inspector.constructed.json"))
 	})
 	f.mux.HandleFunc("/entitled-products/domain_inspector", func(w http.ResponseWriter, r *http.Request) {
-		w.Write(sample(t, "entitled-products-domain_inspector.constructed.json"))
+		w.Write(collectorstest.ReadTestdata(t, "entitled-products-domain_inspector.constructed.json"))
 	})
 	f.mux.HandleFunc("/metrics/origins/services/SVC1", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -249,9 +250,9 @@ func TestInspectHistoricalPagesAndEntitlement(t *testing.T) {
 		}
 		switch q.Get("cursor") {
 		case "":
-			w.Write(sample(t, "metrics-origins-minute-page1.constructed.json"))
+			w.Write(collectorstest.ReadTestdata(t, "metrics-origins-minute-page1.constructed.json"))
 		case "eyJwYWdlIjoyfQ":
-			w.Write(sample(t, "metrics-origins-minute-page2.constructed.json"))
+			w.Write(collectorstest.ReadTestdata(t, "metrics-origins-minute-page2.constructed.json"))
 		default:
 			t.Errorf("cursor %q", q.Get("cursor"))
 		}
@@ -331,7 +332,7 @@ func TestInspectSubscriberFollowsTimestamp(t *testing.T) {
 		n := len(paths)
 		mu.Unlock()
 		if n == 1 {
-			w.Write(sample(t, "rt-origins-ts-response.constructed.json"))
+			w.Write(collectorstest.ReadTestdata(t, "rt-origins-ts-response.constructed.json"))
 			return
 		}
 		w.Write(closeBucket)
@@ -388,7 +389,7 @@ func TestInspectSubscriberFollowsTimestamp(t *testing.T) {
 }
 
 func TestDecodeEntitled(t *testing.T) {
-	if has, err := decodeEntitled(sample(t, "entitled-products-origin_inspector.constructed.json"), productOrigin); !has || err != nil {
+	if has, err := decodeEntitled(collectorstest.ReadTestdata(t, "entitled-products-origin_inspector.constructed.json"), productOrigin); !has || err != nil {
 		t.Errorf("origin: %v %v", has, err)
 	}
 	for _, body := range []string{`{}`, `{"has_access":"yes"}`, `{"has_access":true,"product":{"id":"other"}}`, `<html>`} {
@@ -404,7 +405,7 @@ func TestEntitlementAskedOnceForConcurrentSubscribers(t *testing.T) {
 	f := newFake(t)
 	f.mux.HandleFunc("/entitled-products/origin_inspector", func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(20 * time.Millisecond) // long enough for every caller to be waiting
-		w.Write(sample(t, "entitled-products-origin_inspector.constructed.json"))
+		w.Write(collectorstest.ReadTestdata(t, "entitled-products-origin_inspector.constructed.json"))
 	})
 	var logs syncBuffer
 	c := f.collector(t, testToken, &logs, nil)
@@ -443,7 +444,7 @@ func TestStreamStartsInspectorSubscribers(t *testing.T) {
 	})
 	f.mux.HandleFunc("/v1/origins/SVC1/ts/", func(w http.ResponseWriter, r *http.Request) {
 		if origins.Add(1) == 1 {
-			w.Write(sample(t, "rt-origins-ts-response.constructed.json"))
+			w.Write(collectorstest.ReadTestdata(t, "rt-origins-ts-response.constructed.json"))
 			return
 		}
 		w.Write(closeBucket)
@@ -542,7 +543,7 @@ func TestInspectPOPNamedAll(t *testing.T) {
 func TestInspectHistoricalRejectsFuture(t *testing.T) {
 	f := newFake(t)
 	f.mux.HandleFunc("/entitled-products/origin_inspector", func(w http.ResponseWriter, r *http.Request) {
-		w.Write(sample(t, "entitled-products-origin_inspector.constructed.json"))
+		w.Write(collectorstest.ReadTestdata(t, "entitled-products-origin_inspector.constructed.json"))
 	})
 	f.mux.HandleFunc("/entitled-products/domain_inspector", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotFound)

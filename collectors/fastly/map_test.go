@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
+	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
@@ -27,7 +28,7 @@ func TestRealTimeSampleNormalisation(t *testing.T) {
 	const b1, b2 = 1603400940, 1603401000
 	agg := newAggregator("www", time.Minute)
 	agg.first = b1 - 60 // as if subscribed a minute earlier: bucket 940 is complete
-	res := decodeAdd(t, agg, sample(t, "rt-channel-ts-response.json"))
+	res := decodeAdd(t, agg, collectorstest.ReadTestdata(t, "rt-channel-ts-response.json"))
 	if len(res.skipped) != 0 || len(res.partial) != 0 {
 		t.Fatalf("skipped %v partial %v", res.skipped, res.partial)
 	}
@@ -105,7 +106,7 @@ func locations(recs []schema.Record) string {
 // origin_fetch_header_bytes); origin_fetches 1; status_2xx 234.
 func TestHistoricalSampleNormalisation(t *testing.T) {
 	w := collectors.Window{Start: time.Unix(1710258360, 0), End: time.Unix(1710258480, 0)}
-	recs, n, skipped, err := parseHistorical(sample(t, "stats-service-minute-response.constructed.json"), "www", "europe", w)
+	recs, n, skipped, err := parseHistorical(collectorstest.ReadTestdata(t, "stats-service-minute-response.constructed.json"), "www", "europe", w)
 	if err != nil || len(skipped) != 0 || len(recs) != 2 || n != 2 {
 		t.Fatalf("recs=%d rows=%d skipped=%v err=%v", len(recs), n, skipped, err)
 	}
@@ -121,18 +122,18 @@ func TestHistoricalSampleNormalisation(t *testing.T) {
 		want(t, recs[i], fields)
 	}
 	// Only the first minute inside the window.
-	recs, n, _, _ = parseHistorical(sample(t, "stats-service-minute-response.constructed.json"), "www", "all", collectors.Window{Start: time.Unix(1710258360, 0), End: time.Unix(1710258420, 0)})
+	recs, n, _, _ = parseHistorical(collectorstest.ReadTestdata(t, "stats-service-minute-response.constructed.json"), "www", "all", collectors.Window{Start: time.Unix(1710258360, 0), End: time.Unix(1710258420, 0)})
 	if len(recs) != 1 || n != 1 {
 		t.Fatalf("window of one minute: %d records, %d rows", len(recs), n)
 	}
 	// The verbatim aggregate sample (region usa): same row, same numbers.
-	recs, _, skipped, err = parseHistorical(sample(t, "stats-aggregate-minute.json"), "www", "usa", collectors.Window{Start: time.Unix(1710258360, 0), End: time.Unix(1710258420, 0)})
+	recs, _, skipped, err = parseHistorical(collectorstest.ReadTestdata(t, "stats-aggregate-minute.json"), "www", "usa", collectors.Window{Start: time.Unix(1710258360, 0), End: time.Unix(1710258420, 0)})
 	if err != nil || len(skipped) != 0 || len(recs) != 1 {
 		t.Fatalf("aggregate sample: %d recs, skipped %v, err %v", len(recs), skipped, err)
 	}
 	want(t, recs[0], fields)
 	// Empty data with status success: nothing, no error.
-	if recs, n, _, err := parseHistorical(sample(t, "stats-service-minute-empty.json"), "www", "all", w); err != nil || len(recs) != 0 || n != 0 {
+	if recs, n, _, err := parseHistorical(collectorstest.ReadTestdata(t, "stats-service-minute-empty.json"), "www", "all", w); err != nil || len(recs) != 0 || n != 0 {
 		t.Fatalf("empty: %v %d %v", recs, n, err)
 	}
 }

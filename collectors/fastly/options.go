@@ -93,18 +93,7 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 			bad(key, err.Error())
 		}
 	}
-	switch {
-	case o.TokenFile != "":
-		if warn, err := collectors.CheckSecretFile(o.TokenFile); err != nil {
-			bad("token_file", err.Error())
-		} else if warn != "" {
-			ps = append(ps, collectors.Problem{Key: "fastly.token_file", Message: warn, Warning: true})
-		}
-	case o.TokenEnv == "":
-		bad("token_env", "set token_env (an environment variable name) or token_file")
-	case env.Lookup(o.TokenEnv) == "":
-		bad("token_env", fmt.Sprintf("environment variable %s is not set", o.TokenEnv))
-	}
+	ps = append(ps, env.CredentialProblems("fastly", collectors.Credential{FileKey: "token_file", File: o.TokenFile, EnvKey: "token_env", Env: o.TokenEnv})...)
 	res := time.Duration(o.Resolution)
 	if res < time.Second || res%time.Second != 0 || res > time.Hour || time.Hour%res != 0 {
 		// Buckets align to the epoch; a divisor of an hour keeps them on

@@ -5,7 +5,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
@@ -38,35 +37,24 @@ type popCounts struct {
 
 // bucket is one resolution interval of one service.
 type bucket struct {
-	start   int64
-	all     schema.Counts
-	pops    []popCounts
-	idx     map[string]int
-	emitted bool // handed to the emitter at least once
-	dirty   bool // changed since it was emitted: re-emit whole
-	partial bool // holds only part of its seconds (subscription started inside it): never emitted
+	bucketState
+	all  schema.Counts
+	pops []popCounts
+	idx  map[string]int
 }
 
 // aggregator turns real-time seconds into resolution buckets. It is owned
 // by one subscriber goroutine.
 type aggregator struct {
+	rtClock
 	service string
-	res     int64
-	keep    int
-	buckets []*bucket        // sorted by start
-	free    []*bucket        // recycled, so steady state allocates no maps
-	clock   int64            // newest vendor Timestamp: Fastly's clock, not ours
-	ours    collectors.Clock // our clock: vendor times beyond it are rejected
-	delay   int64            // last AggregateDelay Fastly gave, clamped
-	first   int64            // start of the first bucket of this subscription; 0 before
-	floor   int64            // seconds before floor belong to buckets already dropped
+	buckets []*bucket // sorted by start
+	free    []*bucket // recycled, so steady state allocates no maps
 	names   map[string]string
 }
 
 func newAggregator(service string, res time.Duration) *aggregator {
-	r := max(int64(res/time.Second), 1)
-	keep := min(max(int(int64(keepFor/time.Second)/r), minKeep), maxKeep)
-	return &aggregator{service: service, res: r, keep: keep, names: map[string]string{}}
+	return &aggregator{rtClock: newRTClock(res), service: service, names: map[string]string{}}
 }
 
 // addResult is what one response changed.
@@ -96,7 +84,7 @@ type addResult struct {
 // every bucket due at once).
 func (a *aggregator) add(f *rtFrame) addResult {
 	var out addResult
-	limit := a.ours.Limit(a.ours.Time()).Unix()
+	limit := a.limit()
 	for i := range f.records {
 		r := &f.records[i]
 		switch {
@@ -158,27 +146,15 @@ func (a *aggregator) add(f *rtFrame) addResult {
 			b.dirty = true
 		}
 	}
-	if f.hasTimestamp && f.timestamp > limit {
-		out.futureTimestamp = f.timestamp
-	} else if f.hasTimestamp && f.timestamp > a.clock {
-		a.clock = f.timestamp
-	}
-	if f.hasDelay {
-		a.delay = min(max(f.aggregateDelay, 0), maxDelay)
-	}
-	due := a.clock - a.delay - grace
+	var due int64
+	due, out.futureTimestamp = a.advance(f.hasTimestamp, f.timestamp, f.hasDelay, f.aggregateDelay, limit)
 	for _, b := range a.buckets {
-		if b.start+a.res > due || (b.emitted && !b.dirty) {
-			continue
-		}
-		if b.partial {
-			if !b.emitted {
-				out.partial = append(out.partial, b.start)
-			}
-		} else {
+		switch write, skipped := b.close(due, a.res); {
+		case write:
 			out.recs = a.records(b, out.recs)
+		case skipped:
+			out.partial = append(out.partial, b.start)
 		}
-		b.emitted, b.dirty = true, false
 	}
 	a.prune()
 	return out
@@ -191,17 +167,14 @@ func (a *aggregator) bucket(start int64) (*bucket, string) {
 	if i < len(a.buckets) && a.buckets[i].start == start {
 		return a.buckets[i], ""
 	}
-	if start < a.floor {
-		return nil, "arrived after its bucket was emitted and dropped"
-	}
 	open := 0
 	for _, b := range a.buckets {
 		if !b.emitted {
 			open++
 		}
 	}
-	if open >= maxOpen {
-		return nil, fmt.Sprintf("more than %d open buckets", maxOpen)
+	if why := a.refuse(start, open); why != "" {
+		return nil, why
 	}
 	var b *bucket
 	if n := len(a.free); n > 0 {

@@ -7,12 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
 func TestNoDataAnswerIsNotAnError(t *testing.T) {
 	var f rtFrame
-	if err := decodeRT(sample(t, "rt-channel-ts-nodata.json"), &f); err != nil {
+	if err := decodeRT(collectorstest.ReadTestdata(t, "rt-channel-ts-nodata.json"), &f); err != nil {
 		t.Fatal(err)
 	}
 	// The Timestamp is still there and must be passed back.
@@ -36,7 +37,7 @@ func TestLateSecondReEmitsWholeBucket(t *testing.T) {
 	const b1 = 1603400940
 	agg := newAggregator("www", time.Minute)
 	agg.first = b1 - 60
-	first := decodeAdd(t, agg, sample(t, "rt-channel-ts-response.json"))
+	first := decodeAdd(t, agg, collectorstest.ReadTestdata(t, "rt-channel-ts-response.json"))
 	want(t, find(t, first.recs, "all", b1), map[schema.Field]float64{schema.Requests: 3})
 	late := decodeAdd(t, agg, []byte(`{"Data":[{"datacenter":{"TYO":{"requests":5,"hits":4,"miss":1,"edge_resp_body_bytes":100}},
 		"aggregated":{"requests":5,"hits":4,"miss":1,"edge_resp_body_bytes":100},"recorded":1603400990}],"Timestamp":1603401014,"AggregateDelay":9}`))

@@ -2,13 +2,11 @@ package gcore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
@@ -36,9 +34,7 @@ type Collector struct {
 	logger      *slog.Logger
 	now         func() time.Time
 
-	mu         sync.Mutex
-	discovered []Resource
-	discAt     time.Time
+	discovered collectors.Discovery[Resource]
 }
 
 // New builds a collector from validated options.
@@ -52,30 +48,20 @@ func build(o *Options, env collectors.Env, extra ...httpx.Option) (*Collector, e
 	if err != nil {
 		return nil, err
 	}
-	if err := collectors.CheckURL(o.APIURL); err != nil {
-		return nil, fmt.Errorf("gcore: api_url: %w", err)
+	base, err := collectors.BaseURL(provider, "api_url", o.APIURL)
+	if err != nil {
+		return nil, err
 	}
 	if _, ok := granularities[o.Granularity]; !ok {
 		return nil, fmt.Errorf("gcore: granularity %q: must be one of %s", o.Granularity, granularityNames())
 	}
-	logger := env.Logger // the app's logger names the collector already
-	if logger == nil {
-		logger = slog.Default().With("collector", provider)
-	}
-	opts := []httpx.Option{
-		// Gcore does not publish a limit for the statistics API; a few
-		// requests a second is far more than one run needs.
-		httpx.WithRate(5, 10),
-		httpx.WithLogger(logger),
-		httpx.WithDeadline(o.RequestDeadline()),
-	}
-	if env.HTTPClient != nil {
-		opts = append(opts, httpx.WithHTTPClient(env.HTTPClient))
-	}
-	opts = append(opts, extra...)
+	logger := env.CollectorLogger(provider)
+	// Gcore does not publish a limit for the statistics API; a few requests
+	// a second is far more than one run needs.
+	opts := append([]httpx.Option{httpx.WithRate(5, 10)}, extra...)
 	return &Collector{
-		http:        httpx.New(provider, opts...),
-		base:        strings.TrimRight(o.APIURL, "/"),
+		http:        env.VendorClient(provider, logger, o.RequestDeadline(), opts...),
+		base:        base,
 		token:       tok,
 		granularity: o.Granularity,
 		step:        int64(o.step() / time.Second),
@@ -103,36 +89,14 @@ func (c *Collector) Collect(ctx context.Context, w collectors.Window, e collecto
 	if err != nil {
 		return err
 	}
-	var errs []error
-	points, included := 0, 0
-	for _, r := range rs {
-		// Shards and service filters pick the resources this instance reads.
-		if !c.env.Includes(r.idString(), r.label()) || !c.only.Has(r.idString(), r.label()) {
-			continue
-		}
-		included++
-		if err := ctx.Err(); err != nil {
-			errs = append(errs, fmt.Errorf("gcore: %w", err))
-			break
-		}
-		recs, n, err := c.collectResource(ctx, r, w)
-		points += n
-		if len(recs) > 0 {
-			if eerr := e.Emit(ctx, collectors.Batch{Records: recs}); eerr != nil {
-				return errors.Join(append(errs, fmt.Errorf("gcore: emit resource %s: %w", r.pathName(), eerr))...)
-			}
-		}
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	if points == 0 && included > 0 {
-		return collectors.ErrNoData
-	}
-	return nil
+	return collectors.ServiceRun[Resource]{Provider: provider, Kind: "resource",
+		Name: func(r Resource) (collectors.ServiceRef, string) { return r.ref(), r.pathName() },
+		// No points for any resource is no data yet.
+		Collect: func(r Resource) (collectors.Batch, int, error) {
+			recs, points, err := c.collectResource(ctx, r, w)
+			return collectors.Batch{Records: recs}, points, err
+		},
+	}.Run(ctx, c.env, c.only, rs, e)
 }
 
 // seriesQuery is the query of one series request: one resource, grouped by
@@ -158,11 +122,11 @@ func (c *Collector) collectResource(ctx context.Context, r Resource, w collector
 	resp, err := c.http.Do(ctx, httpx.Request{Method: http.MethodGet, URL: c.base + seriesPath + "?" + c.seriesQuery(r, w),
 		Header: c.header(), Endpoint: "GET " + seriesPath})
 	if err != nil {
-		return nil, 0, &resourceError{name: name, id: r.ID, err: err, token: c.token}
+		return nil, 0, c.resourceError(name, r.idString(), err)
 	}
 	a, err := parseSeries(resp.Body)
 	if err != nil {
-		return nil, 0, &resourceError{name: name, id: r.ID, err: fmt.Errorf("GET %s: %w", seriesPath, err), token: c.token}
+		return nil, 0, c.resourceError(name, r.idString(), fmt.Errorf("GET %s: %w", seriesPath, err))
 	}
 	recs, res := mapSeries(name, r.idString(), a, c.step, w.Start.Unix(), w.End.Unix())
 	c.report(name, res, w)
@@ -198,28 +162,11 @@ func (c *Collector) report(resource string, res mapResult, w collectors.Window) 
 	}
 }
 
-// resourceError names the resource a failure belongs to. Its message never
-// holds the token, even when the vendor or a proxy echoes the request into
-// a body that httpx quotes.
-type resourceError struct {
-	name  string
-	id    int64
-	token string
-	err   error
+// resourceError names the resource a failure belongs to (none for the
+// account); its message never holds the token.
+func (c *Collector) resourceError(name, id string, err error) error {
+	return &collectors.ServiceError{Provider: provider, Kind: "resource", Name: name, ID: id, Secret: c.token, Err: err}
 }
-
-func (e *resourceError) Error() string {
-	msg := strings.TrimPrefix(e.err.Error(), provider+": ")
-	if e.token != "" {
-		msg = strings.ReplaceAll(msg, e.token, "[redacted]")
-	}
-	if e.id == 0 {
-		return provider + ": " + msg
-	}
-	return fmt.Sprintf("%s: resource %s (%d): %s", provider, e.name, e.id, msg)
-}
-
-func (e *resourceError) Unwrap() error { return e.err }
 
 // resourceList returns the configured resources, or the account's
 // (discovered, cached for discoveryTTL; a failed refresh reuses the last
@@ -228,32 +175,17 @@ func (c *Collector) resourceList(ctx context.Context) ([]Resource, error) {
 	if len(c.resources) > 0 {
 		return c.resources, nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.discovered != nil && c.now().Sub(c.discAt) < discoveryTTL {
-		return c.discovered, nil
-	}
-	rs, err := c.discover(ctx)
-	if err != nil {
-		err = &resourceError{err: err, token: c.token}
-		if c.discovered != nil {
-			c.logger.Warn("resource discovery failed, reusing the last list", "err", err, "resources", len(c.discovered))
-			return c.discovered, nil
+	return c.discovered.List(discoveryTTL, c.now, func() ([]Resource, error) {
+		rs, err := c.discover(ctx)
+		if err != nil {
+			return nil, c.resourceError("", "", err)
 		}
-		return nil, err
-	}
-	refs := make([]collectors.ServiceRef, len(rs))
-	for i, r := range rs {
-		refs[i] = collectors.ServiceRef{ID: r.idString(), Name: r.label()}
-	}
-	for i, n := range c.env.PathNames(provider, refs) {
-		if n != rs[i].label() {
-			rs[i].path = n
-		}
-	}
-	c.logger.Debug("discovered resources", "resources", len(rs))
-	c.discovered, c.discAt = rs, c.now()
-	return rs, nil
+		collectors.ClaimPaths(c.env, provider, rs, Resource.ref, func(r *Resource, p string) { r.path = p })
+		c.logger.Debug("discovered resources", "resources", len(rs))
+		return rs, nil
+	}, func(err error, n int) {
+		c.logger.Warn("resource discovery failed, reusing the last list", "err", err, "resources", n)
+	})
 }
 
 // discover reads GET /cdn/resources (one answer holds every resource).
@@ -274,14 +206,7 @@ func (c *Collector) discover(ctx context.Context) ([]Resource, error) {
 
 // SelectServices implements collectors.ServiceSelector.
 func (c *Collector) SelectServices(ids []string) error {
-	c.only = collectors.NewSelection(ids)
-	if c.only == nil || len(c.resources) == 0 {
-		return nil // discovered resources are matched when they are listed
-	}
-	for _, r := range c.resources {
-		if c.only.Has(r.idString(), r.label()) {
-			return nil
-		}
-	}
-	return fmt.Errorf("gcore: no configured resource matches %v", ids)
+	var err error
+	c.only, err = collectors.SelectConfigured(provider, "resource", ids, c.resources, Resource.ref)
+	return err
 }

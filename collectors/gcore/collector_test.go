@@ -80,7 +80,7 @@ func newTest(t *testing.T, url string, o *Options) (*Collector, *bytes.Buffer, *
 // Authorization header as "APIKey <token>", and the documented answer
 // becomes one record per region.
 func TestCollectRequestAndDocAnswer(t *testing.T) {
-	body := readSample(t, "statistics-series.doc-example.excerpt.json")
+	body := collectorstest.ReadTestdata(t, "statistics-series.doc-example.excerpt.json")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet || r.URL.Path != seriesPath {
 			t.Errorf("unexpected %s %s", r.Method, r.URL.Path)
@@ -109,7 +109,7 @@ func TestCollectRequestAndDocAnswer(t *testing.T) {
 	if err := c.Collect(context.Background(), collectors.Window{Start: day, End: day.Add(24 * time.Hour)}, rec); err != nil {
 		t.Fatal(err)
 	}
-	diffLines(t, flatten(rec.Records()), []string{
+	collectorstest.DiffLines(t, collectorstest.Flatten(rec.Records()), []string{
 		"gcore img asia 1543622400/86400 edge_bytes=1.7329220573e+10 origin_bytes=5.5397416e+07",
 		"gcore img cis 1543622400/86400 edge_bytes=2.34582406061e+11 origin_bytes=9.5576787e+07",
 	})
@@ -145,7 +145,7 @@ func TestCollectOneResourceFailsKeepsOthers(t *testing.T) {
 	if strings.Contains(err.Error(), testToken) || strings.Contains(logs.String(), testToken) {
 		t.Fatalf("the token leaked: %v\n%s", err, logs.String())
 	}
-	diffLines(t, flatten(rec.Records()), []string{"gcore www eu 1736935200/300 requests=10"})
+	collectorstest.DiffLines(t, collectorstest.Flatten(rec.Records()), []string{"gcore www eu 1736935200/300 requests=10"})
 }
 
 // Impossible values are counted in rejected_values and logged once;
@@ -165,7 +165,7 @@ func TestCollectCountsRejections(t *testing.T) {
 	if err := c.Collect(context.Background(), collectors.Window{Start: start, End: start.Add(10 * time.Minute)}, rec); err != nil {
 		t.Fatal(err)
 	}
-	diffLines(t, flatten(rec.Records()), []string{"gcore 5 eu 1736935500/300 requests=7"})
+	collectorstest.DiffLines(t, collectorstest.Flatten(rec.Records()), []string{"gcore 5 eu 1736935500/300 requests=7"})
 	if got := cnt.get(collectors.RejectedValues); got != 2 {
 		t.Errorf("rejected_values = %d, want 2 (−1 and \"x\")", got)
 	}
@@ -200,7 +200,7 @@ func TestCollectEmptyIsNoData(t *testing.T) {
 // not), reused within discoveryTTL, and a failed refresh keeps the last
 // list.
 func TestDiscovery(t *testing.T) {
-	list := readSample(t, "cdn-resources-list.doc-example.json")
+	list := collectorstest.ReadTestdata(t, "cdn-resources-list.doc-example.json")
 	var lists, series atomic.Int32
 	var failList atomic.Bool
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -236,7 +236,7 @@ func TestDiscovery(t *testing.T) {
 		if err := c.Collect(context.Background(), w, rec); err != nil {
 			t.Fatal(err)
 		}
-		diffLines(t, flatten(rec.Records()), []string{"gcore cdn.site.com na 1736935200/300 requests=3"})
+		collectorstest.DiffLines(t, collectorstest.Flatten(rec.Records()), []string{"gcore cdn.site.com na 1736935200/300 requests=3"})
 	}
 	if lists.Load() != 1 || series.Load() != 2 {
 		t.Errorf("lists %d series %d, want 1 and 2", lists.Load(), series.Load())
@@ -302,7 +302,7 @@ func TestSimulateCollectEqualsExpect(t *testing.T) {
 	if len(want) != 3*6*4 {
 		t.Errorf("Expect gave %d records, want 72", len(want))
 	}
-	diffLines(t, flatten(rec.Records()), flatten(want))
+	collectorstest.DiffLines(t, collectorstest.Flatten(rec.Records()), collectorstest.Flatten(want))
 	if len(rec.Batches()) != 3 {
 		t.Errorf("batches = %d, want one per resource", len(rec.Batches()))
 	}
@@ -324,7 +324,7 @@ func TestSimulateDiscovery(t *testing.T) {
 	for i := range want {
 		want[i].Service = gcoresim.CNAME(want[i].Service)
 	}
-	diffLines(t, flatten(rec.Records()), flatten(want))
+	collectorstest.DiffLines(t, collectorstest.Flatten(rec.Records()), collectorstest.Flatten(want))
 }
 
 // Buckets the stand-in has not published yet are absent, not zero: a

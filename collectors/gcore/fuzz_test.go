@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
@@ -17,7 +18,7 @@ func FuzzParseSeries(f *testing.F) {
 		"statistics-series-response.constructed.json",
 		"cdn-resources-list.doc-example.json",
 	} {
-		f.Add(readSample(f, name))
+		f.Add(collectorstest.ReadTestdata(f, name))
 	}
 	f.Add([]byte(`{"resource":{"7":{"region":{"eu":{"metrics":{"requests":[[1543622400,5]],"sent_bytes":[[1543622400,10]],"upstream_bytes":[[1543622400,2]],"total_bytes":[[1543622400,11]]}}}}}}`))
 	const start, end, step = 1543622400, 1543622400 + 86400, 300

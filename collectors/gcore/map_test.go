@@ -1,56 +1,15 @@
 package gcore
 
 import (
-	"fmt"
-	"os"
-	"sort"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/cdnmetrics/cdnmetrics/internal/schema"
+	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
 )
-
-func readSample(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile("testdata/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 func unix(t testing.TB, s string) int64 {
 	t.Helper()
-	tm, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tm.Unix()
-}
-
-// flatten renders records as sorted "provider service location start/step
-// field=value" lines, so comparisons show readable diffs.
-func flatten(recs []schema.Record) []string {
-	var out []string
-	for _, r := range recs {
-		var fs []string
-		for _, f := range schema.Fields() {
-			if v, ok := r.Get(f); ok {
-				fs = append(fs, fmt.Sprintf("%s=%v", f, v))
-			}
-		}
-		out = append(out, fmt.Sprintf("%s %s %s %d/%d %s", r.Provider, r.Service, r.Location, r.Start, r.Step, strings.Join(fs, " ")))
-	}
-	sort.Strings(out)
-	return out
-}
-
-func diffLines(t *testing.T, got, want []string) {
-	t.Helper()
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("records differ\n got:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
-	}
+	return collectorstest.MustTime(t, s).Unix()
 }
 
 // Gcore's documented example: resource 1, regions asia and cis, one daily
@@ -60,13 +19,13 @@ func diffLines(t *testing.T, got, want []string) {
 // 17384617989 = asia's total_bytes, and 234582406061 + 95576787 =
 // 234677982848 = cis's: the sample agrees with total = sent + upstream.)
 func TestMapDocExample(t *testing.T) {
-	a, err := parseSeries(readSample(t, "statistics-series.doc-example.excerpt.json"))
+	a, err := parseSeries(collectorstest.ReadTestdata(t, "statistics-series.doc-example.excerpt.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	day := unix(t, "2018-12-01T00:00:00Z")
 	recs, res := mapSeries("img", "1", a, 86400, day, day+86400)
-	diffLines(t, flatten(recs), []string{
+	collectorstest.DiffLines(t, collectorstest.Flatten(recs), []string{
 		"gcore img asia 1543622400/86400 edge_bytes=1.7329220573e+10 origin_bytes=5.5397416e+07",
 		"gcore img cis 1543622400/86400 edge_bytes=2.34582406061e+11 origin_bytes=9.5576787e+07",
 	})
@@ -78,7 +37,7 @@ func TestMapDocExample(t *testing.T) {
 	// and says the resource it does hold was not asked for.
 	recs, res = mapSeries("x", "2", a, 86400, day, day+86400)
 	if len(recs) != 0 || len(res.bad) != 1 || !strings.Contains(res.bad[0], `resource "1" was not asked for`) {
-		t.Errorf("other resource: %v %+v", flatten(recs), res)
+		t.Errorf("other resource: %v %+v", collectorstest.Flatten(recs), res)
 	}
 }
 
@@ -87,13 +46,13 @@ func TestMapDocExample(t *testing.T) {
 // no sent_bytes, so edge_bytes stays unknown: total_bytes is not edge
 // traffic.
 func TestMapWithoutRegions(t *testing.T) {
-	a, err := parseSeries(readSample(t, "statistics-series-response.constructed.json"))
+	a, err := parseSeries(collectorstest.ReadTestdata(t, "statistics-series-response.constructed.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	from := unix(t, "2025-01-15T10:00:00Z")
 	recs, res := mapSeries("www", "123456", a, 3600, from, from+2*3600)
-	diffLines(t, flatten(recs), []string{
+	collectorstest.DiffLines(t, collectorstest.Flatten(recs), []string{
 		"gcore www all 1736935200/3600 requests=1.531523e+06 hits=1.5234e+06 misses=8123 origin_bytes=2.12345678e+08",
 		"gcore www all 1736938800/3600 requests=1.506165e+06 hits=1.498211e+06 misses=7954 origin_bytes=1.98765432e+08",
 	})
@@ -103,7 +62,7 @@ func TestMapWithoutRegions(t *testing.T) {
 	// A window ending at 11:00 leaves the 11:00 bucket to the next run.
 	recs, res = mapSeries("www", "123456", a, 3600, from, from+3600)
 	if len(recs) != 1 || len(res.after) != 5 || res.after[0] != from+3600 {
-		t.Errorf("window of one hour: %v, after %v", flatten(recs), res.after)
+		t.Errorf("window of one hour: %v, after %v", collectorstest.Flatten(recs), res.after)
 	}
 }
 
@@ -129,7 +88,7 @@ func TestMapRejectsPerItem(t *testing.T) {
 	}
 	start := int64(1736935200)
 	recs, res := mapSeries("shop", "7", a, 300, start, start+900)
-	diffLines(t, flatten(recs), []string{
+	collectorstest.DiffLines(t, collectorstest.Flatten(recs), []string{
 		// 10:00: everything as given; 5000 + 800 ≤ 5800.
 		"gcore shop eu 1736935200/300 requests=100 hits=90 edge_bytes=5000 origin_bytes=800 status_2xx=95",
 		// na: requests is not a list, responses_miss (2·10^16) is above 2^53.
@@ -172,7 +131,7 @@ func TestMapRejectsStatusesAboveRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	recs, res := mapSeries("shop", "7", a, 300, 1736935200, 1736935800)
-	diffLines(t, flatten(recs), []string{
+	collectorstest.DiffLines(t, collectorstest.Flatten(recs), []string{
 		// 90 + 10 + 0 = 100 ≤ 100: kept.
 		"gcore shop eu 1736935200/300 requests=100 status_2xx=90 status_4xx=10 status_5xx=0",
 		// 95 + 6 + 1 = 102 > 100: the three classes go.
@@ -194,7 +153,7 @@ func TestParseSeriesRefusesNonObjects(t *testing.T) {
 // The documented resource list: resource 220 is collected under its
 // cname; 222 is deleted and left out.
 func TestParseResourcesDocExample(t *testing.T) {
-	rs, err := parseResources(readSample(t, "cdn-resources-list.doc-example.json"))
+	rs, err := parseResources(collectorstest.ReadTestdata(t, "cdn-resources-list.doc-example.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,5 +190,5 @@ func TestRegionNamedLikeReservedLocation(t *testing.T) {
 		"gcore shop region_origin 1736935200/300 requests=5",
 		"gcore shop region_rum 1736935200/300 requests=3",
 	}
-	diffLines(t, flatten(recs), want)
+	collectorstest.DiffLines(t, collectorstest.Flatten(recs), want)
 }

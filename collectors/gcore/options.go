@@ -32,6 +32,11 @@ func (r Resource) label() string {
 	return r.idString()
 }
 
+// ref is what filters and path claims know the resource by.
+func (r Resource) ref() collectors.ServiceRef {
+	return collectors.ServiceRef{ID: r.idString(), Name: r.label()}
+}
+
 // pathName is the name used in paths and messages.
 func (r Resource) pathName() string {
 	if r.path != "" {
@@ -144,18 +149,7 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 	if err := collectors.CheckURL(o.APIURL); err != nil {
 		add(false, "api_url", "%v", err)
 	}
-	switch {
-	case o.TokenFile != "":
-		if warn, err := collectors.CheckSecretFile(o.TokenFile); err != nil {
-			add(false, "token_file", "%v", err)
-		} else if warn != "" {
-			add(true, "token_file", "%s", warn)
-		}
-	case o.TokenEnv == "":
-		add(false, "token_env", "set token_env (an environment variable name) or token_file")
-	case env.Lookup(o.TokenEnv) == "":
-		add(false, "token_env", "environment variable %s is not set", o.TokenEnv)
-	}
+	ps = append(ps, env.CredentialProblems("gcore", collectors.Credential{FileKey: "token_file", File: o.TokenFile, EnvKey: "token_env", Env: o.TokenEnv})...)
 	ids := map[int64]int{}
 	names := make([]string, len(o.Resources))
 	for i, r := range o.Resources {

@@ -57,24 +57,17 @@ func New(o *Options, env collectors.Env) (*Collector, error) {
 
 // build is New with extra client options (tests shorten the backoff).
 func build(o *Options, env collectors.Env, extra ...httpx.Option) (*Collector, error) {
-	if err := collectors.CheckURL(o.APIURL); err != nil {
-		return nil, fmt.Errorf("gcp: api_url: %w", err)
+	base, err := collectors.BaseURL(provider, "api_url", o.APIURL)
+	if err != nil {
+		return nil, err
 	}
 	project := strings.TrimSpace(o.Project)
 	if project == "" {
 		return nil, errors.New("gcp: project is empty")
 	}
-	logger := env.Logger // the app's logger names the collector already
-	if logger == nil {
-		logger = slog.Default().With("collector", provider)
-	}
+	logger := env.CollectorLogger(provider)
 	// The token request is a vendor request too: request_timeout bounds it.
-	hc := &http.Client{Timeout: o.RequestDeadline()}
-	if env.HTTPClient != nil {
-		cp := *env.HTTPClient
-		cp.Timeout = o.RequestDeadline()
-		hc = &cp
-	}
+	hc := env.TimedHTTPClient(o.RequestDeadline())
 	if o.CredentialsFile != "" {
 		env.WarnSecretFile("gcp.credentials_file", o.CredentialsFile)
 	}
@@ -85,20 +78,12 @@ func build(o *Options, env collectors.Env, extra ...httpx.Option) (*Collector, e
 	if err != nil {
 		return nil, err
 	}
-	opts := []httpx.Option{
-		httpx.WithLogger(logger),
-		// timeSeries.list is rate limited per project (6,000 reads a
-		// minute by default); four metrics a window need far less.
-		httpx.WithRate(10, 20),
-		httpx.WithDeadline(o.RequestDeadline()),
-	}
-	if env.HTTPClient != nil {
-		opts = append(opts, httpx.WithHTTPClient(env.HTTPClient))
-	}
-	opts = append(opts, extra...)
+	// timeSeries.list is rate limited per project (6,000 reads a minute by
+	// default); four metrics a window need far less.
+	opts := append([]httpx.Option{httpx.WithRate(10, 20)}, extra...)
 	return &Collector{
-		http:      httpx.New(provider, opts...),
-		base:      strings.TrimRight(o.APIURL, "/") + "/v3/projects/" + url.PathEscape(project) + "/timeSeries",
+		http:      env.VendorClient(provider, logger, o.RequestDeadline(), opts...),
+		base:      base + "/v3/projects/" + url.PathEscape(project) + "/timeSeries",
 		tokens:    ts,
 		tokenURL:  tokenURL,
 		newTokens: newTokens,
@@ -345,14 +330,9 @@ func (c *Collector) names(urlMaps []string) map[string]string {
 
 // SelectServices implements collectors.ServiceSelector.
 func (c *Collector) SelectServices(ids []string) error {
-	c.only = collectors.NewSelection(ids)
-	if c.only == nil || len(c.backends) == 0 {
-		return nil // discovered url maps are matched when they are read
-	}
-	for _, b := range c.backends {
-		if c.only.Has(b.ID, b.label()) {
-			return nil
-		}
-	}
-	return fmt.Errorf("gcp: no configured backend matches %v", ids)
+	// Discovered url maps are matched when they are read.
+	var err error
+	c.only, err = collectors.SelectConfigured(provider, "backend", ids, c.backends,
+		func(b Backend) collectors.ServiceRef { return collectors.ServiceRef{ID: b.ID, Name: b.label()} })
+	return err
 }

@@ -63,7 +63,7 @@ func TestPagesCountedAndPermissionDenied(t *testing.T) {
 	if n := calls.Load(); n < 8 {
 		t.Fatalf("%d timeSeries.list calls for 4 metrics: no page boundary", n)
 	}
-	diffLines(t, flatten(rec.Records()), flatten(gcpsim.Expect(m, w)))
+	collectorstest.DiffLines(t, collectorstest.Flatten(rec.Records()), collectorstest.Flatten(gcpsim.Expect(m, w)))
 
 	// A 403 on a later page: an error naming the vendor, the call and
 	// Google's message, no access token, and nothing emitted for the
@@ -112,12 +112,12 @@ func TestDiscoveredURLMapsAndSelection(t *testing.T) {
 		t.Fatal(err)
 	}
 	var want []string
-	for _, l := range flatten(gcpsim.Expect(m, w)) {
+	for _, l := range collectorstest.Flatten(gcpsim.Expect(m, w)) {
 		if strings.HasPrefix(l, "gcp www ") {
 			want = append(want, strings.Replace(l, "gcp www ", "gcp www-map ", 1))
 		}
 	}
-	diffLines(t, flatten(rec.Records()), want)
+	collectorstest.DiffLines(t, collectorstest.Flatten(rec.Records()), want)
 }
 
 // Before the stand-in publishes a window, Collect says so (ErrNoData).

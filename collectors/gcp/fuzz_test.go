@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
@@ -17,7 +18,7 @@ func FuzzParsePage(f *testing.F) {
 		"monitoring-timeseries-list.fixture.trimmed.json",
 		"monitoring-error.constructed.json",
 	} {
-		f.Add(readSample(f, name))
+		f.Add(collectorstest.ReadTestdata(f, name))
 	}
 	f.Add(pageOf(ts("backend_request_count", "web-map", "HIT", "200", "Europe", pt(t0, t1, `{"int64Value":"100"}`))))
 	start := time.Date(2025, 1, 15, 10, 0, 0, 0, time.UTC)

@@ -15,7 +15,7 @@ func byName(u string) string { return map[string]string{"web-map": "www"}[u] }
 // The constructed sample: request_count for url map web-map, no continent
 // label, three minutes newest first, MISS missing at 10:01.
 func TestMapRequestCountSample(t *testing.T) {
-	p, err := parsePage(readSample(t, "monitoring-timeseries-list-response.constructed.json"))
+	p, err := parsePage(collectorstest.ReadTestdata(t, "monitoring-timeseries-list-response.constructed.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +23,7 @@ func TestMapRequestCountSample(t *testing.T) {
 		t.Fatalf("page: %d series, next %q", len(p.TimeSeries), p.NextPageToken)
 	}
 	col := newCollected()
-	col.add(mRequests, p, mustTime(t, "2025-01-15T10:00:00Z"), mustTime(t, "2025-01-15T10:03:00Z"))
+	col.add(mRequests, p, collectorstest.MustTime(t, "2025-01-15T10:00:00Z"), collectorstest.MustTime(t, "2025-01-15T10:03:00Z"))
 	if len(col.bad)+len(col.rejected)+len(col.after) != 0 || col.points != 6 {
 		t.Fatalf("bad %v rejected %v after %v points %d", col.bad, col.rejected, col.after, col.points)
 	}
@@ -36,7 +36,7 @@ func TestMapRequestCountSample(t *testing.T) {
 		"gcp www all 1736935260/60 requests=47667 hits=47650 misses=0 passes=17 status_2xx=47650 status_3xx=0 status_4xx=0 status_5xx=17",
 		"gcp www all 1736935320/60 requests=51331 hits=48211 misses=3120 passes=0 status_2xx=51331 status_3xx=0 status_4xx=0 status_5xx=0",
 	}
-	diffLines(t, flatten(mapCells(col, byName)), want)
+	collectorstest.DiffLines(t, collectorstest.Flatten(mapCells(col, byName)), want)
 	// A url map that is not collected gives nothing.
 	if recs := mapCells(col, func(string) string { return "" }); len(recs) != 0 {
 		t.Errorf("uncollected url map gave %d records", len(recs))
@@ -46,12 +46,12 @@ func TestMapRequestCountSample(t *testing.T) {
 // The Grafana fixture is a real answer's envelope for a GCE metric: its
 // series is not one asked for and is skipped, logged as bad.
 func TestRealEnvelopeOtherMetricSkipped(t *testing.T) {
-	p, err := parsePage(readSample(t, "monitoring-timeseries-list.fixture.trimmed.json"))
+	p, err := parsePage(collectorstest.ReadTestdata(t, "monitoring-timeseries-list.fixture.trimmed.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	col := newCollected()
-	col.add(mRequests, p, mustTime(t, "2018-09-11T12:28:00Z"), mustTime(t, "2018-09-11T12:31:00Z"))
+	col.add(mRequests, p, collectorstest.MustTime(t, "2018-09-11T12:28:00Z"), collectorstest.MustTime(t, "2018-09-11T12:31:00Z"))
 	if len(col.bad) != 1 || !strings.Contains(col.bad[0], "compute.googleapis.com/instance/cpu/usage_time") || len(col.cells) != 0 {
 		t.Fatalf("bad %v cells %v", col.bad, col.cells)
 	}
@@ -89,7 +89,7 @@ func collectPages(t *testing.T, pages map[metric][]byte) *collected {
 		if err != nil {
 			t.Fatal(err)
 		}
-		col.add(m, p, mustTime(t, t0), mustTime(t, t2))
+		col.add(m, p, collectorstest.MustTime(t, t0), collectorstest.MustTime(t, t2))
 	}
 	return col
 }
@@ -137,14 +137,14 @@ func TestMapAllMetricsByContinent(t *testing.T) {
 		"gcp www america 1736935200/60 requests=25 hits=20 misses=0 passes=3 edge_bytes=4000 origin_requests=3 status_2xx=0 status_3xx=20 status_4xx=0 status_5xx=3",
 		"gcp www europe 1736935200/60 requests=112 hits=105 misses=7 passes=0 edge_bytes=100700 origin_requests=12 origin_bytes=650 status_2xx=105 status_3xx=0 status_4xx=7 status_5xx=0",
 	}
-	diffLines(t, flatten(mapCells(col, byName)), want)
+	collectorstest.DiffLines(t, collectorstest.Flatten(mapCells(col, byName)), want)
 }
 
 // A series cut by a page boundary continues on the next page; a point
 // answered twice is one value, not twice the traffic.
 func TestPageBoundaryMergesSeries(t *testing.T) {
 	col := newCollected()
-	start, end := mustTime(t, t0), mustTime(t, t2)
+	start, end := collectorstest.MustTime(t, t0), collectorstest.MustTime(t, t2)
 	for _, body := range [][]byte{
 		pageOf(ts("request_count", "web-map", "HIT", "200", "", pt(t1, t2, `{"int64Value":"40"}`))),
 		pageOf(ts("request_count", "web-map", "HIT", "200", "", pt(t0, t1, `{"int64Value":"30"}`), pt(t1, t2, `{"int64Value":"40"}`))),
@@ -159,7 +159,7 @@ func TestPageBoundaryMergesSeries(t *testing.T) {
 		"gcp www all 1736935200/60 requests=30 hits=30 misses=0 passes=0 status_2xx=30 status_3xx=0 status_4xx=0 status_5xx=0",
 		"gcp www all 1736935260/60 requests=40 hits=40 misses=0 passes=0 status_2xx=40 status_3xx=0 status_4xx=0 status_5xx=0",
 	}
-	diffLines(t, flatten(mapCells(col, byName)), want)
+	collectorstest.DiffLines(t, collectorstest.Flatten(mapCells(col, byName)), want)
 }
 
 // int64Value is a decimal string: anything else is rejected, and the
@@ -183,7 +183,7 @@ func TestRejectedValues(t *testing.T) {
 			"gcp www all 1736935200/60 requests=30 hits=30 misses=0 passes=0 status_2xx=30 status_3xx=0 status_4xx=0 status_5xx=0",
 			"gcp www all 1736935260/60 edge_bytes=4000",
 		}
-		diffLines(t, flatten(mapCells(col, byName)), want)
+		collectorstest.DiffLines(t, collectorstest.Flatten(mapCells(col, byName)), want)
 	}
 }
 
@@ -204,16 +204,16 @@ func TestBadPointsAndAfterWindow(t *testing.T) {
 			`[1,2]`,
 		),
 	})
-	if len(col.bad) != 5 || col.before != 1 || len(col.after) != 1 || col.after[0] != mustTime(t, t2).Unix() {
+	if len(col.bad) != 5 || col.before != 1 || len(col.after) != 1 || col.after[0] != collectorstest.MustTime(t, t2).Unix() {
 		t.Fatalf("bad %d %v; after %v", len(col.bad), col.bad, col.after)
 	}
-	diffLines(t, flatten(mapCells(col, byName)), []string{
+	collectorstest.DiffLines(t, collectorstest.Flatten(mapCells(col, byName)), []string{
 		"gcp www all 1736935200/60 requests=9 hits=9 misses=0 passes=0 status_2xx=9 status_3xx=0 status_4xx=0 status_5xx=0",
 	})
 }
 
 func TestListQuery(t *testing.T) {
-	q := listQuery(mBackendRequests, []string{"web-map", "api-map"}, mustTime(t, t0), mustTime(t, t2), 500, "tok")
+	q := listQuery(mBackendRequests, []string{"web-map", "api-map"}, collectorstest.MustTime(t, t0), collectorstest.MustTime(t, t2), 500, "tok")
 	for _, s := range []string{
 		"filter=metric.type+%3D+%22loadbalancing.googleapis.com%2Fhttps%2Fbackend_request_count%22+AND+resource.type+%3D+%22https_lb_rule%22+AND+resource.labels.url_map_name+%3D+one_of%28%22web-map%22%2C+%22api-map%22%29",
 		"interval.startTime=2025-01-15T10%3A00%3A00Z", "interval.endTime=2025-01-15T10%3A02%3A00Z",
@@ -239,10 +239,10 @@ func TestReportCountsRejections(t *testing.T) {
 	counts := map[string]int{}
 	logs := &collectorstest.SyncBuffer{}
 	c := &Collector{logger: slog.New(slog.NewTextHandler(logs, nil)), env: collectors.Env{Clock: collectors.Clock{
-		Now:    func() time.Time { return mustTime(t, t2) },
+		Now:    func() time.Time { return collectorstest.MustTime(t, t2) },
 		Reject: func(reason string, n int) { counts[reason] += n },
 	}}}
-	c.report(col, collectors.Window{Start: mustTime(t, t0), End: mustTime(t, t2)})
+	c.report(col, collectors.Window{Start: collectorstest.MustTime(t, t0), End: collectorstest.MustTime(t, t2)})
 	if counts[collectors.RejectedValues] != 1 || counts[collectors.RejectedFuture] != 1 {
 		t.Fatalf("counts %v", counts)
 	}
@@ -271,5 +271,5 @@ func TestContinentNamedLikeReservedLocation(t *testing.T) {
 		"gcp www continent_origin 1736935200/60 requests=3 hits=3 misses=0 passes=0 status_2xx=3 status_3xx=0 status_4xx=0 status_5xx=0",
 		"gcp www europe 1736935200/60 requests=100 hits=100 misses=0 passes=0 status_2xx=100 status_3xx=0 status_4xx=0 status_5xx=0",
 	}
-	diffLines(t, flatten(mapCells(col, byName)), want)
+	collectorstest.DiffLines(t, collectorstest.Flatten(mapCells(col, byName)), want)
 }

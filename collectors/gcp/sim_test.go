@@ -30,7 +30,7 @@ func TestSimulateCollectEqualsExpect(t *testing.T) {
 	if len(want) != 3*10*5 {
 		t.Errorf("Expect gave %d records, want 150", len(want))
 	}
-	diffLines(t, flatten(rec.Records()), flatten(want))
+	collectorstest.DiffLines(t, collectorstest.Flatten(rec.Records()), collectorstest.Flatten(want))
 	if len(rec.Batches()) != 3 {
 		t.Errorf("batches = %d, want one per url map", len(rec.Batches()))
 	}

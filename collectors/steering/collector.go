@@ -45,10 +45,7 @@ type Collector struct {
 // New builds the collector from validated options: secrets are read and
 // the Route 53 clients built now, so a missing credential fails the start.
 func New(o *Options, env collectors.Env) (*Collector, error) {
-	logger := env.Logger
-	if logger == nil {
-		logger = slog.Default().With("collector", Name)
-	}
+	logger := env.CollectorLogger(Name)
 	c := &Collector{env: env, logger: logger, now: time.Now, timeout: o.RequestDeadline(),
 		allZero: map[string]int64{}, failures: map[string]int64{}}
 	timeout := httpx.WithDeadline(o.RequestDeadline())

@@ -16,7 +16,6 @@ import (
 	"github.com/cdnmetrics/cdnmetrics/internal/pipeline"
 	"github.com/cdnmetrics/cdnmetrics/internal/scheduler"
 	"github.com/cdnmetrics/cdnmetrics/internal/shard"
-	"github.com/cdnmetrics/cdnmetrics/internal/skyline"
 	"github.com/cdnmetrics/cdnmetrics/internal/state"
 )
 
@@ -90,7 +89,7 @@ func newRuntime(cfg *config.Config, stdio IO, dryRun bool) (*program, error) {
 // startFeeds starts the pipeline's anomaly detector and Skyline feed when
 // configured; they live until ctx ends.
 func (rt *program) startFeeds(ctx context.Context) error {
-	return rt.pipe.StartFeeds(ctx, pipeline.FeedOptions{Anomaly: rt.cfg.Anomaly, Skyline: skyline.Options(rt.cfg.Skyline),
+	return rt.pipe.StartFeeds(ctx, pipeline.FeedOptions{Anomaly: rt.cfg.Anomaly, Skyline: rt.cfg.Skyline,
 		StateDir: rt.cfg.StateDir, DryRun: rt.dryRun})
 }
 

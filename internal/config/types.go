@@ -5,6 +5,7 @@ import (
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/cost"
+	"github.com/cdnmetrics/cdnmetrics/internal/skyline"
 )
 
 // Config is the whole program configuration. Vendor sections are decoded by
@@ -167,7 +168,7 @@ func Default() Config {
 		},
 		Events:  Events{Tags: []string{"cdnmetrics"}},
 		Anomaly: Anomaly{Filter: `\.(hit_ratio|error_ratio|origin_offload)$`, Threshold: 0.5, Repeat: Duration(time.Hour), Confirm: 2},
-		Skyline: SkylineOptions{Queue: defaultSkylineQueue},
+		Skyline: skyline.DefaultOptions(),
 		Admin:   Admin{Listen: DefaultAdminListen},
 		RUM:     defaultRUM(),
 		Hook:    Hook{SecretEnv: "CDNMETRICS_HOOK_SECRET", MaxBodyBytes: 1 << 20, MaxConnections: 64, MaxInflightBodies: 8, DedupeWindow: Duration(10 * time.Minute)},
