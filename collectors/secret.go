@@ -1,8 +1,10 @@
 package collectors
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/url"
@@ -41,12 +43,27 @@ func (env Env) Secret(vendor, fileKey, file, envName string) (string, error) {
 		redact.AddSecret(s)
 		return s, nil
 	}
-	s := strings.TrimSpace(env.Lookup(envName))
-	if s == "" {
-		return "", fmt.Errorf("%s: environment variable %s is not set", vendor, envName)
+	if err := env.CheckSecretEnv(envName); err != nil {
+		return "", fmt.Errorf("%s: %w", vendor, err)
 	}
+	s := strings.TrimSpace(env.Lookup(envName))
 	redact.AddSecret(s)
 	return s, nil
+}
+
+// CheckSecretEnv is the check `validate` and Secret run on a credential
+// taken from the environment variable name: an error when it is unset or
+// holds only white space (Secret trims it to nothing, e.g. `export
+// TOKEN=" "`). The error names the variable, never the value.
+func (env Env) CheckSecretEnv(name string) error {
+	v := env.Lookup(name)
+	switch {
+	case v == "":
+		return fmt.Errorf("environment variable %s is not set", name)
+	case strings.TrimSpace(v) == "":
+		return fmt.Errorf("environment variable %s holds only white space", name)
+	}
+	return nil
 }
 
 // SecretFileWarning returns why the file at path, which holds a
@@ -70,13 +87,36 @@ func SecretFileWarning(path string) string {
 }
 
 // CheckSecretFile is the check `validate` runs on every secret file: err
-// when this process cannot read it, else a warning (SecretFileWarning)
-// when others can.
+// when this process cannot read it or it holds only white space (Secret
+// would refuse it), else a warning (SecretFileWarning) when others can.
 func CheckSecretFile(path string) (warning string, err error) {
 	if err := Readable(path); err != nil {
 		return "", err
 	}
+	if blank, err := blankFile(path); err != nil {
+		return "", err
+	} else if blank {
+		return "", fmt.Errorf("%s is empty", path)
+	}
 	return SecretFileWarning(path), nil
+}
+
+// blankFile reports whether the file at path holds nothing but white
+// space. It reads at most 1 MiB (no credential is longer; a longer file
+// is not blank) and keeps no copy of what it read.
+func blankFile(path string) (bool, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return false, fmt.Errorf("cannot read %s: %w", path, reason(err))
+	}
+	defer fh.Close()
+	b, err := io.ReadAll(io.LimitReader(fh, 1<<20))
+	if err != nil {
+		return false, fmt.Errorf("cannot read %s: %w", path, reason(err))
+	}
+	blank := len(bytes.TrimSpace(b)) == 0
+	clear(b)
+	return blank, nil
 }
 
 // WarnSecretFile logs, once per start, the SecretFileWarning of the

@@ -19,8 +19,11 @@ func TestSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := Env{Getenv: func(k string) string {
-		if k == "TOK" {
+		switch k {
+		case "TOK":
 			return tok + "\n"
+		case "BLANK":
+			return " \t\n"
 		}
 		return ""
 	}}
@@ -34,6 +37,7 @@ func TestSecret(t *testing.T) {
 		{"empty file", empty, "", "", "vendorx: token_file: " + empty + " is empty"},
 		{"directory", dir, "", "", "vendorx: token_file: cannot read " + dir + ": is a directory"},
 		{"variable not set", "", "UNSET", "", "vendorx: environment variable UNSET is not set"},
+		{"variable only white space", "", "BLANK", "", "vendorx: environment variable BLANK holds only white space"},
 	} {
 		got, err := env.Secret("vendorx", "token_file", c.file, c.envName)
 		if got != c.want {
@@ -99,5 +103,25 @@ func TestCheckURL(t *testing.T) {
 		if got != c.wantErr {
 			t.Errorf("CheckURL(%q) = %q, want %q", c.url, got, c.wantErr)
 		}
+	}
+}
+
+// TestCheckSecretFileRefusesBlank: validate refuses a secret file that run
+// (Secret) would find empty, naming the file, never its content.
+func TestCheckSecretFileRefusesBlank(t *testing.T) {
+	dir := t.TempDir()
+	blank := filepath.Join(dir, "blank")
+	if err := os.WriteFile(blank, []byte(" \t\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CheckSecretFile(blank); err == nil || err.Error() != blank+" is empty" {
+		t.Errorf("blank file: %v, want %q", err, blank+" is empty")
+	}
+	full := filepath.Join(dir, "full")
+	if err := os.WriteFile(full, []byte("\n s3cr3t\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CheckSecretFile(full); err != nil {
+		t.Errorf("file with a secret: %v", err)
 	}
 }

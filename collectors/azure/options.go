@@ -146,8 +146,8 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 		}
 	case o.ClientSecretEnv == "":
 		add(false, "client_secret_env", "set client_secret_env (an environment variable name) or client_secret_file")
-	case env.Lookup(o.ClientSecretEnv) == "":
-		add(false, "client_secret_env", "environment variable %s is not set", o.ClientSecretEnv)
+	case env.CheckSecretEnv(o.ClientSecretEnv) != nil:
+		add(false, "client_secret_env", "%v", env.CheckSecretEnv(o.ClientSecretEnv))
 	}
 	if len(o.Profiles) == 0 {
 		add(false, "profile", "list at least one profile ([[azure.profile]] resource_id, name)")

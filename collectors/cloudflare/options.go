@@ -99,8 +99,8 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 		}
 	case o.TokenEnv == "":
 		add("token_env", "set token_env (an environment variable name) or token_file")
-	case env.Lookup(o.TokenEnv) == "":
-		add("token_env", "environment variable %s is not set", o.TokenEnv)
+	case env.CheckSecretEnv(o.TokenEnv) != nil:
+		add("token_env", "%v", env.CheckSecretEnv(o.TokenEnv))
 	}
 	if len(o.Zones) == 0 && strings.TrimSpace(o.AccountID) == "" {
 		add("zone", "list zones ([[cloudflare.zone]] id, name) or set account_id to discover them")

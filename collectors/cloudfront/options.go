@@ -103,8 +103,8 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 			}
 		case o.SecretKeyEnv == "":
 			add(false, "secret_key_env", "access_key_id is set: set secret_key_env (an environment variable name) or secret_key_file")
-		case env.Lookup(o.SecretKeyEnv) == "":
-			add(false, "secret_key_env", "environment variable %s is not set", o.SecretKeyEnv)
+		case env.CheckSecretEnv(o.SecretKeyEnv) != nil:
+			add(false, "secret_key_env", "%v", env.CheckSecretEnv(o.SecretKeyEnv))
 		}
 		if o.Profile != "" {
 			add(true, "profile", "ignored: access_key_id selects static credentials")

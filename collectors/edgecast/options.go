@@ -112,8 +112,8 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 			}
 		case o.OAuth.ClientSecretEnv == "":
 			add(false, "oauth.client_secret_env", "set client_secret_env (an environment variable name) or client_secret_file")
-		case env.Lookup(o.OAuth.ClientSecretEnv) == "":
-			add(false, "oauth.client_secret_env", "environment variable %s is not set", o.OAuth.ClientSecretEnv)
+		case env.CheckSecretEnv(o.OAuth.ClientSecretEnv) != nil:
+			add(false, "oauth.client_secret_env", "%v", env.CheckSecretEnv(o.OAuth.ClientSecretEnv))
 		}
 	} else {
 		switch {
@@ -125,8 +125,8 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 			}
 		case o.TokenEnv == "":
 			add(false, "token_env", "set token_env (an environment variable name), token_file or [edgecast.oauth]")
-		case env.Lookup(o.TokenEnv) == "":
-			add(false, "token_env", "environment variable %s is not set", o.TokenEnv)
+		case env.CheckSecretEnv(o.TokenEnv) != nil:
+			add(false, "token_env", "%v", env.CheckSecretEnv(o.TokenEnv))
 		}
 	}
 	if len(o.PlatformNames) == 0 {

@@ -102,8 +102,8 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 		}
 	case o.TokenEnv == "":
 		bad("token_env", "set token_env (an environment variable name) or token_file")
-	case env.Lookup(o.TokenEnv) == "":
-		bad("token_env", fmt.Sprintf("environment variable %s is not set", o.TokenEnv))
+	case env.CheckSecretEnv(o.TokenEnv) != nil:
+		bad("token_env", fmt.Sprintf("%v", env.CheckSecretEnv(o.TokenEnv)))
 	}
 	res := time.Duration(o.Resolution)
 	if res < time.Second || res%time.Second != 0 || res > time.Hour || time.Hour%res != 0 {

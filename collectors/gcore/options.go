@@ -153,8 +153,8 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 		}
 	case o.TokenEnv == "":
 		add(false, "token_env", "set token_env (an environment variable name) or token_file")
-	case env.Lookup(o.TokenEnv) == "":
-		add(false, "token_env", "environment variable %s is not set", o.TokenEnv)
+	case env.CheckSecretEnv(o.TokenEnv) != nil:
+		add(false, "token_env", "%v", env.CheckSecretEnv(o.TokenEnv))
 	}
 	ids := map[int64]int{}
 	names := make([]string, len(o.Resources))
