@@ -88,8 +88,10 @@ func TestCheckURL(t *testing.T) {
 		{"ftp://api.example.net", `"ftp://api.example.net" is not an http(s)://host[/path] URL`},
 		{"https://", `"https:" is not an http(s)://host[/path] URL`},
 		{"api.example.net", `"api.example.net" is not an http(s)://host[/path] URL`},
-		{"https://api.example.net/?a=1", `"https://api.example.net/?a=1": no credentials, query or fragment allowed`},
-		{"https://api.example.net/#x", `"https://api.example.net/#x": no credentials, query or fragment allowed`},
+		// A query or fragment may hold a key (?api_key=…): never quoted.
+		{"https://api.example.net/?a=1", `"https://api.example.net/?xxxxx": no credentials, query or fragment allowed`},
+		{"https://api.example.net/?api_key=hunter2", `"https://api.example.net/?xxxxx": no credentials, query or fragment allowed`},
+		{"https://api.example.net/#x", `"https://api.example.net/#xxxxx": no credentials, query or fragment allowed`},
 		// The password never shows in the error.
 		{"https://user:hunter2@api.example.net", `"https://user:xxxxx@api.example.net": no credentials, query or fragment allowed`},
 		{"ftp://user:hunter2@api.example.net", `"ftp://user:xxxxx@api.example.net" is not an http(s)://host[/path] URL`},
