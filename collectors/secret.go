@@ -168,17 +168,17 @@ func CheckURL(s string) error {
 		return errors.New("not a URL (cannot be parsed)")
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return fmt.Errorf("%q is not an http(s)://host[/path] URL", redactedURL(u))
+		return fmt.Errorf("%q is not an http(s)://host[/path] URL", RedactURL(u))
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("%q: no credentials, query or fragment allowed", redactedURL(u))
+		return fmt.Errorf("%q: no credentials, query or fragment allowed", RedactURL(u))
 	}
 	return nil
 }
 
-// redactedURL is u for an error message: its password, query and
+// RedactURL is u for an error message: its password, query and
 // fragment (which may hold a key, ?api_key=…) replaced by xxxxx.
-func redactedURL(u *url.URL) string {
+func RedactURL(u *url.URL) string {
 	c := *u
 	if c.RawQuery != "" || c.ForceQuery {
 		c.RawQuery, c.ForceQuery = "xxxxx", false

@@ -352,8 +352,12 @@ func looksSecret(key string) bool {
 
 func checkURL(s string) error {
 	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q is not an http(s) URL", s)
+	if err != nil {
+		// Not quoted: an unparsable URL may still hold a password.
+		return errors.New("not a URL (cannot be parsed)")
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an http(s) URL", collectors.RedactURL(u))
 	}
 	if u.User != nil {
 		return errors.New("credentials in the URL are not allowed: use username and password_env")
