@@ -96,3 +96,78 @@ func TestRealTimePOPNamedLikeAReservedLocation(t *testing.T) {
 		t.Errorf("%d warnings, want 3 (one per name):\n%s", n, logs.String())
 	}
 }
+
+// Historical rows skipped because their start cannot be used are counted
+// in rejected_values, not only logged.
+func TestHistoricalSkippedRowsCounted(t *testing.T) {
+	f := newFake(t)
+	f.mux.HandleFunc("GET /stats/service/{id}", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"status":"success","msg":null,"data":[
+			{"start_time":1700000040,"requests":10},
+			{"start_time":1700000250,"requests":1},
+			{"start_time":"1700000280","requests":1}]}`)
+	})
+	f.mux.HandleFunc("GET /service", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `[]`) })
+	var logs syncBuffer
+	c := f.collector(t, testToken, &logs, nil, Service{ID: "S1", Name: "www"})
+	c.o.Regions = nil
+	counted := map[string]int{}
+	c.env.Clock = collectors.Clock{Reject: func(reason string, n int) { counted[reason] += n }}
+	var rec recorder
+	if err := c.Collect(context.Background(), collectors.Window{Start: time.Unix(1700000040, 0), End: time.Unix(1700000460, 0)}, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if counted[collectors.RejectedValues] != 2 {
+		t.Errorf("counted %v, want %s: 2\n%s", counted, collectors.RejectedValues, logs.String())
+	}
+}
+
+// Real-time seconds and POP entries skipped (no recorded time, a POP that
+// is not an object) are counted in rejected_values, not only logged.
+func TestRealTimeSkippedCounted(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		calls int
+	)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		if n == 1 {
+			fmt.Fprint(w, `{"Data":[{"aggregated":{"requests":1}},
+			{"datacenter":{"LHR":[1],"AMS":{"requests":1}},"aggregated":{"requests":2},"recorded":1700000040}],"Timestamp":1700000041,"AggregateDelay":9}`)
+			return
+		}
+		if n > 20 {
+			cancel() // a bound, whatever the subscriber does
+		}
+		fmt.Fprint(w, `{"Data":[],"Timestamp":1700000042,"AggregateDelay":9}`)
+	}))
+	defer srv.Close()
+	var logs syncBuffer
+	c, _ := newSim(t, time.Now, &logs, nil)
+	c.o.RTURL = srv.URL + "/"
+	c.rt = newHTTPClientForTest(c.logger)
+	counted := map[string]int{}
+	c.env.Clock = collectors.Clock{Now: func() time.Time { return ourNow }, Reject: func(reason string, n int) {
+		mu.Lock()
+		defer mu.Unlock()
+		counted[reason] += n
+	}}
+	c.sleep = func(context.Context, time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		if calls >= 2 {
+			cancel()
+		}
+	}
+	c.subscribe(ctx, service{id: "SVC", name: "www"}, &recorder{})
+	mu.Lock()
+	defer mu.Unlock()
+	if counted[collectors.RejectedValues] != 2 {
+		t.Errorf("counted %v, want %s: 2 (one second, one POP)\n%s", counted, collectors.RejectedValues, logs.String())
+	}
+}

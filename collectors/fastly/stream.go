@@ -182,6 +182,7 @@ func (c *Collector) subscribe(ctx context.Context, s service, e collectors.Emitt
 		if len(res.skipped) > 0 {
 			// One line per response, however many seconds or POPs were bad.
 			log.Warn("fastly real-time data skipped", "count", len(res.skipped), "first", res.skipped[0])
+			c.env.Clock.Count(collectors.RejectedValues, len(res.skipped))
 		}
 		for _, pop := range res.renamed {
 			// Once per POP and subscriber: the aggregator interns the name.
