@@ -23,12 +23,12 @@ const (
 
 // Collector probes the configured targets.
 type Collector struct {
-	opts   *Options
-	log    *slog.Logger
-	client *http.Client
-	step   int64
-	now    func() time.Time
-	clock  collectors.Clock // counts renamed POPs
+	opts    *Options
+	log     *slog.Logger
+	client  *http.Client
+	step    int64
+	now     func() time.Time
+	clock   collectors.Clock // counts renamed POPs
 	mu      sync.Mutex
 	renamed map[string]bool // POP locations renamed and warned about
 }
