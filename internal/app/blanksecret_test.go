@@ -24,10 +24,41 @@ func TestEveryBlankSecretIsRefused(t *testing.T) {
 	}
 	// Every variable is set, to white space only.
 	getenv := func(string) string { return blank }
-	for _, c := range []struct {
-		text string
-		keys []string
-	}{
+	for _, c := range secretConfigs(dir, sec) {
+		cfgPath := filepath.Join(dir, "c.toml")
+		if err := os.WriteFile(cfgPath, []byte(c.text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, probs := config.Load(cfgPath, getenv)
+		refused := map[string]string{}
+		for _, p := range probs {
+			if !p.Warning {
+				refused[p.Key] = p.Message
+			}
+		}
+		for _, k := range c.keys {
+			msg, ok := refused[k]
+			if !ok {
+				t.Errorf("%s: a white-space-only secret is not refused", k)
+				continue
+			}
+			if !strings.Contains(msg, "white space") && !strings.Contains(msg, "empty") {
+				t.Errorf("%s: %q does not say the secret is blank", k, msg)
+			}
+		}
+	}
+}
+
+// secretConfig is a config naming secrets and the keys that name them.
+type secretConfig struct {
+	text string
+	keys []string
+}
+
+// secretConfigs are two configs that between them name every secret
+// option: by environment variable, then by file sec.
+func secretConfigs(dir, sec string) []secretConfig {
+	return []secretConfig{
 		{fmt.Sprintf(`state_dir = %q
 [graphite]
 username = "u"
@@ -94,27 +125,5 @@ token_file = %[2]q
 `, dir, sec), []string{"fastly.token_file", "cloudflare.token_file", "cloudfront.secret_key_file",
 			"edgecast.oauth.client_secret_file", "bunny.token_file", "gcore.token_file",
 			"azure.client_secret_file", "steering.source[0].token_file"}},
-	} {
-		cfgPath := filepath.Join(dir, "c.toml")
-		if err := os.WriteFile(cfgPath, []byte(c.text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		_, probs := config.Load(cfgPath, getenv)
-		refused := map[string]string{}
-		for _, p := range probs {
-			if !p.Warning {
-				refused[p.Key] = p.Message
-			}
-		}
-		for _, k := range c.keys {
-			msg, ok := refused[k]
-			if !ok {
-				t.Errorf("%s: a white-space-only secret is not refused", k)
-				continue
-			}
-			if !strings.Contains(msg, "white space") && !strings.Contains(msg, "empty") {
-				t.Errorf("%s: %q does not say the secret is blank", k, msg)
-			}
-		}
 	}
 }
