@@ -288,6 +288,8 @@ func (c *Collector) logFileStats(path string, r *run) {
 	if r.late > 0 {
 		c.log.Warn("lines older than the held intervals dropped (their intervals were already emitted whole)",
 			"file", path, "late", r.late, "hold", c.hold)
+		// Older than what we keep, as a time past a vendor's retention is.
+		c.clock.Count(collectors.RejectedTooOld, int(r.late))
 	}
 	if r.future > 0 {
 		c.log.Warn("lines stamped ahead of our clock dropped", "file", path, "future", r.future)
