@@ -520,6 +520,10 @@ func TestCorruptStateIsMovedAside(t *testing.T) {
 	for name, content := range map[string]string{
 		"garbage":         "{not json",
 		"negative offset": `{"version":1,"step":60,"files":{"x":{"offset":-5}}}`,
+		"truncated":       `{"version":1,"step":60,"watermark":0,"files":{},"intervals":[{"start":1795341600,"provid`,
+		// Counts no run writes: they would be added to and emitted.
+		"negative status":  `{"version":1,"step":60,"files":{},"intervals":[{"start":1795341600,"providers":{"fastly":{"requests":0,"bytes":0,"status":[-5,0,0,0]}}}]}`,
+		"negative beacons": `{"version":1,"step":60,"files":{},"intervals":[{"start":1795341600,"beacons":{"rum":-3}}]}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t)
