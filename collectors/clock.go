@@ -20,6 +20,10 @@ const (
 	// line whose byte count is negative or overflows); it adds to the same
 	// rejected_values self-metric as that check.
 	RejectedValues = "rejected_values"
+	// RenamedLocations counts vendor locations (POPs) named like one of
+	// our reserved locations (schema.LocationAll, …) and written under
+	// another name so as not to land on our own series; each name once.
+	RenamedLocations = "renamed_locations"
 )
 
 // Clock judges vendor times against our own clock: no vendor time is

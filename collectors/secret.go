@@ -1,8 +1,10 @@
 package collectors
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/url"
@@ -41,12 +43,27 @@ func (env Env) Secret(vendor, fileKey, file, envName string) (string, error) {
 		redact.AddSecret(s)
 		return s, nil
 	}
-	s := strings.TrimSpace(env.Lookup(envName))
-	if s == "" {
-		return "", fmt.Errorf("%s: environment variable %s is not set", vendor, envName)
+	if err := env.CheckSecretEnv(envName); err != nil {
+		return "", fmt.Errorf("%s: %w", vendor, err)
 	}
+	s := strings.TrimSpace(env.Lookup(envName))
 	redact.AddSecret(s)
 	return s, nil
+}
+
+// CheckSecretEnv is the check `validate` and Secret run on a credential
+// taken from the environment variable name: an error when it is unset or
+// holds only white space (Secret trims it to nothing, e.g. `export
+// TOKEN=" "`). The error names the variable, never the value.
+func (env Env) CheckSecretEnv(name string) error {
+	v := env.Lookup(name)
+	switch {
+	case v == "":
+		return fmt.Errorf("environment variable %s is not set", name)
+	case strings.TrimSpace(v) == "":
+		return fmt.Errorf("environment variable %s holds only white space", name)
+	}
+	return nil
 }
 
 // SecretFileWarning returns why the file at path, which holds a
@@ -70,13 +87,36 @@ func SecretFileWarning(path string) string {
 }
 
 // CheckSecretFile is the check `validate` runs on every secret file: err
-// when this process cannot read it, else a warning (SecretFileWarning)
-// when others can.
+// when this process cannot read it or it holds only white space (Secret
+// would refuse it), else a warning (SecretFileWarning) when others can.
 func CheckSecretFile(path string) (warning string, err error) {
 	if err := Readable(path); err != nil {
 		return "", err
 	}
+	if blank, err := blankFile(path); err != nil {
+		return "", err
+	} else if blank {
+		return "", fmt.Errorf("%s is empty", path)
+	}
 	return SecretFileWarning(path), nil
+}
+
+// blankFile reports whether the file at path holds nothing but white
+// space. It reads at most 1 MiB (no credential is longer; a longer file
+// is not blank) and keeps no copy of what it read.
+func blankFile(path string) (bool, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return false, fmt.Errorf("cannot read %s: %w", path, reason(err))
+	}
+	defer fh.Close()
+	b, err := io.ReadAll(io.LimitReader(fh, 1<<20))
+	if err != nil {
+		return false, fmt.Errorf("cannot read %s: %w", path, reason(err))
+	}
+	blank := len(bytes.TrimSpace(b)) == 0
+	clear(b)
+	return blank, nil
 }
 
 // WarnSecretFile logs, once per start, the SecretFileWarning of the
@@ -128,10 +168,10 @@ func CheckURL(s string) error {
 		return errors.New("not a URL (cannot be parsed)")
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return fmt.Errorf("%q is not an http(s)://host[/path] URL", u.Redacted())
+		return fmt.Errorf("%q is not an http(s)://host[/path] URL", RedactURL(u))
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("%q: no credentials, query or fragment allowed", u.Redacted())
+		return fmt.Errorf("%q: no credentials, query or fragment allowed", RedactURL(u))
 	}
 	return nil
 }
@@ -149,7 +189,7 @@ type Credential struct {
 // CredentialProblems is what `validate` says of c, so that it refuses
 // what Env.Secret would refuse at start: an unreadable file (a warning
 // when others can read it, see CheckSecretFile), no variable name, or a
-// variable that is not set. Keys are prefixed by section ("bunny",
+// variable that is not set or holds only white space. Keys are prefixed by section ("bunny",
 // "edgecast.oauth").
 func (env Env) CredentialProblems(section string, c Credential) []Problem {
 	key := func(k string) string { return section + "." + k }
@@ -166,8 +206,23 @@ func (env Env) CredentialProblems(section string, c Credential) []Problem {
 			msg = fmt.Sprintf("set %s (an environment variable name) or %s", c.EnvKey, c.FileKey)
 		}
 		return []Problem{{Key: key(c.EnvKey), Message: msg}}
-	case env.Lookup(c.Env) == "":
-		return []Problem{{Key: key(c.EnvKey), Message: fmt.Sprintf("environment variable %s is not set", c.Env)}}
+	default:
+		if err := env.CheckSecretEnv(c.Env); err != nil {
+			return []Problem{{Key: key(c.EnvKey), Message: err.Error()}}
+		}
 	}
 	return nil
+}
+
+// RedactURL is u for an error message: its password, query and
+// fragment (which may hold a key, ?api_key=…) replaced by xxxxx.
+func RedactURL(u *url.URL) string {
+	c := *u
+	if c.RawQuery != "" || c.ForceQuery {
+		c.RawQuery, c.ForceQuery = "xxxxx", false
+	}
+	if c.Fragment != "" {
+		c.Fragment, c.RawFragment = "xxxxx", ""
+	}
+	return c.Redacted()
 }

@@ -19,8 +19,11 @@ func TestSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := Env{Getenv: func(k string) string {
-		if k == "TOK" {
+		switch k {
+		case "TOK":
 			return tok + "\n"
+		case "BLANK":
+			return " \t\n"
 		}
 		return ""
 	}}
@@ -34,6 +37,7 @@ func TestSecret(t *testing.T) {
 		{"empty file", empty, "", "", "vendorx: token_file: " + empty + " is empty"},
 		{"directory", dir, "", "", "vendorx: token_file: cannot read " + dir + ": is a directory"},
 		{"variable not set", "", "UNSET", "", "vendorx: environment variable UNSET is not set"},
+		{"variable only white space", "", "BLANK", "", "vendorx: environment variable BLANK holds only white space"},
 	} {
 		got, err := env.Secret("vendorx", "token_file", c.file, c.envName)
 		if got != c.want {
@@ -84,8 +88,10 @@ func TestCheckURL(t *testing.T) {
 		{"ftp://api.example.net", `"ftp://api.example.net" is not an http(s)://host[/path] URL`},
 		{"https://", `"https:" is not an http(s)://host[/path] URL`},
 		{"api.example.net", `"api.example.net" is not an http(s)://host[/path] URL`},
-		{"https://api.example.net/?a=1", `"https://api.example.net/?a=1": no credentials, query or fragment allowed`},
-		{"https://api.example.net/#x", `"https://api.example.net/#x": no credentials, query or fragment allowed`},
+		// A query or fragment may hold a key (?api_key=…): never quoted.
+		{"https://api.example.net/?a=1", `"https://api.example.net/?xxxxx": no credentials, query or fragment allowed`},
+		{"https://api.example.net/?api_key=hunter2", `"https://api.example.net/?xxxxx": no credentials, query or fragment allowed`},
+		{"https://api.example.net/#x", `"https://api.example.net/#xxxxx": no credentials, query or fragment allowed`},
 		// The password never shows in the error.
 		{"https://user:hunter2@api.example.net", `"https://user:xxxxx@api.example.net": no credentials, query or fragment allowed`},
 		{"ftp://user:hunter2@api.example.net", `"ftp://user:xxxxx@api.example.net" is not an http(s)://host[/path] URL`},
@@ -150,5 +156,29 @@ func TestCredentialProblems(t *testing.T) {
 	}
 	if ps := env.CredentialProblems("v", tok(open, "", "")); len(ps) != 1 || !ps[0].Warning || ps[0].Key != "v.token_file" {
 		t.Errorf("file readable by others: %v, want one warning under v.token_file", ps)
+	}
+	blank := Env{Getenv: func(string) string { return " \t" }}
+	if ps := blank.CredentialProblems("v", tok("", "TOK", "")); len(ps) != 1 || ps[0].String() != "v.token_env: environment variable TOK holds only white space" {
+		t.Errorf("variable only white space: %v", ps)
+	}
+}
+
+// TestCheckSecretFileRefusesBlank: validate refuses a secret file that run
+// (Secret) would find empty, naming the file, never its content.
+func TestCheckSecretFileRefusesBlank(t *testing.T) {
+	dir := t.TempDir()
+	blank := filepath.Join(dir, "blank")
+	if err := os.WriteFile(blank, []byte(" \t\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CheckSecretFile(blank); err == nil || err.Error() != blank+" is empty" {
+		t.Errorf("blank file: %v, want %q", err, blank+" is empty")
+	}
+	full := filepath.Join(dir, "full")
+	if err := os.WriteFile(full, []byte("\n s3cr3t\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CheckSecretFile(full); err != nil {
+		t.Errorf("file with a secret: %v", err)
 	}
 }

@@ -182,8 +182,10 @@ func (c *Collector) Collect(ctx context.Context, w collectors.Window, e collecto
 			skipped = append(skipped, addClasses(classes, counts)...)
 		}
 	}
-	for _, s := range skipped {
-		c.logger.Warn("bad interval skipped", "endpoint", "POST "+reportPath, "reason", s)
+	if len(skipped) > 0 {
+		// One line per run, however many rows were bad; each is counted.
+		c.logger.Warn("bad akamai rows skipped", "endpoint", "POST "+reportPath, "count", len(skipped), "first", skipped[0])
+		c.env.Clock.Count(collectors.RejectedValues, len(skipped))
 	}
 	recs := make([]schema.Record, 0, len(counts))
 	var after []int64

@@ -170,14 +170,21 @@ func addClasses(r *report, counts map[key]*schema.Counts) []string {
 	return skipped
 }
 
+// rowKey reads a row's interval and CP code: whole positive numbers only
+// (a fractional time would be truncated into an interval it is not, a
+// fractional CP code into another CP code), within 2^53.
 func rowKey(row map[string]json.RawMessage) (key, error) {
 	t, err := num(row["time5minutes"])
-	if err != nil || t <= 0 || int64(t)%300 != 0 {
+	if err != nil || !wholePositive(t) || int64(t)%300 != 0 {
 		return key{}, fmt.Errorf("bad time5minutes %s", row["time5minutes"])
 	}
 	cp, err := num(row["cpcode"])
-	if err != nil || cp <= 0 {
+	if err != nil || !wholePositive(cp) {
 		return key{}, fmt.Errorf("bad cpcode %s", row["cpcode"])
 	}
 	return key{cpcode: int64(cp), start: int64(t)}, nil
+}
+
+func wholePositive(v float64) bool {
+	return v > 0 && v <= schema.MaxCount && v == math.Trunc(v)
 }

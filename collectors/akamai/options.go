@@ -2,7 +2,6 @@ package akamai
 
 import (
 	"fmt"
-	"net/url"
 	"os"
 	"strconv"
 	"time"
@@ -58,8 +57,8 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 	ps = append(ps, o.CommonProblems("akamai")...)
 	ps = append(ps, o.WindowProblems("akamai", retention)...)
 	if o.APIURL != "" {
-		if u, err := url.Parse(o.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("api_url", fmt.Sprintf("%q is not an http(s) URL", o.APIURL), false)
+		if err := collectors.CheckURL(o.APIURL); err != nil {
+			bad("api_url", err.Error(), false)
 		}
 	}
 	if _, err := o.credentials(); err != nil {

@@ -162,6 +162,7 @@ func (c *Collector) collectDist(ctx context.Context, d Distribution, w collector
 	}
 	recs, gauges, bad, dropped, rejected, after := mapResults(d.label(), all, w.Start, w.End)
 	if len(bad) > 0 {
+		c.env.Clock.Count(collectors.RejectedValues, len(bad))
 		c.logger.Warn("skipped bad datapoints from vendor", "distribution", d.label(), "endpoint", "GetMetricData", "count", len(bad), "first", bad[0])
 	}
 	c.countRejected(d.label(), rejected, after, w)

@@ -1,11 +1,16 @@
 package cloudfront
 
 import (
+	"context"
 	"log/slog"
 	"math"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/collectors/collectorstest"
@@ -36,5 +41,36 @@ func TestRejectedDatapointsCounted(t *testing.T) {
 	}
 	if v := got["cdn.cdnmetrics.collector.cloudfront.rejected_future"]; v != 1 {
 		t.Errorf("rejected_future = %v, want 1\n%s", v, logs.String())
+	}
+}
+
+// Datapoints CloudWatch should never send — stamped off the minute or
+// before the window, or for a query we did not ask — are left out one by
+// one, warned about once and counted in rejected_values like impossible
+// values; the good datapoint of the same answer is kept.
+func TestBadDatapointsCounted(t *testing.T) {
+	start := time.Unix(1736935200, 0)
+	api := &fakeAPI{fn: func(string, *cloudwatch.GetMetricDataInput, int) (*cloudwatch.GetMetricDataOutput, error) {
+		return &cloudwatch.GetMetricDataOutput{MetricDataResults: []types.MetricDataResult{
+			{Id: aws.String(idRequests), StatusCode: types.StatusCodeComplete,
+				Timestamps: []time.Time{start, start.Add(90 * time.Second), start.Add(-time.Minute)}, Values: []float64{100, 5, 7}},
+			{Id: aws.String("bogus"), StatusCode: types.StatusCodeComplete, Timestamps: []time.Time{start}, Values: []float64{1}},
+		}}, nil
+	}}
+	c, logs := fakeCollector(api, Distribution{ID: "E1", Name: "www"})
+	pipe := collectorstest.NewPipe()
+	c.env.Clock = pipe.Clock("cloudfront")
+	if err := c.Collect(context.Background(), collectors.Window{Start: start, End: start.Add(3 * time.Minute)}, pipe.Emitter("cloudfront")); err != nil {
+		t.Fatal(err)
+	}
+	got := pipe.Lines(t)
+	if v := got["cdn.cloudfront.www.all.requests@1736935200"]; v != 100 {
+		t.Errorf("requests@1736935200 = %v, want 100", v)
+	}
+	if v := got["cdn.cdnmetrics.collector.cloudfront.rejected_values"]; v != 3 {
+		t.Errorf("rejected_values = %v, want 3 (off the minute, before the window, not asked for)\n%s", v, logs.String())
+	}
+	if n := strings.Count(logs.String(), "level=WARN"); n != 1 {
+		t.Errorf("%d warnings, want 1:\n%s", n, logs.String())
 	}
 }

@@ -429,6 +429,7 @@ func (c *Collector) historical(ctx context.Context, s service, w collectors.Wind
 		}
 		if len(skipped) > 0 {
 			c.logger.Warn("fastly historical rows skipped", "service", s.name, "region", loc, "count", len(skipped), "first", skipped[0])
+			c.env.Clock.Count(collectors.RejectedValues, len(skipped))
 		}
 		rows += n
 		recs = append(recs, got...)

@@ -56,6 +56,9 @@ type iAddResult struct {
 	// clashes are raw names whose path node another name already has:
 	// their counts are summed into that node (each reported once).
 	clashes []string
+	// renamed are the POP codes named like a reserved location, written
+	// as "pop_<node>" (each reported once, when first interned).
+	renamed []string
 	// Times ahead of our clock, as in addResult.
 	future          int
 	newestFuture    int64
@@ -82,11 +85,14 @@ func (a *inspectAgg) node(raw []byte, res *iAddResult) string {
 
 // pop returns the path node of a POP code (outside input too: sanitised
 // and bounded like names), interned.
-func (a *inspectAgg) pop(raw []byte) string {
+func (a *inspectAgg) pop(raw []byte, out *iAddResult) string {
 	if n, ok := a.pops[string(raw)]; ok {
 		return n
 	}
 	n := inspectPOP(raw)
+	if reservedLocation(inspectNode(raw)) {
+		out.renamed = append(out.renamed, string(raw))
+	}
 	if len(a.pops) < maxNames {
 		a.pops[string(raw)] = n
 	}
@@ -165,7 +171,7 @@ func (a *inspectAgg) fold(b *iBucket, pop []byte, e *iEntry, recorded int64, out
 	}
 	loc := schema.LocationAll
 	if pop != nil {
-		loc = a.pop(pop)
+		loc = a.pop(pop, out)
 	}
 	k := iKey{loc: loc, node: a.node(e.name, out)}
 	i, ok := b.idx[k]

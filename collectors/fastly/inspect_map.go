@@ -255,10 +255,16 @@ func inspectNode(name []byte) string {
 // Fastly's aggregate a second time) gets a prefix.
 func inspectPOP(code []byte) string {
 	s := inspectNode(code)
-	if s == schema.LocationAll || s == schema.LocationOrigin || s == schema.LocationRUM || strings.HasPrefix(s, schema.LocationRUM+"_") {
+	if reservedLocation(s) {
 		return "pop_" + s
 	}
 	return s
+}
+
+// reservedLocation reports whether the path node s is one of our own
+// locations, which a POP must not be written under.
+func reservedLocation(s string) bool {
+	return s == schema.LocationAll || s == schema.LocationOrigin || s == schema.LocationRUM || strings.HasPrefix(s, schema.LocationRUM+"_")
 }
 
 // InspectorFeeds are the path nodes of the inspector feeds, below the

@@ -249,7 +249,12 @@ func (c *Collector) inspectSubscribe(ctx context.Context, s service, fd *inspect
 		}
 		if len(res.skipped) > 0 {
 			log.Warn("fastly "+fd.title+" real-time data skipped", "count", len(res.skipped), "first", res.skipped[0])
+			c.env.Clock.Count(collectors.RejectedValues, len(res.skipped))
 		}
+		for _, pop := range res.renamed {
+			log.Warn("fastly "+fd.title+" POP named like a reserved location; written under another name", "pop", pop, "location", inspectPOP([]byte(pop)))
+		}
+		c.env.Clock.Count(collectors.RenamedLocations, len(res.renamed))
 		for _, cl := range res.clashes {
 			log.Warn("fastly "+fd.title+" names share a Graphite path node; their counts are summed there", "names", cl)
 		}

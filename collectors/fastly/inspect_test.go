@@ -526,10 +526,18 @@ func TestEntitlementVerdictLoggedOnceAndOnChange(t *testing.T) {
 // it keeps a location of its own.
 func TestInspectPOPNamedAll(t *testing.T) {
 	a := newInspectAgg("cdn", "www", feedOrigins, time.Minute, true)
-	inspectAdd(t, a, originFeed, []byte(`{"Data":[{"recorded":1700000040,
+	first := inspectAdd(t, a, originFeed, []byte(`{"Data":[{"recorded":1700000040,
 		"aggregated":{"o1":{"responses":4}},
 		"datacenter":{"ALL":{"o1":{"responses":3}},"LHR":{"o1":{"responses":1}}}}],"Timestamp":1700000041,"AggregateDelay":5}`))
-	got := pointMap(t, inspectAdd(t, a, originFeed, closeBucket).points)
+	// Reported once, for the stream to warn about and count.
+	if fmt.Sprint(first.renamed) != "[ALL]" {
+		t.Errorf("renamed %q, want [ALL]", first.renamed)
+	}
+	closed := inspectAdd(t, a, originFeed, closeBucket)
+	if len(closed.renamed) != 0 {
+		t.Errorf("renamed again: %q", closed.renamed)
+	}
+	got := pointMap(t, closed.points)
 	wantPoints(t, got, map[string]float64{
 		"cdn.fastly.www.all.origins.o1.responses@1700000040":     4, // Fastly's aggregate, once
 		"cdn.fastly.www.pop_all.origins.o1.responses@1700000040": 3,

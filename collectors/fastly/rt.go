@@ -50,11 +50,16 @@ type aggregator struct {
 	service string
 	buckets []*bucket // sorted by start
 	free    []*bucket // recycled, so steady state allocates no maps
-	names   map[string]string
+	names   map[string]popName
 }
 
+// popName is an interned POP code and the location it is written under:
+// the code itself, or "pop_<node>" when it is named like a reserved
+// location (see reservedLocation).
+type popName struct{ code, loc string }
+
 func newAggregator(service string, res time.Duration) *aggregator {
-	return &aggregator{rtClock: newRTClock(res), service: service, names: map[string]string{}}
+	return &aggregator{rtClock: newRTClock(res), service: service, names: map[string]popName{}}
 }
 
 // addResult is what one response changed.
@@ -69,6 +74,9 @@ type addResult struct {
 	// futureTimestamp is the response Timestamp when it was ahead of our
 	// clock and therefore ignored (0 otherwise).
 	futureTimestamp int64
+	// renamed are the POP codes first seen in this response that are
+	// named like a reserved location, written as "pop_<node>" instead.
+	renamed []string
 }
 
 // add folds one decoded response in. A bucket is due once Fastly's clock
@@ -123,7 +131,7 @@ func (a *aggregator) add(f *rtFrame) addResult {
 				out.skipped = append(out.skipped, fmt.Sprintf("second %d POP %q: %s", r.recorded, e.pop, e.st.bad))
 				continue
 			}
-			pc := a.pop(b, e.pop)
+			pc := a.pop(b, e.pop, &out)
 			if pc == nil {
 				out.skipped = append(out.skipped, fmt.Sprintf("second %d POP %q: more than %d POPs", r.recorded, e.pop, maxPOPs))
 				continue
@@ -194,23 +202,33 @@ func (a *aggregator) bucket(start int64) (*bucket, string) {
 	return b, ""
 }
 
-// pop returns the counts of POP name in b, adding it if new.
-func (a *aggregator) pop(b *bucket, name []byte) *popCounts {
+// pop returns the counts of POP name in b, adding it if new. A POP named
+// like a reserved location ("ALL" would be written over our aggregate) is
+// renamed when first seen, and reported in out.renamed then; the check
+// costs nothing once the name is interned.
+func (a *aggregator) pop(b *bucket, name []byte, out *addResult) *popCounts {
 	if i, ok := b.idx[string(name)]; ok {
 		return &b.pops[i]
 	}
 	if len(b.pops) >= maxPOPs {
 		return nil
 	}
-	s, ok := a.names[string(name)]
+	pn, ok := a.names[string(name)]
 	if !ok {
-		s = string(name)
+		pn = popName{code: string(name)}
+		pn.loc = pn.code
+		if node := schema.Sanitize(pn.code); reservedLocation(node) {
+			pn.loc = "pop_" + node
+			// Beyond maxNames a name is not interned and would be reported
+			// again; maxNames distinct POPs are an outage of their own.
+			out.renamed = append(out.renamed, pn.code)
+		}
 		if len(a.names) < maxNames {
-			a.names[s] = s
+			a.names[pn.code] = pn
 		}
 	}
-	b.idx[s] = len(b.pops)
-	b.pops = append(b.pops, popCounts{name: s})
+	b.idx[pn.code] = len(b.pops)
+	b.pops = append(b.pops, popCounts{name: pn.loc})
 	return &b.pops[len(b.pops)-1]
 }
 

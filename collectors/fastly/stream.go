@@ -15,6 +15,7 @@ import (
 	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/backoff"
 	"github.com/cdnmetrics/cdnmetrics/internal/httpx"
+	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
 // Stream backoffs. A refused token will not heal within seconds; other
@@ -181,7 +182,13 @@ func (c *Collector) subscribe(ctx context.Context, s service, e collectors.Emitt
 		if len(res.skipped) > 0 {
 			// One line per response, however many seconds or POPs were bad.
 			log.Warn("fastly real-time data skipped", "count", len(res.skipped), "first", res.skipped[0])
+			c.env.Clock.Count(collectors.RejectedValues, len(res.skipped))
 		}
+		for _, pop := range res.renamed {
+			// Once per POP and subscriber: the aggregator interns the name.
+			log.Warn("fastly real-time POP named like a reserved location; written under another name", "pop", pop, "location", "pop_"+schema.Sanitize(pop))
+		}
+		c.env.Clock.Count(collectors.RenamedLocations, len(res.renamed))
 		for _, p := range res.partial {
 			log.Info("first fastly real-time bucket after subscribing is incomplete; not emitted", "bucket", p)
 		}

@@ -1,6 +1,8 @@
 package originlog
 
 import (
+	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -53,5 +55,34 @@ func TestImpossibleByteCountRejectedPerValue(t *testing.T) {
 	l := f.logs.String()
 	if strings.Count(l, "impossible byte counts rejected") != 1 || !strings.Contains(l, "count=2") || strings.Contains(l, "did not match") {
 		t.Errorf("log:\n%s", l)
+	}
+}
+
+// A state file from a clock that was ahead (or edited) holds a watermark
+// and an interval in 2100: not trusted. Before, every line was dropped as
+// "late" until 2100 and the 2100 interval was held forever; now both are
+// reset with one warning and counted in rejected_future, and the lines of
+// this run are counted.
+func TestStateFromTheFutureIsReset(t *testing.T) {
+	f := newFixture(t) // our clock: 10:05
+	const y2100 = 4102444800
+	f.write(filepath.Join(f.state, Name+".state.json"), fmt.Sprintf(
+		`{"version":1,"step":60,"watermark":%d,"files":{},"intervals":[{"start":%d,"providers":{"fastly":{"requests":5,"bytes":9,"status":[5,0,0,0]}}}]}`, y2100, y2100))
+	f.write(f.log, ll(60, 200, "1", "fastly"))
+	c := f.collector(nil)
+	counted := map[string]int{}
+	c.clock = collectors.Clock{Reject: func(reason string, n int) { counted[reason] += n }}
+	rec := &recorder{}
+	collect(t, c, rec)
+	w := rec.whisper()
+	want(t, w, "fastly", t0+60, 1, 1, 1, 0, 0, 0)
+	if _, ok := w[key("cdn.fastly.www.origin.origin_requests", y2100)]; ok {
+		t.Error("the 2100 interval of the state file was emitted")
+	}
+	if counted[collectors.RejectedFuture] != 2 {
+		t.Errorf("counted %v, want %s: 2 (the watermark and the interval)", counted, collectors.RejectedFuture)
+	}
+	if n := strings.Count(f.logs.String(), "state ahead of our clock"); n != 1 {
+		t.Errorf("%d warnings, want 1:\n%s", n, f.logs.String())
 	}
 }

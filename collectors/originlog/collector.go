@@ -147,6 +147,7 @@ func (c *Collector) Collect(ctx context.Context, _ collectors.Window, e collecto
 	}
 	defer unlock()
 	now := c.now()
+	c.distrustFutureState(st, now)
 	r := &run{st: st, byStart: map[int64]*interval{}, touched: map[int64]bool{},
 		provNames: map[string]bool{}, srcNames: map[string]bool{},
 		// No line's clock is trusted beyond ours (plus the tolerance).
@@ -186,6 +187,37 @@ func (c *Collector) Collect(ctx context.Context, _ collectors.Window, e collecto
 		errs = append(errs, fmt.Errorf("originlog: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// distrustFutureState resets what the state file holds ahead of our clock
+// (+ tolerance) — a watermark, held intervals — left by a clock that was
+// ahead or by an edit: a future watermark would drop every line as late
+// until then, a future interval would be held forever. One warning,
+// counted in rejected_future.
+func (c *Collector) distrustFutureState(st *state, now time.Time) {
+	lim := c.clock.Limit(now).Unix()
+	n := 0
+	watermark := st.Watermark
+	if st.Watermark > lim {
+		// What prune would have set at now; it only moves forward.
+		cut := now.Add(-c.hold).Unix()
+		st.Watermark = cut - mod(cut, c.step)
+		n++
+	}
+	kept := st.Intervals[:0]
+	for _, iv := range st.Intervals {
+		if iv.Start > lim {
+			n++
+			continue
+		}
+		kept = append(kept, iv)
+	}
+	st.Intervals = kept
+	if n > 0 {
+		c.log.Warn("state ahead of our clock reset", "state", c.statePath, "watermark", watermark,
+			"reset_items", n, "now", now.UTC().Format(time.RFC3339))
+		c.clock.Count(collectors.RejectedFuture, n)
+	}
 }
 
 func (c *Collector) loadState() (*state, func(), error) {
@@ -256,6 +288,8 @@ func (c *Collector) logFileStats(path string, r *run) {
 	if r.late > 0 {
 		c.log.Warn("lines older than the held intervals dropped (their intervals were already emitted whole)",
 			"file", path, "late", r.late, "hold", c.hold)
+		// Older than what we keep, as a time past a vendor's retention is.
+		c.clock.Count(collectors.RejectedTooOld, int(r.late))
 	}
 	if r.future > 0 {
 		c.log.Warn("lines stamped ahead of our clock dropped", "file", path, "future", r.future)

@@ -313,7 +313,14 @@ func TestLateLinesAfterHoldAreDropped(t *testing.T) {
 	collect(t, f.collector(nil), &recorder{})
 	f.appendTo(f.log, ll(2, 200, "2", "fastly")+ll(35*60, 200, "4", "fastly"))
 	rec2 := &recorder{}
-	collect(t, f.collector(nil), rec2)
+	c := f.collector(nil)
+	counted := map[string]int{}
+	c.clock = collectors.Clock{Reject: func(reason string, n int) { counted[reason] += n }}
+	collect(t, c, rec2)
+	// Dropped is counted too, not only logged.
+	if counted[collectors.RejectedTooOld] != 1 {
+		t.Errorf("counted %v, want %s: 1", counted, collectors.RejectedTooOld)
+	}
 	w := rec2.whisper()
 	if _, ok := w[key("cdn.fastly.www.origin.origin_requests", minA)]; ok {
 		t.Error("late line re-emitted a forgotten interval with a partial count")
@@ -513,6 +520,10 @@ func TestCorruptStateIsMovedAside(t *testing.T) {
 	for name, content := range map[string]string{
 		"garbage":         "{not json",
 		"negative offset": `{"version":1,"step":60,"files":{"x":{"offset":-5}}}`,
+		"truncated":       `{"version":1,"step":60,"watermark":0,"files":{},"intervals":[{"start":1795341600,"provid`,
+		// Counts no run writes: they would be added to and emitted.
+		"negative status":  `{"version":1,"step":60,"files":{},"intervals":[{"start":1795341600,"providers":{"fastly":{"requests":0,"bytes":0,"status":[-5,0,0,0]}}}]}`,
+		"negative beacons": `{"version":1,"step":60,"files":{},"intervals":[{"start":1795341600,"beacons":{"rum":-3}}]}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t)

@@ -51,7 +51,8 @@
 // overwrites an earlier partial value with the larger full one. Intervals
 // older than hold are forgotten and the watermark moves past them; a line
 // stamped before the watermark would replace a complete count with a
-// partial one, so it is dropped and logged as late. The offsets and counts
-// are saved only after the emitter accepted the batch, so a failed send
+// partial one, so it is dropped, logged as late and counted in
+// rejected_too_old. The offsets and counts are saved only after the
+// emitter accepted the batch, so a failed send
 // re-reads the same lines next time and nothing is counted twice.
 package originlog

@@ -103,8 +103,13 @@ func (s *state) check() error {
 			return fmt.Errorf("interval %d is null", i)
 		}
 		for n, pc := range iv.Providers {
-			if pc == nil || pc.Requests < 0 || pc.Bytes < 0 {
+			if pc == nil || pc.Requests < 0 || pc.Bytes < 0 || min(pc.Status[0], pc.Status[1], pc.Status[2], pc.Status[3]) < 0 {
 				return fmt.Errorf("interval %d provider %q: bad counts", i, n)
+			}
+		}
+		for n, v := range iv.Beacons {
+			if v < 0 {
+				return fmt.Errorf("interval %d beacon source %q: bad count", i, n)
 			}
 		}
 	}

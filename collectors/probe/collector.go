@@ -23,11 +23,14 @@ const (
 
 // Collector probes the configured targets.
 type Collector struct {
-	opts   *Options
-	log    *slog.Logger
-	client *http.Client
-	step   int64
-	now    func() time.Time
+	opts    *Options
+	log     *slog.Logger
+	client  *http.Client
+	step    int64
+	now     func() time.Time
+	clock   collectors.Clock // counts renamed POPs
+	mu      sync.Mutex
+	renamed map[string]bool // POP locations renamed and warned about
 }
 
 // New builds the collector. When env.HTTPClient has an *http.Transport it
@@ -51,8 +54,10 @@ func New(o *Options, env collectors.Env) *Collector {
 		client: &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		}},
-		step: int64(o.Step / time.Second),
-		now:  time.Now,
+		step:    int64(o.Step / time.Second),
+		now:     time.Now,
+		clock:   env.Clock,
+		renamed: map[string]bool{},
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cdnmetrics/cdnmetrics/collectors"
 	"github.com/cdnmetrics/cdnmetrics/internal/schema"
 )
 
@@ -93,7 +94,22 @@ func popCode(s string) string {
 			return ""
 		}
 	}
-	return strings.ToUpper(s)
+	s = strings.ToUpper(s)
+	if reserved(s) {
+		// "ALL" would land on our location "all" (the gauges of a probe
+		// whose POP is unknown): prefixed, as Fastly POPs are.
+		return renamedPrefix + s
+	}
+	return s
+}
+
+// renamedPrefix marks a POP named like one of our reserved locations.
+const renamedPrefix = "POP_"
+
+// reserved reports whether the POP code s names one of our own locations.
+func reserved(s string) bool {
+	n := schema.Sanitize(s)
+	return n == schema.LocationAll || n == schema.LocationOrigin || n == schema.LocationRUM || strings.HasPrefix(n, schema.LocationRUM+"_")
 }
 
 // gauges are one result's points, stamped at the probe's start aligned
@@ -104,6 +120,12 @@ func (c *Collector) gauges(t *Target, r *result) []schema.Gauge {
 	loc := schema.LocationAll
 	if r.pop != "" {
 		loc = r.pop
+	}
+	if strings.HasPrefix(loc, renamedPrefix) && c.firstRename(loc) {
+		// Once per name: probes run every step.
+		c.log.Warn("probe answered by a POP named like a reserved location; written under another name",
+			"provider", t.Provider, "service", t.Service, "pop", strings.TrimPrefix(loc, renamedPrefix), "location", loc)
+		c.clock.Count(collectors.RenamedLocations, 1)
 	}
 	g := func(metric string, v float64) schema.Gauge {
 		return schema.Gauge{Provider: t.Provider, Service: t.Service, Location: loc, Metric: metric, Time: ts, Value: v}
@@ -126,3 +148,15 @@ func b2f(b bool) float64 {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// firstRename reports whether the renamed location loc is seen for the
+// first time.
+func (c *Collector) firstRename(loc string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.renamed[loc] {
+		return false
+	}
+	c.renamed[loc] = true
+	return true
+}

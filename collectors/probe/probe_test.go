@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -259,6 +260,10 @@ func TestClassifyAndPop(t *testing.T) {
 		{map[string]string{"X-Served-By": "cache-lhr7324-LHR"}, false, false, "LHR"},
 		{map[string]string{"X-Served-By": "some-proxy.example"}, false, false, ""},
 		{map[string]string{"CF-RAY": "8a1b2c3d4e5f6789-../../x"}, false, false, ""},
+		// A POP named like one of our own locations never lands on it.
+		{map[string]string{"CF-RAY": "8a1b2c3d4e5f6789-ALL"}, false, false, "POP_ALL"},
+		{map[string]string{"X-Served-By": "cache-x-rum"}, false, false, "POP_RUM"},
+		{map[string]string{"X-Served-By": "cache-x-Origin"}, false, false, "POP_ORIGIN"},
 		{map[string]string{}, false, false, ""},
 	}
 	for _, tc := range cases {
@@ -367,5 +372,36 @@ func TestTLSWithHostOverride(t *testing.T) {
 	}
 	if v := rec2.values(t, t0); v["cdn.cloudflare.www.all.probe_ok"] != 0 {
 		t.Errorf("untrusted certificate accepted: %v", v)
+	}
+}
+
+// A probe answered by a POP named like one of our locations is written
+// under POP_<name>, warned about once per name and counted in
+// renamed_locations, however many runs see it.
+func TestProbePOPNamedLikeAReservedLocation(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("CF-Ray", "8a1b2c3d4e5f6789-ALL")
+	}))
+	defer srv.Close()
+	var logs bytes.Buffer
+	counted := map[string]int{}
+	env := collectors.Env{Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Clock: collectors.Clock{Reject: func(reason string, n int) { counted[reason] += n }}}
+	o := &Options{Step: time.Minute, Timeout: 5 * time.Second, Concurrency: 1,
+		Targets: []Target{{Provider: "cloudflare", Service: "www", URL: srv.URL}}}
+	c := New(o, env)
+	for range 2 {
+		rec := &collectorstest.Recorder{}
+		if err := c.Collect(context.Background(), collectors.Window{}, rec); err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range rec.Gauges() {
+			if g.Location != "POP_ALL" {
+				t.Errorf("gauge %s at %q, want POP_ALL", g.Metric, g.Location)
+			}
+		}
+	}
+	if counted[collectors.RenamedLocations] != 1 || strings.Count(logs.String(), "reserved location") != 1 {
+		t.Errorf("counted %v, want %s: 1, and one warning:\n%s", counted, collectors.RenamedLocations, logs.String())
 	}
 }

@@ -119,8 +119,8 @@ func (o *Options) Validate(env collectors.Env) []collectors.Problem {
 				} else if warn != "" {
 					add(true, k+".token_file", "%s", warn)
 				}
-			case s.TokenEnv != "" && env.Lookup(s.TokenEnv) == "":
-				add(false, k+".token_env", "environment variable %s is not set", s.TokenEnv)
+			case s.TokenEnv != "" && env.CheckSecretEnv(s.TokenEnv) != nil:
+				add(false, k+".token_env", "%v", env.CheckSecretEnv(s.TokenEnv))
 			}
 		case KindRoute53:
 			s.route53Problems(env, k, add)
@@ -175,8 +175,8 @@ func (s Source) route53Problems(env collectors.Env, k string, add func(bool, str
 			}
 		case s.SecretKeyEnv == "":
 			add(false, k+".secret_key_env", "access_key_id is set: set secret_key_env (an environment variable name) or secret_key_file")
-		case env.Lookup(s.SecretKeyEnv) == "":
-			add(false, k+".secret_key_env", "environment variable %s is not set", s.SecretKeyEnv)
+		case env.CheckSecretEnv(s.SecretKeyEnv) != nil:
+			add(false, k+".secret_key_env", "%v", env.CheckSecretEnv(s.SecretKeyEnv))
 		}
 	} else if s.SecretKeyEnv != "" || s.SecretKeyFile != "" {
 		add(false, k+".access_key_id", "secret_key_env/secret_key_file need access_key_id (or drop them to use the default credential chain)")

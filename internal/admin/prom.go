@@ -21,7 +21,7 @@ var (
 	counters = map[string]bool{
 		"collector_points": true, "collector_failures": true, "collector_skipped_runs": true,
 		"collector_rejected_values": true, "collector_rejected_future": true, "collector_rejected_too_old": true,
-		"collector_checkpoint_resets": true, "collector_path_clashes": true,
+		"collector_checkpoint_resets": true, "collector_path_clashes": true, "collector_renamed_locations": true,
 		"sink_sent_points": true, "sink_resent_points": true, "sink_send_errors": true, "sink_reconnects": true,
 		"sink_dropped_invalid_points": true, "sink_spooled_points": true, "sink_replayed_points": true,
 		"sink_spool_dropped_points": true, "sink_spool_corrupt_points": true, "sink_lost_points": true,

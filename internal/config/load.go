@@ -313,12 +313,17 @@ func (c *Config) validate(getenv func(string) string) []collectors.Problem {
 			bad(fmt.Sprintf("events.graphite_web_urls[%d]", i), err.Error())
 		}
 	}
-	if c.Events.PasswordEnv != "" && getenv(c.Events.PasswordEnv) == "" {
-		bad("events.password_env", fmt.Sprintf("environment variable %s is not set", c.Events.PasswordEnv))
+	secretEnv := collectors.Env{Getenv: getenv}
+	if c.Events.PasswordEnv != "" {
+		if err := secretEnv.CheckSecretEnv(c.Events.PasswordEnv); err != nil {
+			bad("events.password_env", err.Error())
+		}
 	}
 	if c.Hook.Listen != "" {
-		if c.Hook.SecretEnv == "" || getenv(c.Hook.SecretEnv) == "" {
+		if c.Hook.SecretEnv == "" {
 			bad("hook.secret_env", fmt.Sprintf("environment variable %q is not set; the hook never runs unauthenticated", c.Hook.SecretEnv))
+		} else if err := secretEnv.CheckSecretEnv(c.Hook.SecretEnv); err != nil {
+			bad("hook.secret_env", err.Error()+"; the hook never runs unauthenticated")
 		}
 	}
 	if c.Hook.MaxBodyBytes <= 0 {
@@ -347,8 +352,12 @@ func looksSecret(key string) bool {
 
 func checkURL(s string) error {
 	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q is not an http(s) URL", s)
+	if err != nil {
+		// Not quoted: an unparsable URL may still hold a password.
+		return errors.New("not a URL (cannot be parsed)")
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an http(s) URL", collectors.RedactURL(u))
 	}
 	if u.User != nil {
 		return errors.New("credentials in the URL are not allowed: use username and password_env")

@@ -189,3 +189,24 @@ func TestInlineSecretRefusedAndWorldReadableWarned(t *testing.T) {
 		t.Fatalf("refused=%v warned=%v: %v", refused, warned, probs)
 	}
 }
+
+// A graphite-web URL that is refused is never quoted with its password
+// (an unparsable one, or one with another scheme), nor its query.
+func TestRefusedWebURLNeverQuotesItsPassword(t *testing.T) {
+	for _, u := range []string{"ftp://user:s3cr3t@graphite.example", "http://user:s3cr3t@[::1", "graphite.example/?key=s3cr3t"} {
+		text := "[graphite]\nweb_url = \"" + u + "\"\n[events]\ngraphite_web_urls = [\"" + u + "\"]\n"
+		_, probs := Parse("x.toml", []byte(text), env())
+		refused := 0
+		for _, p := range probs {
+			if strings.HasSuffix(p.Key, "web_url") || strings.Contains(p.Key, "graphite_web_urls") {
+				refused++
+			}
+			if strings.Contains(p.String(), "s3cr3t") {
+				t.Errorf("%s: problem quotes the secret: %s", u, p)
+			}
+		}
+		if refused != 2 {
+			t.Errorf("%s: %d refusals, want 2 (web_url, graphite_web_urls[0]): %v", u, refused, probs)
+		}
+	}
+}

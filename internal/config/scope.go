@@ -21,8 +21,8 @@ func (c *Config) validateCommandKeys(getenv func(string) string) []collectors.Pr
 		if c.Graphite.Username == "" {
 			bad("graphite.password_env", "set graphite.username too (basic auth needs both)")
 		}
-		if getenv(c.Graphite.PasswordEnv) == "" {
-			bad("graphite.password_env", fmt.Sprintf("environment variable %s is not set", c.Graphite.PasswordEnv))
+		if err := (collectors.Env{Getenv: getenv}).CheckSecretEnv(c.Graphite.PasswordEnv); err != nil {
+			bad("graphite.password_env", err.Error())
 		}
 	}
 	return ps

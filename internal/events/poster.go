@@ -122,6 +122,9 @@ func New(cfg config.Events, dir string, getenv func(string) string, opts ...Opti
 		if p.password == "" {
 			return nil, fmt.Errorf("events: environment variable %s (events.password_env) is not set", cfg.PasswordEnv)
 		}
+		if strings.TrimSpace(p.password) == "" {
+			return nil, fmt.Errorf("events: environment variable %s (events.password_env) holds only white space", cfg.PasswordEnv)
+		}
 		// A graphite-web that echoes the request (a 400 page listing
 		// the headers) must not get the password into a log line.
 		redact.AddBasicAuth(cfg.Username, p.password)

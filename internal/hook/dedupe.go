@@ -18,16 +18,24 @@ import (
 )
 
 // contentKey names a delivery without an id by its content: the event
-// kind and the body with insignificant white space removed, hashed. Two
-// posts of the same deploy (a CI job retried, a script run twice) get the
-// same key; a body that is not JSON is hashed as it is.
+// kind and the body in a canonical JSON form, hashed. Two posts of the
+// same deploy (a CI job retried, a script run twice, through another JSON
+// encoder) get the same key whatever their white space, the order of
+// their object keys or the escaping of their strings; numbers keep their
+// text (UseNumber) and arrays their order. A body that is not JSON is
+// hashed as it is.
 func contentKey(kind string, body []byte) string {
-	var b bytes.Buffer
-	if json.Compact(&b, body) != nil {
-		b.Reset()
-		b.Write(body)
+	canon := body
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) == nil && dec.InputOffset() == int64(len(bytes.TrimRight(body, " \t\r\n"))) {
+		// json.Marshal writes object keys sorted.
+		if b, err := json.Marshal(v); err == nil {
+			canon = b
+		}
 	}
-	sum := sha256.Sum256(append([]byte(kind+"\n"), b.Bytes()...))
+	sum := sha256.Sum256(append([]byte(kind+"\n"), canon...))
 	return hex.EncodeToString(sum[:])
 }
 

@@ -103,3 +103,48 @@ func TestDedupeFailedCallbackAndOff(t *testing.T) {
 		t.Fatalf("dedupe off: %d events, want 2", off.rec.n())
 	}
 }
+
+// TestSameContentInAnotherKeyOrderDeduplicated: a JSON object means the
+// same whatever the order of its keys (or how a string is escaped): a
+// script re-posting the deploy through another JSON encoder is a repeat.
+// Different values, or the same keys nested differently, stay apart.
+func TestSameContentInAnotherKeyOrderDeduplicated(t *testing.T) {
+	clk := &clock{t: now}
+	f := newClockFixture(t, t.TempDir(), clk, 10*time.Minute)
+	bearer := map[string]string{"Authorization": "Bearer " + secret}
+	if code, msg := f.do(t, "POST", []byte(`{"what":"deploy","tags":"deploy svc1","data":"v42 by ci"}`), bearer); code != 202 {
+		t.Fatalf("first post: %d %q", code, msg)
+	}
+	for _, body := range []string{
+		`{"data":"v42 by ci","tags":"deploy svc1","what":"deploy"}`,
+		`{"tags":"deploy svc1","data":"v42 by \u0063i","what":"deploy"}`,
+	} {
+		if code, msg := f.do(t, "POST", []byte(body), bearer); code != 200 || !strings.Contains(msg, "ignored") || f.rec.n() != 1 {
+			t.Errorf("%s: %d %q, events %d (want 200 ignored, 1 event)", body, code, msg, f.rec.n())
+		}
+	}
+	if code, _ := f.do(t, "POST", []byte(`{"data":"v43 by ci","tags":"deploy svc1","what":"deploy"}`), bearer); code != 202 || f.rec.n() != 2 {
+		t.Errorf("other value: %d, events %d (want 202, 2)", code, f.rec.n())
+	}
+}
+
+// TestContentKeyIgnoresKeyOrder: the key itself, for bodies a hand-written
+// canonical form would get wrong — nested arrays keep their order, numbers
+// keep their text.
+func TestContentKeyIgnoresKeyOrder(t *testing.T) {
+	same := func(a, b string) bool { return contentKey("", []byte(a)) == contentKey("", []byte(b)) }
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{`{"a":1,"b":[{"x":1,"y":2}]}`, `{"b":[{"y":2,"x":1}],"a":1}`, true},
+		{`{"a":[1,2]}`, `{"a":[2,1]}`, false},
+		{`{"a":1}`, `{"a":"1"}`, false},
+		{`not json`, `not json`, true},
+		{`not json`, `not  json`, false},
+	} {
+		if got := same(c.a, c.b); got != c.want {
+			t.Errorf("%s vs %s: same key %v, want %v", c.a, c.b, got, c.want)
+		}
+	}
+}

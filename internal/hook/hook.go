@@ -76,6 +76,10 @@ func New(cfg config.Hook, getenv func(string) string, dir string, cb Callback, o
 	if secret == "" {
 		return nil, fmt.Errorf("hook: environment variable %s (hook.secret_env) is not set; the hook never runs unauthenticated", cfg.SecretEnv)
 	}
+	if strings.TrimSpace(secret) == "" {
+		// White space is no secret: anyone can guess it.
+		return nil, fmt.Errorf("hook: environment variable %s (hook.secret_env) holds only white space; the hook never runs unauthenticated", cfg.SecretEnv)
+	}
 	if cb == nil {
 		return nil, errors.New("hook: no callback")
 	}

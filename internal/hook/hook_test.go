@@ -336,6 +336,15 @@ func TestNewRefusesWithoutSecret(t *testing.T) {
 	}
 }
 
+// TestNewRefusesBlankSecret: a secret of white space only is as guessable
+// as none.
+func TestNewRefusesBlankSecret(t *testing.T) {
+	_, err := New(config.Hook{SecretEnv: "HOOK_SECRET"}, func(string) string { return " \t\n" }, t.TempDir(), func(context.Context, schema.Event) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "HOOK_SECRET") || !strings.Contains(err.Error(), "white space") {
+		t.Fatalf("err %v, want a refusal naming HOOK_SECRET as white space", err)
+	}
+}
+
 func TestServeRoutesAndShutsDown(t *testing.T) {
 	f := newFixture(t, t.TempDir())
 	l, err := net.Listen("tcp", "127.0.0.1:0")

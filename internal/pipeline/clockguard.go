@@ -26,6 +26,7 @@ type clockGuard struct {
 type clockCounts struct {
 	future, tooOld   atomic.Int64 // vendor times rejected
 	checkpointResets atomic.Int64 // checkpoints found in the future and reset
+	renamed          atomic.Int64 // vendor locations named like ours, renamed
 }
 
 func (g *clockGuard) countsFor(name string) *clockCounts {
@@ -72,6 +73,8 @@ func (p *Pipeline) Clock(name string) collectors.Clock {
 				counts.tooOld.Add(int64(n))
 			case collectors.RejectedValues:
 				p.values.add(name, n)
+			case collectors.RenamedLocations:
+				counts.renamed.Add(int64(n))
 			}
 		},
 	}
@@ -108,7 +111,7 @@ func (p *Pipeline) noteCheckpointReset(name string, res scheduler.Result) {
 }
 
 // clockSelfPoints are <prefix>.cdnmetrics.collector.<name>.rejected_future,
-// .rejected_too_old and .checkpoint_resets at ts.
+// .rejected_too_old, .checkpoint_resets and .renamed_locations at ts.
 func (p *Pipeline) clockSelfPoints(ts int64) []schema.Point {
 	g := &p.clockGuard
 	g.mu.Lock()
@@ -128,6 +131,7 @@ func (p *Pipeline) clockSelfPoints(ts int64) []schema.Point {
 			{collectors.RejectedFuture, c.future.Load()},
 			{collectors.RejectedTooOld, c.tooOld.Load()},
 			{"checkpoint_resets", c.checkpointResets.Load()},
+			{collectors.RenamedLocations, c.renamed.Load()},
 		} {
 			pts = append(pts, schema.Point{Path: schema.Path(p.prefix, schema.NamespaceSelf, "collector", n, m.metric), Value: float64(m.v), Time: ts})
 		}

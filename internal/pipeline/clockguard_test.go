@@ -55,3 +55,20 @@ func TestEmitterGuardRejectsRowsOutsideOurClockAndCounts(t *testing.T) {
 		}
 	}
 }
+
+// A collector's renamed locations (a POP named like our "all") reach the
+// self-metric <prefix>.cdnmetrics.collector.<name>.renamed_locations.
+func TestRenamedLocationsCounted(t *testing.T) {
+	p := New(Options{Prefix: "cdn", Logger: slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))})
+	p.Clock("fastly").Count(collectors.RenamedLocations, 2)
+	p.Clock("fastly").Count(collectors.RenamedLocations, 1)
+	for _, pt := range p.SelfPoints(time.Unix(1700000000, 0)) {
+		if pt.Path == "cdn.cdnmetrics.collector.fastly.renamed_locations" {
+			if pt.Value != 3 {
+				t.Errorf("%s = %v, want 3", pt.Path, pt.Value)
+			}
+			return
+		}
+	}
+	t.Error("no cdn.cdnmetrics.collector.fastly.renamed_locations self-metric")
+}

@@ -146,7 +146,7 @@ func TestStorageAggregationCoversSchema(t *testing.T) {
 		want[p.Path] = "last"
 	}
 	for _, m := range []string{"points", "failures", "run_seconds", "last_success", "skipped_runs", "rejected_values",
-		"path_clashes", collectors.RejectedFuture, collectors.RejectedTooOld, "checkpoint_resets"} {
+		"path_clashes", collectors.RejectedFuture, collectors.RejectedTooOld, "checkpoint_resets", collectors.RenamedLocations} {
 		want[schema.Path("cdn", "cdnmetrics", "collector", "fastly", m)] = "last"
 	}
 	want[schema.Path("cdn", "cdnmetrics", "hook", "rejected_future")] = "last"
