@@ -77,8 +77,8 @@ func TestAggregatorMemoryBounded(t *testing.T) {
 	if agg.keep != 12 { // 2 min of 10 s buckets
 		t.Errorf("keep = %d, want 12", agg.keep)
 	}
-	if len(agg.names) != 150 {
-		t.Errorf("interned %d names, want 150", len(agg.names))
+	if len(agg.names) != 150 || len(agg.popNames) != 150 {
+		t.Errorf("interned %d names (%d in the table), want 150", len(agg.names), len(agg.popNames))
 	}
 	res := decodeAdd(t, agg, []byte(fmt.Sprintf(`{"Data":[{"aggregated":{"requests":1},"recorded":%d}],"Timestamp":%d}`, base+100, base+5010)))
 	if len(res.skipped) != 1 || !strings.Contains(res.skipped[0], "dropped") {
@@ -106,10 +106,10 @@ func TestAggregatorMemoryBounded(t *testing.T) {
 	}
 }
 
-// A service's buckets are recycled minute after minute; the array of POPs
-// they keep must be sized to the service's POPs, not to what append grew
-// it to (128 for 100 POPs): at 1 000 services the slack was ~20 MB.
-func TestRecycledBucketsCarryNoSlack(t *testing.T) {
+// A service's buckets follow one another minute after minute; the array of
+// POPs each holds must be sized to the service's POPs, not to what append
+// grew it to (136 for 100 POPs): at 1 000 services the slack was ~20 MB.
+func TestBucketsCarryNoSlack(t *testing.T) {
 	const pops = 100
 	agg := newAggregator("www", time.Minute)
 	base := int64(1700000040) // a minute start
@@ -132,9 +132,61 @@ func TestRecycledBucketsCarryNoSlack(t *testing.T) {
 		t.Fatalf("%d buckets after 10 minutes, want at least keep=%d", len(agg.buckets), agg.keep)
 	}
 	for _, bk := range agg.buckets {
-		if len(bk.pops) != pops || cap(bk.pops) != pops {
-			t.Errorf("bucket %d: %d POPs in an array of %d, want %d in %d", bk.start, len(bk.pops), cap(bk.pops), pops, pops)
+		if len(bk.pops) != pops || cap(bk.pops) > pops+pops/8 {
+			t.Errorf("bucket %d: %d POPs in an array of %d, want %d in at most %d", bk.start, len(bk.pops), cap(bk.pops), pops, pops+pops/8)
 		}
+	}
+}
+
+// Past maxNames distinct POP names (a broken or hostile feed) a new name
+// is no longer interned, but its counts are still kept apart and whole.
+func TestPOPsBeyondTheNameTable(t *testing.T) {
+	agg := newAggregator("www", time.Minute)
+	base := int64(1700000040)
+	agg.first = base
+	const perBucket = 1500 // under maxPOPs; 3 buckets fill maxNames (4096)
+	var b strings.Builder
+	second := func(minute, sec int) {
+		b.Reset()
+		b.WriteString(`{"Data":[{"datacenter":{`)
+		for p := 0; p < perBucket; p++ {
+			if p > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `"M%dP%d":{"requests":%d}`, minute, p, p+1)
+		}
+		rec := base + int64(minute*60+sec)
+		fmt.Fprintf(&b, `},"recorded":%d}],"Timestamp":%d,"AggregateDelay":0}`, rec, rec+1)
+	}
+	var last addResult
+	for m := 0; m < 4; m++ {
+		for sec := 0; sec < 2; sec++ {
+			second(m, sec)
+			decodeAdd(t, agg, []byte(b.String()))
+		}
+	}
+	if len(agg.popNames) != maxNames {
+		t.Fatalf("%d names interned, want the table full (%d)", len(agg.popNames), maxNames)
+	}
+	// Close minute 3 (its names are beyond the table from the 97th on).
+	last = decodeAdd(t, agg, []byte(fmt.Sprintf(`{"Data":[],"Timestamp":%d,"AggregateDelay":0}`, base+5*60)))
+	start := base + 3*60
+	got := 0
+	for _, r := range last.recs {
+		if r.Start != start || r.Location == "all" {
+			continue
+		}
+		var p int
+		if _, err := fmt.Sscanf(r.Location, "M3P%d", &p); err != nil {
+			t.Fatalf("unexpected location %q", r.Location)
+		}
+		if v, _ := r.Counts.Get(schema.Requests); v != float64(2*(p+1)) { // two seconds of p+1
+			t.Errorf("%s: requests %v, want %d", r.Location, v, 2*(p+1))
+		}
+		got++
+	}
+	if got != perBucket {
+		t.Fatalf("minute 3 emitted %d POPs, want %d", got, perBucket)
 	}
 }
 
