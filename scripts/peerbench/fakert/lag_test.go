@@ -12,7 +12,9 @@ import (
 // baseTS+9 (1 behind), the other never asked (10 behind).
 func TestLagCountsUnseenServiceFromBaseTS(t *testing.T) {
 	savedPace, savedDelay, savedBase, savedStart, savedLast := *pace, *delay, baseTS, paceStart, lastTS
-	defer func() { *pace, *delay, baseTS, paceStart, lastTS = savedPace, savedDelay, savedBase, savedStart, savedLast }()
+	defer func() {
+		*pace, *delay, baseTS, paceStart, lastTS = savedPace, savedDelay, savedBase, savedStart, savedLast
+	}()
 	*pace, *delay = true, time.Second
 	baseTS = 1_700_000_000
 	paceStart = time.Now().Add(-10*time.Second - 500*time.Millisecond)
