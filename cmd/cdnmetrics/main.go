@@ -49,9 +49,16 @@ func heapProfileOnStop(ctx context.Context, path string) (wait func()) {
 		return func() {}
 	}
 	written := make(chan struct{})
+	ended := make(chan struct{}) // the command returned without a signal
 	go func() {
 		defer close(written)
-		<-ctx.Done()
+		select {
+		case <-ctx.Done():
+		case <-ended:
+			// main's stop() cancels ctx next: that is no stop signal, and a
+			// write then would race os.Exit (a profile truncated or partial).
+			return
+		}
 		f, err := os.Create(path)
 		if err == nil {
 			err = pprof.Lookup("heap").WriteTo(f, 0)
@@ -64,9 +71,10 @@ func heapProfileOnStop(ctx context.Context, path string) (wait func()) {
 		}
 	}()
 	return func() {
-		if ctx.Err() != nil {
-			<-written
+		if ctx.Err() == nil {
+			close(ended)
 		}
+		<-written
 	}
 }
 
