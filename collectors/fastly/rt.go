@@ -55,8 +55,10 @@ type aggregator struct {
 	rtClock
 	service string
 	buckets []*bucket // sorted by start
-	// names interns the POP codes seen (at most maxNames): their index in
-	// popNames is the POP's id in every bucket's at.
+	// names interns the POP codes seen (at most maxNames locations): their
+	// index in popNames is the POP's id in every bucket's at. It also maps
+	// each location's path node to its id, so that codes written under one
+	// node share it (see pop).
 	names    map[string]int32
 	popNames []popName
 	// popsHint sizes a new bucket's POPs: the most the service's buckets
@@ -222,29 +224,55 @@ func (a *aggregator) pop(b *bucket, name []byte, out *addResult) *popCounts {
 	} else if i, ok := b.other[string(name)]; ok {
 		return &b.pops[i]
 	}
-	if len(b.pops) >= maxPOPs {
-		return nil
-	}
 	if !interned {
 		pn := popName{code: string(name)}
 		pn.loc = pn.code
-		if node := schema.Sanitize(pn.code); reservedLocation(node) {
+		// node is the Graphite path node the POP is written under.
+		node := schema.Sanitize(pn.code)
+		if reservedLocation(node) {
 			pn.loc = "pop_" + node
+			node = pn.loc
 			// Beyond maxNames a name is not interned and would be reported
 			// again; maxNames distinct POPs are an outage of their own.
 			out.renamed = append(out.renamed, pn.code)
 		}
-		if len(a.popNames) >= maxNames {
+		// Codes written under one node ("LAX" and "lax"; "ALL" and
+		// "pop_all") are one location, summed, as in the inspectors: two
+		// records of one series would overwrite each other in Graphite.
+		// names holds every interned POP's node too, mapped to its id; a
+		// node is never reserved and sanitizes to itself, so as a code it
+		// would be written under that same node.
+		switch nid, ok := a.names[node]; {
+		case ok:
+			id = nid
+			if len(a.names) < 2*maxNames {
+				a.names[pn.code] = id
+			}
+		case len(a.popNames) >= maxNames:
+			if i, ok := b.other[node]; ok {
+				return &b.pops[i]
+			}
+			if len(b.pops) >= maxPOPs {
+				return nil
+			}
 			if b.other == nil {
 				b.other = map[string]int{}
 			}
-			b.other[pn.code] = len(b.pops)
+			b.other[node] = len(b.pops)
 			b.pops = append(b.pops, popCounts{name: pn.loc})
 			return &b.pops[len(b.pops)-1]
+		default:
+			id = int32(len(a.popNames))
+			a.names[pn.code] = id
+			a.names[node] = id
+			a.popNames = append(a.popNames, pn)
 		}
-		id = int32(len(a.popNames))
-		a.names[pn.code] = id
-		a.popNames = append(a.popNames, pn)
+		if int(id) < len(b.at) && b.at[id] != 0 {
+			return &b.pops[b.at[id]-1]
+		}
+	}
+	if len(b.pops) >= maxPOPs {
+		return nil
 	}
 	for int(id) >= len(b.at) {
 		b.at = append(b.at, 0)

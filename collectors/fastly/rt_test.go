@@ -77,8 +77,9 @@ func TestAggregatorMemoryBounded(t *testing.T) {
 	if agg.keep != 12 { // 2 min of 10 s buckets
 		t.Errorf("keep = %d, want 12", agg.keep)
 	}
-	if len(agg.names) != 150 || len(agg.popNames) != 150 {
-		t.Errorf("interned %d names (%d in the table), want 150", len(agg.names), len(agg.popNames))
+	// 150 codes P0…P149 in the table; names also maps their nodes p0…p149.
+	if len(agg.names) != 2*150 || len(agg.popNames) != 150 {
+		t.Errorf("interned %d names (%d in the table), want 300 (150)", len(agg.names), len(agg.popNames))
 	}
 	res := decodeAdd(t, agg, []byte(fmt.Sprintf(`{"Data":[{"aggregated":{"requests":1},"recorded":%d}],"Timestamp":%d}`, base+100, base+5010)))
 	if len(res.skipped) != 1 || !strings.Contains(res.skipped[0], "dropped") {
@@ -245,5 +246,39 @@ func TestRealTimeBadEntries(t *testing.T) {
 	want(t, bbb, map[schema.Field]float64{schema.Hits: 1})
 	if v, _ := bbb.Get(schema.Requests); !math.IsNaN(v) {
 		t.Errorf("BBB requests = %v, want NaN (a negative second)", v)
+	}
+}
+
+// Two POP codes that become one Graphite node ("LAX" and "lax"; "ALL",
+// "all" and "All" all renamed pop_all) are one location: their counts are
+// summed into one record, as the inspectors do. Two records of one series
+// in a bucket would have the later overwrite the other in Graphite, and the
+// POPs would no longer add up to the aggregate. By hand: pop_all 2+3+1,
+// lax 4+5, all 14+1.
+func TestPOPCodesOnOneNodeAreSummed(t *testing.T) {
+	const b1 = 1700000040
+	agg := newAggregator("www", time.Minute)
+	agg.first = b1 - 60
+	res := decodeAdd(t, agg, []byte(fmt.Sprintf(`{"Data":[
+		{"datacenter":{"ALL":{"requests":2},"all":{"requests":3},"LAX":{"requests":4},"lax":{"requests":5}},"aggregated":{"requests":14},"recorded":%d},
+		{"datacenter":{"All":{"requests":1}},"aggregated":{"requests":1},"recorded":%d}],"Timestamp":%d,"AggregateDelay":9}`, b1+1, b1+2, b1+71)))
+	got := map[string]float64{}
+	n := 0
+	for _, r := range res.recs {
+		if r.Start != b1 {
+			continue
+		}
+		n++
+		v, _ := r.Get(schema.Requests)
+		got[schema.Sanitize(r.Location)] += v
+	}
+	wantReq := map[string]float64{"all": 14 + 1, "pop_all": 2 + 3 + 1, "lax": 4 + 5}
+	if n != len(wantReq) {
+		t.Errorf("%d records in bucket %d, want %d (one per node): %v", n, b1, len(wantReq), res.recs)
+	}
+	for loc, v := range wantReq {
+		if got[loc] != v {
+			t.Errorf("%s requests = %v, want %v", loc, got[loc], v)
+		}
 	}
 }
