@@ -227,8 +227,14 @@ func (a *aggregator) pop(b *bucket, name []byte, out *addResult) *popCounts {
 	if !interned {
 		pn := popName{code: string(name)}
 		pn.loc = pn.code
-		// node is the Graphite path node the POP is written under.
-		node := schema.Sanitize(pn.code)
+		// node is the Graphite path node the POP is written under, bounded
+		// as in the inspectors (inspectNode): a directory name past 255
+		// bytes cannot be created by carbon, and the points would be lost
+		// where we cannot see it.
+		node := inspectNode(name)
+		if len(pn.code) > maxNodeLen {
+			pn.loc = node
+		}
 		if reservedLocation(node) {
 			pn.loc = "pop_" + node
 			node = pn.loc

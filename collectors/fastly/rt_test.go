@@ -282,3 +282,34 @@ func TestPOPCodesOnOneNodeAreSummed(t *testing.T) {
 		}
 	}
 }
+
+// A POP code longer than a path node may be (outside input) is written
+// under a bounded node, the same as the inspectors' for that POP, not as a
+// directory name carbon cannot create (255 bytes). Two such codes sharing
+// their first 300 bytes stay apart.
+func TestLongPOPCodeBoundedNode(t *testing.T) {
+	const b1 = 1700000040
+	long := strings.Repeat("X", 300)
+	agg := newAggregator("www", time.Minute)
+	agg.first = b1 - 60
+	res := decodeAdd(t, agg, []byte(fmt.Sprintf(`{"Data":[
+		{"datacenter":{"%sA":{"requests":2},"%sB":{"requests":3}},"aggregated":{"requests":5},"recorded":%d}],"Timestamp":%d,"AggregateDelay":9}`, long, long, b1+1, b1+71)))
+	got := map[string]float64{}
+	for _, r := range res.recs {
+		node := schema.Sanitize(r.Location)
+		if len(node) > maxNodeLen {
+			t.Errorf("location of %d bytes written, want at most %d", len(node), maxNodeLen)
+		}
+		v, _ := r.Get(schema.Requests)
+		got[node] = v
+	}
+	wantReq := map[string]float64{"all": 5, inspectPOP([]byte(long + "A")): 2, inspectPOP([]byte(long + "B")): 3}
+	if len(got) != len(wantReq) {
+		t.Fatalf("locations %v, want %v", got, wantReq)
+	}
+	for loc, v := range wantReq {
+		if got[loc] != v {
+			t.Errorf("%s requests = %v, want %v", loc, got[loc], v)
+		}
+	}
+}
