@@ -283,9 +283,16 @@ func putRTFrame(f *rtFrame) {
 // buffer and filled it in parallel — 1 000 × ~365 kB live at once, RSS
 // 870 MiB. With the slots, the other answers wait in HTTP/2 flow control
 // (at most a stream window each, see rtStreamWindow) until a reader is
-// free; decoding is CPU-bound, so more readers than a few per core would
-// not be faster.
-var rtReaders = make(chan struct{}, 8*runtime.GOMAXPROCS(0))
+// free. A slot is held for more than the decoding, though: the body of
+// a waiting answer comes through its stream window (365 kB through 64 KiB
+// at 1 000 services: at least 6 flow-control round trips through the
+// server), and a reader waiting for the next window is not using a core.
+// With 8 slots per core, 1 000 services left ~10 % of this 2-core machine
+// idle and 30–80 answers a second unread; 16 per core kept up, and spent
+// less CPU per answer (880–960 µs against 945–1 013, and the stand-in
+// ~15 % less); 32 per core was no faster and held ~20 MB more (README
+// "Benchmarks").
+var rtReaders = make(chan struct{}, 16*runtime.GOMAXPROCS(0))
 
 // rtEmitters bounds the real-time batches being emitted at once. Every
 // service's minute closes in the same second, so a thousand subscribers
