@@ -17,8 +17,11 @@ const (
 	RejectedTooOld = "rejected_too_old"
 	// RejectedValues is for what a collector must reject itself before a
 	// value exists for the pipeline's value check to judge (an origin log
-	// line whose byte count is negative or overflows); it adds to the same
-	// rejected_values self-metric as that check.
+	// line whose byte count is negative or overflows, a line that does not
+	// match the configured pattern, a CloudFront rate without the Requests
+	// datapoint it is a share of); it adds to the same rejected_values
+	// self-metric as that check, and the collector's one warning per batch
+	// or file names the reason.
 	RejectedValues = "rejected_values"
 	// RenamedLocations counts vendor locations (POPs) named like one of
 	// our reserved locations (schema.LocationAll, …) and written under

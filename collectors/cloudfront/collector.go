@@ -166,9 +166,7 @@ func (c *Collector) collectDist(ctx context.Context, d Distribution, w collector
 		c.logger.Warn("skipped bad datapoints from vendor", "distribution", d.label(), "endpoint", "GetMetricData", "count", len(bad), "first", bad[0])
 	}
 	c.countRejected(d.label(), rejected, after, w)
-	if dropped > 0 {
-		c.logger.Debug("rates without a Requests datapoint dropped", "distribution", d.label(), "count", dropped)
-	}
+	c.countUnscaled(d.label(), dropped)
 	b.Records, b.Gauges = recs, gauges
 	if len(problems) > 0 {
 		return b, n, fmt.Errorf("GetMetricData: %s", strings.Join(problems, "; "))

@@ -32,3 +32,17 @@ func (c *Collector) countRejected(dist string, rejected []string, after []int64,
 			"window_end", w.End.UTC().Format(time.RFC3339))
 	}
 }
+
+// countUnscaled counts the rate datapoints (error rates, hit rate) mapResults
+// dropped because their minute had no Requests datapoint to turn the
+// percentage into a count: they are vendor values we could not write, so
+// they add to rejected_values, with one warning per distribution and run
+// (collectDist calls it once per distribution's answer), not one per point.
+func (c *Collector) countUnscaled(dist string, dropped int) {
+	if dropped == 0 {
+		return
+	}
+	c.env.Clock.Count(collectors.RejectedValues, dropped)
+	c.logger.Warn("rates without the minute's Requests datapoint dropped (a percentage of nothing is no count)",
+		"distribution", dist, "endpoint", "GetMetricData", "count", dropped)
+}

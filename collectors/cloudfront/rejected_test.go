@@ -74,3 +74,38 @@ func TestBadDatapointsCounted(t *testing.T) {
 		t.Errorf("%d warnings, want 1:\n%s", n, logs.String())
 	}
 }
+
+// A rate (error rate, hit rate) whose minute has no Requests datapoint
+// cannot become a count: each is dropped, counted in rejected_values and
+// the distribution gets one warning, not one per datapoint. Here Requests
+// exists only at minute 0; the hit rate at minute 1, the 5xx rate at
+// minute 1 and the 4xx rate at minute 2 have nothing to scale: 3 dropped.
+// The hit rate at minute 0 is kept (50 % of 200 = 100 hits).
+func TestRatesWithoutRequestsCounted(t *testing.T) {
+	start := time.Unix(1736935200, 0)
+	at := func(min int) time.Time { return start.Add(time.Duration(min) * time.Minute) }
+	api := &fakeAPI{fn: func(string, *cloudwatch.GetMetricDataInput, int) (*cloudwatch.GetMetricDataOutput, error) {
+		return &cloudwatch.GetMetricDataOutput{MetricDataResults: []types.MetricDataResult{
+			{Id: aws.String(idRequests), StatusCode: types.StatusCodeComplete, Timestamps: []time.Time{at(0)}, Values: []float64{200}},
+			{Id: aws.String(idHitRate), StatusCode: types.StatusCodeComplete, Timestamps: []time.Time{at(0), at(1)}, Values: []float64{50, 40}},
+			{Id: aws.String(id5xx), StatusCode: types.StatusCodeComplete, Timestamps: []time.Time{at(1)}, Values: []float64{1}},
+			{Id: aws.String(id4xx), StatusCode: types.StatusCodeComplete, Timestamps: []time.Time{at(2)}, Values: []float64{2}},
+		}}, nil
+	}}
+	c, logs := fakeCollector(api, Distribution{ID: "E1", Name: "www"})
+	pipe := collectorstest.NewPipe()
+	c.env.Clock = pipe.Clock("cloudfront")
+	if err := c.Collect(context.Background(), collectors.Window{Start: start, End: at(3)}, pipe.Emitter("cloudfront")); err != nil {
+		t.Fatal(err)
+	}
+	got := pipe.Lines(t)
+	if v := got["cdn.cloudfront.www.all.hits@1736935200"]; v != 100 {
+		t.Errorf("hits@1736935200 = %v, want 100", v)
+	}
+	if v := got["cdn.cdnmetrics.collector.cloudfront.rejected_values"]; v != 3 {
+		t.Errorf("rejected_values = %v, want 3 (hit rate and 5xx at minute 1, 4xx at minute 2)\n%s", v, logs.String())
+	}
+	if n := strings.Count(logs.String(), "level=WARN"); n != 1 || !strings.Contains(logs.String(), "count=3") {
+		t.Errorf("%d warnings, want 1 with count=3:\n%s", n, logs.String())
+	}
+}

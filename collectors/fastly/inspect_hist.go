@@ -53,6 +53,20 @@ type inspectHist struct {
 	// after holds the timestamps at or after the window's end: those
 	// ahead of our clock are counted in rejected_future.
 	after []int64
+	// renamed are the POP codes named like a reserved location that got
+	// points under "pop_<node>", each once per query, for the collector
+	// to warn about and count (reportHistRenamed).
+	renamed []string
+}
+
+// noteRenamed adds the POP code to h.renamed unless it is there.
+func (h *inspectHist) noteRenamed(code string) {
+	for _, c := range h.renamed {
+		if c == code {
+			return
+		}
+	}
+	h.renamed = append(h.renamed, code)
 }
 
 // parseInspectHist folds one page into h, keeping minutes inside w. It
@@ -84,6 +98,7 @@ func parseInspectHist(body []byte, fd *inspectFeed, perPOP bool, w collectors.Wi
 		// has no aggregate, so all is the sum of the POPs' series, and
 		// each POP is its own location too.
 		locs := []string{schema.LocationAll}
+		renamed := "" // the datacenter's code when it is written as "pop_<node>"
 		if perPOP {
 			dc := d.Dimensions["datacenter"]
 			if dc == nil {
@@ -91,6 +106,9 @@ func parseInspectHist(body []byte, fd *inspectFeed, perPOP bool, w collectors.Wi
 				continue
 			}
 			locs = append(locs, inspectPOP([]byte(*dc)))
+			if reservedLocation(inspectNode([]byte(*dc))) {
+				renamed = *dc
+			}
 		}
 		node := inspectNode([]byte(*name))
 		for j, v := range d.Values {
@@ -136,6 +154,9 @@ func parseInspectHist(body []byte, fd *inspectFeed, perPOP bool, w collectors.Wi
 					h.order = append(h.order, key)
 				}
 				sum.add(&x)
+			}
+			if renamed != "" {
+				h.noteRenamed(renamed)
 			}
 		}
 	}
@@ -200,7 +221,38 @@ func (c *Collector) inspectHistorical(ctx context.Context, s service, fd *inspec
 			c.logger.Warn("fastly "+fd.title+" historical values stamped ahead of our clock rejected", append([]any{"service", s.name}, f.Attrs()...)...)
 		}
 	}
+	c.reportHistRenamed(s, fd, h.renamed)
 	return h.points(c.env.Prefix, s.name, fd.name, nil), nil
+}
+
+// reportHistRenamed warns about and counts in renamed_locations the POP
+// codes a historical query wrote under "pop_<node>", as the real-time
+// inspector does: once per service, feed and code for the collector's
+// life (not every run: the name does not change), bounded like the
+// real-time aggregator's interned names.
+func (c *Collector) reportHistRenamed(s service, fd *inspectFeed, codes []string) {
+	if len(codes) == 0 {
+		return
+	}
+	st := c.inspectState()
+	st.mu.Lock()
+	var fresh []string
+	for _, code := range codes {
+		k := s.id + "\x00" + fd.name + "\x00" + code
+		if st.renamed[k] {
+			continue
+		}
+		if len(st.renamed) < maxNames {
+			st.renamed[k] = true
+		}
+		fresh = append(fresh, code)
+	}
+	st.mu.Unlock()
+	for _, code := range fresh {
+		c.logger.Warn("fastly "+fd.title+" historical POP named like a reserved location; written under another name",
+			"service", s.name, "pop", code, "location", inspectPOP([]byte(code)))
+	}
+	c.env.Clock.Count(collectors.RenamedLocations, len(fresh))
 }
 
 // collectInspectors reads the inspector feeds of every service that has

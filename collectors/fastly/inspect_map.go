@@ -252,7 +252,9 @@ func inspectNode(name []byte) string {
 
 // inspectPOP is the location of a POP code: a safe node like a name, and
 // one named like a reserved location ("ALL" would otherwise be folded into
-// Fastly's aggregate a second time) gets a prefix.
+// Fastly's aggregate a second time) gets a prefix. Its callers warn about
+// and count such a rename once per code (inspectAgg.pop for the real-time
+// feeds, reportHistRenamed for the historical queries).
 func inspectPOP(code []byte) string {
 	s := inspectNode(code)
 	if reservedLocation(s) {

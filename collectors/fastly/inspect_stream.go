@@ -57,6 +57,9 @@ type inspectState struct {
 	mu     sync.Mutex
 	ent    map[string]entitlement // product → last answer
 	told   map[string]bool        // service id + product → the verdict last logged
+	// renamed holds service id, feed and POP code of the historical POPs
+	// already reported as renamed (inspect_hist.go reportHistRenamed).
+	renamed map[string]bool
 }
 
 type entitlement struct {
@@ -130,7 +133,7 @@ func (c *Collector) entitled(ctx context.Context, product string) (bool, error) 
 }
 
 func newInspectState() *inspectState {
-	return &inspectState{ent: map[string]entitlement{}, told: map[string]bool{}}
+	return &inspectState{ent: map[string]entitlement{}, told: map[string]bool{}, renamed: map[string]bool{}}
 }
 
 // inspectState returns the collector's inspector state. It is made in New

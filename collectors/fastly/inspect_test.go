@@ -629,3 +629,73 @@ func TestInspectHistoricalPerPOPWritesAllToo(t *testing.T) {
 		t.Errorf("%d points, want 60 (all, lhr, pop_all × 20 metrics)", len(got))
 	}
 }
+
+// Grouped by datacenter, a historical POP named like one of our reserved
+// locations is written under pop_<node> (see above) and, as in the
+// real-time feeds, warned about and counted in renamed_locations once per
+// POP code, not per entry, page or run. Here the codes are ALL (three
+// entries over two pages), rum_eu (one entry) and Origin, whose only value
+// is before the window (nothing written under pop_origin, so nothing
+// renamed); LHR is no reserved name. Two runs: 2 counted, 2 warnings.
+func TestInspectHistoricalRenamedPOPsCounted(t *testing.T) {
+	f := newFake(t)
+	f.mux.HandleFunc("/entitled-products/origin_inspector", func(w http.ResponseWriter, r *http.Request) {
+		w.Write(collectorstest.ReadTestdata(t, "entitled-products-origin_inspector.constructed.json"))
+	})
+	f.mux.HandleFunc("/entitled-products/domain_inspector", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNotFound)
+	})
+	f.mux.HandleFunc("/metrics/origins/services/SVC1", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("cursor") == "" {
+			fmt.Fprint(w, `{"status":"success","meta":{"next_cursor":"p2"},"data":[
+				{"dimensions":{"host":"o1","datacenter":"ALL"},"values":[{"timestamp":1700000040,"responses":1}]},
+				{"dimensions":{"host":"o1","datacenter":"LHR"},"values":[{"timestamp":1700000040,"responses":2}]},
+				{"dimensions":{"host":"o2","datacenter":"ALL"},"values":[{"timestamp":1700000100,"responses":3}]}]}`)
+			return
+		}
+		fmt.Fprint(w, `{"status":"success","meta":{"next_cursor":""},"data":[
+			{"dimensions":{"host":"o1","datacenter":"rum_eu"},"values":[{"timestamp":1700000040,"responses":4}]},
+			{"dimensions":{"host":"o2","datacenter":"ALL"},"values":[{"timestamp":1700000040,"responses":5}]},
+			{"dimensions":{"host":"o1","datacenter":"Origin"},"values":[{"timestamp":1699999980,"responses":6}]}]}`)
+	})
+	f.mux.HandleFunc("/stats/service/SVC1", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, statsBody()) })
+	var logs syncBuffer
+	c := f.collector(t, testToken, &logs, nil, Service{ID: "SVC1", Name: "www"})
+	c.o.OriginInspector, c.o.InspectorsPerPOP = true, true
+	c.env.Prefix = "cdn"
+	c.o.Regions = nil
+	counted := map[string]int{}
+	var mu sync.Mutex
+	c.env.Clock = collectors.Clock{Now: func() time.Time { return time.Unix(1700000400, 0) }, Reject: func(reason string, n int) {
+		mu.Lock()
+		defer mu.Unlock()
+		counted[reason] += n
+	}}
+	w := collectors.Window{Start: time.Unix(1700000040, 0), End: time.Unix(1700000160, 0)}
+	var rec recorder
+	for run := 0; run < 2; run++ {
+		if err := c.Collect(context.Background(), w, &rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var pts []schema.Point
+	for _, b := range rec.Batches() {
+		pts = append(pts, b.Points...)
+	}
+	got := pointMap(t, pts)
+	wantPoints(t, got, map[string]float64{
+		"cdn.fastly.www.pop_all.origins.o1.responses@1700000040":    1,
+		"cdn.fastly.www.pop_all.origins.o2.responses@1700000040":    5,
+		"cdn.fastly.www.pop_all.origins.o2.responses@1700000100":    3,
+		"cdn.fastly.www.pop_rum_eu.origins.o1.responses@1700000040": 4,
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if counted[collectors.RenamedLocations] != 2 {
+		t.Errorf("counted %v, want %s: 2 (ALL, rum_eu)", counted, collectors.RenamedLocations)
+	}
+	l := logs.String()
+	if n := strings.Count(l, "POP named like a reserved location"); n != 2 || !strings.Contains(l, "pop=ALL") || !strings.Contains(l, "pop=rum_eu") || strings.Contains(l, "pop=Origin") {
+		t.Errorf("%d rename warnings, want 2 (ALL, rum_eu):\n%s", n, l)
+	}
+}

@@ -86,3 +86,29 @@ func TestStateFromTheFutureIsReset(t *testing.T) {
 		t.Errorf("%d warnings, want 1:\n%s", n, f.logs.String())
 	}
 }
+
+// Lines that do not match the pattern are requests we cannot count: each
+// is counted in rejected_values (before, they were only logged) and the
+// file gets one warning with the number, not one per line. Here: two
+// garbage lines and one line longer than the read buffer (dropped as one
+// line) among three good ones, so 3 rejected.
+func TestUnmatchedLinesAreCounted(t *testing.T) {
+	f := newFixture(t) // our clock: 10:05
+	long := ll(40, 200, "1", "fastly")
+	long = long[:len(long)-1] + strings.Repeat("x", readBuf+1000) + "\n"
+	f.write(f.log, ll(10, 200, "1", "fastly")+"garbage that is not a log line\n"+
+		ll(20, 200, "2", "fastly")+"neither is this\n"+long+ll(30, 200, "4", "fastly"))
+	c := f.collector(nil)
+	counted := map[string]int{}
+	c.clock = collectors.Clock{Reject: func(reason string, n int) { counted[reason] += n }}
+	rec := &recorder{}
+	collect(t, c, rec)
+	want(t, rec.whisper(), "fastly", t0, 3, 7, 3, 0, 0, 0) // the three good lines
+	if len(counted) != 1 || counted[collectors.RejectedValues] != 3 {
+		t.Errorf("counted %v, want only %s: 3", counted, collectors.RejectedValues)
+	}
+	l := f.logs.String()
+	if strings.Count(l, "did not match the pattern") != 1 || !strings.Contains(l, "unmatched=3") || !strings.Contains(l, "level=WARN") {
+		t.Errorf("want one warning with unmatched=3; log:\n%s", l)
+	}
+}

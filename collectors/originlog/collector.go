@@ -283,7 +283,11 @@ func (c *Collector) Close() error {
 
 func (c *Collector) logFileStats(path string, r *run) {
 	if r.unmatched > 0 {
-		c.log.Info("lines did not match the pattern", "file", path, "unmatched", r.unmatched, "lines", r.lines)
+		// A line that does not match is a request we cannot count (or
+		// not a request at all): rejected before any value exists, so it
+		// adds to rejected_values, with the reason in this warning.
+		c.log.Warn("lines did not match the pattern; not counted", "file", path, "unmatched", r.unmatched, "lines", r.lines)
+		c.clock.Count(collectors.RejectedValues, int(r.unmatched))
 	}
 	if r.late > 0 {
 		c.log.Warn("lines older than the held intervals dropped (their intervals were already emitted whole)",
