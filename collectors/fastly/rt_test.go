@@ -3,6 +3,7 @@ package fastly
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -310,6 +311,51 @@ func TestLongPOPCodeBoundedNode(t *testing.T) {
 	for loc, v := range wantReq {
 		if got[loc] != v {
 			t.Errorf("%s requests = %v, want %v", loc, got[loc], v)
+		}
+	}
+}
+
+// fold leaves the records of the buckets to write to be built when they
+// are emitted (see rtEmitters); what is then built is what add returns,
+// in one slice of exactly its size, and the counts are the feed's: three
+// POPs answering 1 request every second make 60 each and 180 in all per
+// minute.
+func TestFoldLeavesRecordsToTheEmitter(t *testing.T) {
+	folded, added := newAggregator("www", time.Minute), newAggregator("www", time.Minute)
+	base := int64(1700000040) // a minute start
+	folded.first, added.first = base, base
+	var emitted []schema.Record
+	for i := int64(0); i < 3*60; i++ {
+		sec := base + i
+		body := fmt.Sprintf(`{"Data":[{"datacenter":{"AMS":{"requests":1},"LAX":{"requests":1},"NRT":{"requests":1}},"recorded":%d}],"Timestamp":%d,"AggregateDelay":0}`, sec, sec+1)
+		var f rtFrame
+		if err := decodeRT([]byte(body), &f); err != nil {
+			t.Fatal(err)
+		}
+		res := folded.fold(&f)
+		if res.recs != nil {
+			t.Fatalf("second %d: fold built %d records", sec, len(res.recs))
+		}
+		recs := folded.records(res.write...)
+		if cap(recs) != len(recs) {
+			t.Errorf("second %d: %d records in an array of %d", sec, len(recs), cap(recs))
+		}
+		want := decodeAdd(t, added, []byte(body)).recs
+		if !reflect.DeepEqual(recs, want) {
+			t.Fatalf("second %d: fold + records gave %+v, add %+v", sec, recs, want)
+		}
+		emitted = append(emitted, recs...)
+	}
+	if len(emitted) < 2*4 {
+		t.Fatalf("%d records emitted in 3 minutes, want at least 2 minutes of 4", len(emitted))
+	}
+	for _, r := range emitted {
+		want := 60.0
+		if r.Location == schema.LocationAll {
+			want = 180
+		}
+		if v, ok := r.Get(schema.Requests); !ok || v != want {
+			t.Errorf("%s %d requests = %v (known %v), want %v", r.Location, r.Start, v, ok, want)
 		}
 	}
 }

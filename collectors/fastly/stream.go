@@ -164,7 +164,7 @@ func (c *Collector) subscribe(ctx context.Context, s service, e collectors.Emitt
 			c.sleep(ctx, c.idle)
 			continue
 		}
-		res := agg.add(frame)
+		res := agg.fold(frame)
 		switch {
 		case res.futureTimestamp != 0:
 			// Asking from a Timestamp in the future would return nothing
@@ -192,7 +192,7 @@ func (c *Collector) subscribe(ctx context.Context, s service, e collectors.Emitt
 		for _, p := range res.partial {
 			log.Info("first fastly real-time bucket after subscribing is incomplete; not emitted", "bucket", p)
 		}
-		if len(res.recs) > 0 {
+		if len(res.write) > 0 {
 			// One of rtEmitters' slots while the batch becomes points and
 			// waits for the sink (see rtEmitters).
 			select {
@@ -200,7 +200,7 @@ func (c *Collector) subscribe(ctx context.Context, s service, e collectors.Emitt
 			case <-ctx.Done():
 				return
 			}
-			err := e.Emit(ctx, collectors.Batch{Records: res.recs})
+			err := e.Emit(ctx, collectors.Batch{Records: agg.records(res.write...)})
 			<-rtEmitters
 			if err != nil {
 				if ctx.Err() == nil {
@@ -299,7 +299,8 @@ var rtReaders = make(chan struct{}, 16*runtime.GOMAXPROCS(0))
 // emit together; the pipeline turns each batch into points (~1 700 for 100
 // POPs) before waiting for the sink, and a thousand such waiting batches
 // were the largest part of the peak RSS at 1 000 services. Waiting here,
-// a batch is still its ~100 records.
+// a batch is only its buckets: its records are built once the slot is
+// held (see fold).
 var rtEmitters = make(chan struct{}, 2*runtime.GOMAXPROCS(0))
 
 // HTTP/2 receive buffers of the real-time client: how much of an answer
