@@ -89,8 +89,8 @@ func (a *inspectAgg) pop(raw []byte, out *iAddResult) string {
 	if n, ok := a.pops[string(raw)]; ok {
 		return n
 	}
-	n := inspectPOP(raw)
-	if reservedLocation(inspectNode(raw)) {
+	n, renamed := inspectPOPRenamed(raw)
+	if renamed {
 		out.renamed = append(out.renamed, string(raw))
 	}
 	if len(a.pops) < maxNames {

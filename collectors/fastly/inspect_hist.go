@@ -105,12 +105,14 @@ func parseInspectHist(body []byte, fd *inspectFeed, perPOP bool, w collectors.Wi
 				skipped = append(skipped, fmt.Sprintf("entry %d has no datacenter dimension", i))
 				continue
 			}
-			locs = append(locs, inspectPOP([]byte(*dc)))
-			if reservedLocation(inspectNode([]byte(*dc))) {
+			loc, isRenamed := inspectPOPRenamed([]byte(*dc))
+			locs = append(locs, loc)
+			if isRenamed {
 				renamed = *dc
 			}
 		}
 		node := inspectNode([]byte(*name))
+		wrote := false // a value of this entry kept inside the window
 		for j, v := range d.Values {
 			var t int64
 			raw, ok := v["timestamp"]
@@ -155,9 +157,10 @@ func parseInspectHist(body []byte, fd *inspectFeed, perPOP bool, w collectors.Wi
 				}
 				sum.add(&x)
 			}
-			if renamed != "" {
-				h.noteRenamed(renamed)
-			}
+			wrote = true
+		}
+		if wrote && renamed != "" {
+			h.noteRenamed(renamed)
 		}
 	}
 	if a.Meta.NextCursor != nil {

@@ -252,15 +252,22 @@ func inspectNode(name []byte) string {
 
 // inspectPOP is the location of a POP code: a safe node like a name, and
 // one named like a reserved location ("ALL" would otherwise be folded into
-// Fastly's aggregate a second time) gets a prefix. Its callers warn about
-// and count such a rename once per code (inspectAgg.pop for the real-time
-// feeds, reportHistRenamed for the historical queries).
+// Fastly's aggregate a second time) gets a prefix.
 func inspectPOP(code []byte) string {
+	loc, _ := inspectPOPRenamed(code)
+	return loc
+}
+
+// inspectPOPRenamed is inspectPOP, and whether the code was named like a
+// reserved location and got the prefix: callers warn about and count such
+// a rename once per code (inspectAgg.pop for the real-time feeds,
+// reportHistRenamed for the historical queries).
+func inspectPOPRenamed(code []byte) (loc string, renamed bool) {
 	s := inspectNode(code)
 	if reservedLocation(s) {
-		return "pop_" + s
+		return "pop_" + s, true
 	}
-	return s
+	return s, false
 }
 
 // reservedLocation reports whether the path node s is one of our own

@@ -11,7 +11,7 @@ import (
 )
 
 // decodeAdd decodes body and folds it into a.
-func decodeAdd(t *testing.T, a *aggregator, body []byte) addResult {
+func decodeAdd(t *testing.T, a *aggregator, body []byte) added {
 	t.Helper()
 	var f rtFrame
 	if err := decodeRT(body, &f); err != nil {

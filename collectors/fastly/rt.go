@@ -77,9 +77,8 @@ func newAggregator(service string, res time.Duration) *aggregator {
 
 // addResult is what one response changed.
 type addResult struct {
-	recs []schema.Record // whole buckets to (re-)emit (add only)
-	// write are the buckets to (re-)emit, in order; fold leaves their
-	// records to be built by records when they are emitted.
+	// write are the buckets to (re-)emit whole, in order; fold leaves
+	// their records to be built by records when they are emitted.
 	write   []*bucket
 	skipped []string // seconds or POP entries left out, with the reason
 	partial []int64  // closed partial buckets not emitted (starts)
@@ -95,7 +94,7 @@ type addResult struct {
 	renamed []string
 }
 
-// add folds one decoded response in. A bucket is due once Fastly's clock
+// fold folds one decoded response in. A bucket is due once Fastly's clock
 // (the response Timestamp, which is Fastly's "now") has passed its end +
 // AggregateDelay + grace; a due bucket is emitted whole, and emitted again
 // whole whenever a late second changes it, so the sink overwrites with the
@@ -106,20 +105,14 @@ type addResult struct {
 // closes, or make every later bucket look older than the subscription's
 // first), and such a Timestamp does not move Fastly's clock (it would make
 // every bucket due at once).
-func (a *aggregator) add(f *rtFrame) addResult {
-	out := a.fold(f)
-	out.recs = a.records(out.write...)
-	return out
-}
-
-// fold is add without building the records of the buckets to write: the
-// subscriber builds them only once it may emit (see rtEmitters). Every
-// service's minute closes in the same second, and a thousand batches of
-// ~100 records (168 bytes each) built at once and waiting for an emit
-// slot were ~20 MB of live heap, and as much garbage from growing them,
-// at each minute's close (the largest step in RSS at 1 000 services,
-// README "Benchmarks"). The buckets are the aggregator's own and only
-// this subscriber's next fold changes them.
+//
+// fold does not build the records of the buckets to write: the subscriber
+// builds them only once it may emit (see rtEmitters). Every service's
+// minute closes in the same second, and a thousand batches of ~100
+// records (168 bytes each) built at once and waiting for an emit slot
+// would hold ~20 MB, and leave as much garbage from growing them, at each
+// minute's close. The buckets are the aggregator's own and only this
+// subscriber's next fold changes them.
 func (a *aggregator) fold(f *rtFrame) addResult {
 	var out addResult
 	limit := a.limit()

@@ -289,7 +289,7 @@ func putRTFrame(f *rtFrame) {
 // server), and a reader waiting for the next window is not using a core.
 // With 8 slots per core, 1 000 services left ~10 % of this 2-core machine
 // idle and 30–80 answers a second unread; 16 per core kept up, and spent
-// less CPU per answer (880–960 µs against 945–1 013, and the stand-in
+// less CPU per answer (881–972 µs against 946–1 013, and the stand-in
 // ~15 % less); 32 per core was no faster and held ~20 MB more (README
 // "Benchmarks").
 var rtReaders = make(chan struct{}, 16*runtime.GOMAXPROCS(0))
