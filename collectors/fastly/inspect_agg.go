@@ -202,6 +202,10 @@ func (a *inspectAgg) bucket(start int64) (*iBucket, string) {
 	if why := a.refuse(start, open); why != "" {
 		return nil, why
 	}
+	if len(a.buckets) > a.keep && a.full(&a.buckets[0].bucketState, start) {
+		a.drop(0)
+		i--
+	}
 	b := &iBucket{bucketState: bucketState{start: start, partial: a.first != 0 && start < a.first}, idx: map[iKey]int{}}
 	a.buckets = append(a.buckets, nil)
 	copy(a.buckets[i+1:], a.buckets[i:])
@@ -221,13 +225,18 @@ func (a *inspectAgg) prune() {
 		for i < len(a.buckets) && !a.buckets[i].emitted {
 			i++
 		}
-		a.floor = max(a.floor, a.buckets[i].start+a.res)
-		a.buckets = append(a.buckets[:i], a.buckets[i+1:]...)
+		a.drop(i)
 		emitted--
 	}
 	for len(a.buckets) > 0 && a.buckets[0].start < a.floor && !a.buckets[0].emitted {
 		a.buckets = a.buckets[1:]
 	}
+}
+
+// drop forgets the emitted bucket a.buckets[i], as aggregator.drop.
+func (a *inspectAgg) drop(i int) {
+	a.floor = max(a.floor, a.buckets[i].start+a.res)
+	a.buckets = append(a.buckets[:i], a.buckets[i+1:]...)
 }
 
 // points appends b's points, series in the order first seen.

@@ -207,6 +207,10 @@ func (a *aggregator) bucket(start int64) (*bucket, string) {
 	if why := a.refuse(start, open); why != "" {
 		return nil, why
 	}
+	if len(a.buckets) > a.keep && a.full(&a.buckets[0].bucketState, start) {
+		a.drop(0)
+		i--
+	}
 	// A new bucket each interval rather than a recycled one: one
 	// allocation a minute per service costs nothing, and a recycled bucket
 	// waiting for the next interval was one more bucket held per service.
@@ -313,13 +317,7 @@ func (a *aggregator) prune() {
 		for i < len(a.buckets) && !a.buckets[i].emitted {
 			i++
 		}
-		b := a.buckets[i]
-		a.floor = max(a.floor, b.start+a.res)
-		a.buckets = append(a.buckets[:i], a.buckets[i+1:]...)
-		// The next buckets are sized to what this whole one held (+1/16
-		// for a POP added), not grown by append: at 1 000 services the
-		// slack of append's growth was ~4 kB a bucket, 20 MB in all.
-		a.popsHint = min(len(b.pops)+len(b.pops)/16+1, maxPOPs)
+		a.drop(i)
 		emitted--
 	}
 	// A bucket that can no longer be re-emitted must not linger open either
@@ -327,6 +325,18 @@ func (a *aggregator) prune() {
 	for len(a.buckets) > 0 && a.buckets[0].start < a.floor && !a.buckets[0].emitted {
 		a.buckets = a.buckets[1:]
 	}
+}
+
+// drop forgets the emitted bucket a.buckets[i]: seconds of it that
+// arrive later are refused (below the floor).
+func (a *aggregator) drop(i int) {
+	b := a.buckets[i]
+	a.floor = max(a.floor, b.start+a.res)
+	a.buckets = append(a.buckets[:i], a.buckets[i+1:]...)
+	// The next buckets are sized to what this whole one held (+1/16 for a
+	// POP added), not grown by append: at 1 000 services the slack of
+	// append's growth was ~4 kB a bucket, 20 MB in all.
+	a.popsHint = min(len(b.pops)+len(b.pops)/16+1, maxPOPs)
 }
 
 // records are the records of the buckets bs, in one slice of exactly

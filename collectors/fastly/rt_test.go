@@ -120,6 +120,59 @@ func TestAggregatorMemoryBounded(t *testing.T) {
 	}
 }
 
+// The oldest emitted bucket goes when the next interval opens, not ~11 s
+// later when the previous one closes: an aggregator never holds more than
+// keep+1 buckets, so a thousand services do not each hold one more over
+// every close. Figures by hand: 60 s buckets, keep 3, AggregateDelay 9
+// and grace 2, so minute m (starting base+60m) closes on the answer whose
+// Timestamp is base+60m+71.
+func TestOldestBucketDroppedWhenIntervalOpens(t *testing.T) {
+	const base = int64(1700000040) // a minute start
+	agg := newAggregator("www", time.Minute)
+	agg.first = base
+	second := func(rec, ts int64) added {
+		t.Helper()
+		return decodeAdd(t, agg, []byte(fmt.Sprintf(`{"Data":[{"datacenter":{"P1":{"requests":1}},"recorded":%d}],"Timestamp":%d,"AggregateDelay":9}`, rec, ts)))
+	}
+	if agg.keep != 3 {
+		t.Fatalf("keep = %d, want 3 at 60 s", agg.keep)
+	}
+	// Minutes 0-3: 0, 1 and 2 closed (at Timestamps base+71, +131, +191), 3 open.
+	for sec := base; sec < base+240; sec++ {
+		second(sec, sec+1)
+		if len(agg.buckets) > agg.keep+1 {
+			t.Fatalf("at second %d the aggregator holds %d buckets, want at most %d", sec-base, len(agg.buckets), agg.keep+1)
+		}
+	}
+	if len(agg.buckets) != 4 || agg.buckets[0].start != base || !agg.buckets[2].emitted || agg.buckets[3].emitted {
+		t.Fatalf("before minute 4: %d buckets, first at %d", len(agg.buckets), agg.buckets[0].start-base)
+	}
+	// Minute 4's first second opens its bucket while minute 3 is still open:
+	// minute 0 goes now (before, it stayed until minute 3 closed at base+251).
+	second(base+240, base+241)
+	if len(agg.buckets) != 4 || agg.buckets[0].start != base+60 {
+		t.Fatalf("after minute 4 opened: %d buckets, first at +%d, want 4 from +60", len(agg.buckets), agg.buckets[0].start-base)
+	}
+	// A late second of minute 0 is refused; one of minute 1 (emitted at
+	// base+131) still re-emits it whole, with the late request added: 60+1.
+	res := second(base+30, base+242)
+	if len(res.skipped) != 1 || !strings.Contains(res.skipped[0], "dropped") {
+		t.Fatalf("late second of minute 0: skipped %q", res.skipped)
+	}
+	res = second(base+90, base+243)
+	if len(res.skipped) != 0 || len(res.recs) != 2 {
+		t.Fatalf("late second of minute 1: skipped %q, %d records, want 2 (all, P1)", res.skipped, len(res.recs))
+	}
+	want(t, find(t, res.recs, "all", base+60), map[schema.Field]float64{schema.Requests: 61})
+	// Closing minute 3 (Timestamp base+251) drops nothing more: still 4.
+	for sec := base + 244; sec < base+600; sec++ {
+		second(sec, sec+1)
+		if len(agg.buckets) > agg.keep+1 {
+			t.Fatalf("at second %d the aggregator holds %d buckets, want at most %d", sec-base, len(agg.buckets), agg.keep+1)
+		}
+	}
+}
+
 // A service's buckets follow one another minute after minute; the array of
 // POPs each holds must be sized to the service's POPs, not to what append
 // grew it to (136 for 100 POPs): at 1 000 services the slack was ~20 MB.
