@@ -699,3 +699,35 @@ func TestInspectHistoricalRenamedPOPsCounted(t *testing.T) {
 		t.Errorf("%d rename warnings, want 2 (ALL, rum_eu):\n%s", n, l)
 	}
 }
+
+// The inspectors' buckets follow the real-time stream's rule: opening the
+// next interval drops the oldest emitted bucket once keep+1 are held, and
+// a second of it arriving later is refused (TestOldestBucketDroppedWhenIntervalOpens).
+func TestInspectOldestBucketDroppedWhenIntervalOpens(t *testing.T) {
+	const base = int64(1700000040) // a minute start
+	a := newInspectAgg("cdn", "www", feedOrigins, time.Minute, true)
+	a.first = base
+	if a.keep != 3 {
+		t.Fatalf("keep = %d, want 3 at 60 s", a.keep)
+	}
+	// Minutes 0, 1 and 2 emitted, 3 open: keep+1 buckets.
+	for m := int64(0); m < 4; m++ {
+		b, why := a.bucket(base + 60*m)
+		if b == nil {
+			t.Fatalf("minute %d: %s", m, why)
+		}
+		b.emitted = m < 3
+	}
+	if len(a.buckets) != 4 {
+		t.Fatalf("%d buckets before minute 4, want 4", len(a.buckets))
+	}
+	if b, why := a.bucket(base + 240); b == nil {
+		t.Fatalf("minute 4: %s", why)
+	}
+	if len(a.buckets) != 4 || a.buckets[0].start != base+60 {
+		t.Fatalf("after minute 4 opened: %d buckets, first at +%d, want 4 from +60", len(a.buckets), a.buckets[0].start-base)
+	}
+	if b, why := a.bucket(base); b != nil || !strings.Contains(why, "dropped") {
+		t.Fatalf("minute 0 after it was dropped: %v, %q", b != nil, why)
+	}
+}
