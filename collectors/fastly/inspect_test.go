@@ -707,25 +707,25 @@ func TestInspectOldestBucketDroppedWhenIntervalOpens(t *testing.T) {
 	const base = int64(1700000040) // a minute start
 	a := newInspectAgg("cdn", "www", feedOrigins, time.Minute, true)
 	a.first = base
-	if a.keep != 3 {
-		t.Fatalf("keep = %d, want 3 at 60 s", a.keep)
+	if a.keep != 2 {
+		t.Fatalf("keep = %d, want 2 at 60 s", a.keep)
 	}
-	// Minutes 0, 1 and 2 emitted, 3 open: keep+1 buckets.
-	for m := int64(0); m < 4; m++ {
+	// Minutes 0 and 1 emitted, 2 open: keep+1 buckets.
+	for m := int64(0); m < 3; m++ {
 		b, why := a.bucket(base + 60*m)
 		if b == nil {
 			t.Fatalf("minute %d: %s", m, why)
 		}
-		b.emitted = m < 3
+		b.emitted = m < 2
 	}
-	if len(a.buckets) != 4 {
-		t.Fatalf("%d buckets before minute 4, want 4", len(a.buckets))
+	if len(a.buckets) != 3 {
+		t.Fatalf("%d buckets before minute 3, want 3", len(a.buckets))
 	}
-	if b, why := a.bucket(base + 240); b == nil {
-		t.Fatalf("minute 4: %s", why)
+	if b, why := a.bucket(base + 180); b == nil {
+		t.Fatalf("minute 3: %s", why)
 	}
-	if len(a.buckets) != 4 || a.buckets[0].start != base+60 {
-		t.Fatalf("after minute 4 opened: %d buckets, first at +%d, want 4 from +60", len(a.buckets), a.buckets[0].start-base)
+	if len(a.buckets) != 3 || a.buckets[0].start != base+60 {
+		t.Fatalf("after minute 3 opened: %d buckets, first at +%d, want 3 from +60", len(a.buckets), a.buckets[0].start-base)
 	}
 	if b, why := a.bucket(base); b != nil || !strings.Contains(why, "dropped") {
 		t.Fatalf("minute 0 after it was dropped: %v, %q", b != nil, why)

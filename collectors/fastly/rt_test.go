@@ -123,9 +123,10 @@ func TestAggregatorMemoryBounded(t *testing.T) {
 // The oldest emitted bucket goes when the next interval opens, not ~11 s
 // later when the previous one closes: an aggregator never holds more than
 // keep+1 buckets, so a thousand services do not each hold one more over
-// every close. Figures by hand: 60 s buckets, keep 3, AggregateDelay 9
-// and grace 2, so minute m (starting base+60m) closes on the answer whose
-// Timestamp is base+60m+71.
+// every close, and a late second is absorbed for keepFor (2 minutes) after
+// its bucket's end. Figures by hand: 60 s buckets, keep 2, AggregateDelay
+// 9 and grace 2, so minute m (starting base+60m) closes on the answer
+// whose Timestamp is base+60m+71.
 func TestOldestBucketDroppedWhenIntervalOpens(t *testing.T) {
 	const base = int64(1700000040) // a minute start
 	agg := newAggregator("www", time.Minute)
@@ -134,41 +135,42 @@ func TestOldestBucketDroppedWhenIntervalOpens(t *testing.T) {
 		t.Helper()
 		return decodeAdd(t, agg, []byte(fmt.Sprintf(`{"Data":[{"datacenter":{"P1":{"requests":1}},"recorded":%d}],"Timestamp":%d,"AggregateDelay":9}`, rec, ts)))
 	}
-	if agg.keep != 3 {
-		t.Fatalf("keep = %d, want 3 at 60 s", agg.keep)
+	if agg.keep != 2 {
+		t.Fatalf("keep = %d, want 2 at 60 s (keepFor)", agg.keep)
 	}
-	// Minutes 0-3: 0, 1 and 2 closed (at Timestamps base+71, +131, +191), 3 open.
-	for sec := base; sec < base+240; sec++ {
+	// Minutes 0-2: 0 and 1 closed (at Timestamps base+71 and +131), 2 open.
+	for sec := base; sec < base+180; sec++ {
 		second(sec, sec+1)
-		if len(agg.buckets) > agg.keep+1 {
-			t.Fatalf("at second %d the aggregator holds %d buckets, want at most %d", sec-base, len(agg.buckets), agg.keep+1)
+		if len(agg.buckets) > 3 {
+			t.Fatalf("at second %d the aggregator holds %d buckets, want at most 3", sec-base, len(agg.buckets))
 		}
 	}
-	if len(agg.buckets) != 4 || agg.buckets[0].start != base || !agg.buckets[2].emitted || agg.buckets[3].emitted {
-		t.Fatalf("before minute 4: %d buckets, first at %d", len(agg.buckets), agg.buckets[0].start-base)
+	if len(agg.buckets) != 3 || agg.buckets[0].start != base || !agg.buckets[1].emitted || agg.buckets[2].emitted {
+		t.Fatalf("before minute 3: %d buckets, first at %d", len(agg.buckets), agg.buckets[0].start-base)
 	}
-	// Minute 4's first second opens its bucket while minute 3 is still open:
-	// minute 0 goes now (before, it stayed until minute 3 closed at base+251).
-	second(base+240, base+241)
-	if len(agg.buckets) != 4 || agg.buckets[0].start != base+60 {
-		t.Fatalf("after minute 4 opened: %d buckets, first at +%d, want 4 from +60", len(agg.buckets), agg.buckets[0].start-base)
+	// Minute 3's first second opens its bucket while minute 2 is still
+	// open: minute 0 goes now, 2 minutes after its end (before, it stayed
+	// until minute 3 closed, at Timestamp base+251).
+	second(base+180, base+181)
+	if len(agg.buckets) != 3 || agg.buckets[0].start != base+60 {
+		t.Fatalf("after minute 3 opened: %d buckets, first at +%d, want 3 from +60", len(agg.buckets), agg.buckets[0].start-base)
 	}
 	// A late second of minute 0 is refused; one of minute 1 (emitted at
 	// base+131) still re-emits it whole, with the late request added: 60+1.
-	res := second(base+30, base+242)
+	res := second(base+30, base+182)
 	if len(res.skipped) != 1 || !strings.Contains(res.skipped[0], "dropped") {
 		t.Fatalf("late second of minute 0: skipped %q", res.skipped)
 	}
-	res = second(base+90, base+243)
+	res = second(base+90, base+183)
 	if len(res.skipped) != 0 || len(res.recs) != 2 {
 		t.Fatalf("late second of minute 1: skipped %q, %d records, want 2 (all, P1)", res.skipped, len(res.recs))
 	}
 	want(t, find(t, res.recs, "all", base+60), map[schema.Field]float64{schema.Requests: 61})
-	// Closing minute 3 (Timestamp base+251) drops nothing more: still 4.
-	for sec := base + 244; sec < base+600; sec++ {
+	// Closing minute 2 (Timestamp base+191) drops nothing more: still 3.
+	for sec := base + 184; sec < base+600; sec++ {
 		second(sec, sec+1)
-		if len(agg.buckets) > agg.keep+1 {
-			t.Fatalf("at second %d the aggregator holds %d buckets, want at most %d", sec-base, len(agg.buckets), agg.keep+1)
+		if len(agg.buckets) > 3 {
+			t.Fatalf("at second %d the aggregator holds %d buckets, want at most 3", sec-base, len(agg.buckets))
 		}
 	}
 }

@@ -67,8 +67,8 @@ func (c *rtClock) refuse(start int64, open int) string {
 // instead means a thousand services do not each hold one more bucket
 // over every close (~14 MB at 100 POPs, at the moment the closed minute
 // is emitted: README "Benchmarks"). A bucket then absorbs late seconds
-// up to keep intervals after its end (3 minutes at 60 s, above keepFor's
-// 2), not ~11 s more. A bucket older than the oldest (a gap
+// up to keep intervals after its end (keepFor, 2 minutes, at 60 s and
+// below), not ~11 s more. A bucket older than the oldest (a gap
 // filled late) drops nothing, nor does an oldest still open.
 func (c *rtClock) full(oldest *bucketState, start int64) bool {
 	return oldest.emitted && oldest.start < start
