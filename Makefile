@@ -58,7 +58,7 @@ bench: deps
 	CLUSTER=2 scripts/bench-sink
 	@if [ -x "$(PEERBENCH)/bench.sh" ]; then \
 	  PEERBENCH="$(PEERBENCH)" SERVICES="$${SERVICES:-100 1000}" FIELDS="$${FIELDS:-150}" SECONDS_="$${SECONDS_:-60}" FAKERT_FLAGS="$${FAKERT_FLAGS--pace}" scripts/bench-peer bench; \
-	  PEERBENCH="$(PEERBENCH)" SERVICES=1000 FIELDS=150 SECONDS_=60 FAKERT_FLAGS="-pace -pace-behind 60s" PEER_BIN= PEER_CMD= scripts/bench-peer catchup; \
+	  PEERBENCH="$(PEERBENCH)" SERVICES=1000 FIELDS=150 SECONDS_=60 FAKERT_FLAGS="-pace -pace-behind 60s" STEADY=0 PEER_BIN= PEER_CMD= scripts/bench-peer catchup; \
 	else \
 	  echo "bench: no peerbench kit at $(PEERBENCH) (set PEERBENCH): the side-by-side with fastly-exporter is skipped"; \
 	fi
