@@ -36,11 +36,11 @@ func TestRTHTTPClientOwnTransport(t *testing.T) {
 	}
 }
 
-// The stream window shares 64 MiB among the services, between 64 KiB and
+// The stream window shares 32 MiB among the services, between 32 KiB and
 // 1 MiB, and is set once.
 func TestRTStreamWindowByServices(t *testing.T) {
 	for _, tc := range []struct{ services, want int }{
-		{0, 1 << 20}, {1, 1 << 20}, {64, 1 << 20}, {100, 671088}, {500, 134217}, {1000, 67108}, {5000, 64 << 10},
+		{0, 1 << 20}, {1, 1 << 20}, {32, 1 << 20}, {64, 524288}, {100, 335544}, {500, 67108}, {1000, 33554}, {5000, 32 << 10},
 	} {
 		if got := rtStreamWindow(tc.services); got != tc.want {
 			t.Errorf("%d services: window %d, want %d", tc.services, got, tc.want)
@@ -50,8 +50,8 @@ func TestRTStreamWindowByServices(t *testing.T) {
 	c := &Collector{rtTransport: tr}
 	c.sizeRTWindow(1000)
 	c.sizeRTWindow(10) // later calls change nothing: connections may exist
-	if got := tr.HTTP2.MaxReceiveBufferPerStream; got != 67108 {
-		t.Fatalf("window %d after sizing for 1000 services, want 67108", got)
+	if got := tr.HTTP2.MaxReceiveBufferPerStream; got != 33554 {
+		t.Fatalf("window %d after sizing for 1000 services, want 33554", got)
 	}
 }
 

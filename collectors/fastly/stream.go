@@ -284,9 +284,10 @@ func putRTFrame(f *rtFrame) {
 // 870 MiB. With the slots, the other answers wait in HTTP/2 flow control
 // (at most a stream window each, see rtStreamWindow) until a reader is
 // free. A slot is held for more than the decoding, though: the body of
-// a waiting answer comes through its stream window (365 kB through 64 KiB
-// at 1 000 services: at least 6 flow-control round trips through the
+// a waiting answer comes through its stream window (365 kB through 32 KiB
+// at 1 000 services: about 11 flow-control round trips through the
 // server), and a reader waiting for the next window is not using a core.
+// (The figures below were measured with 64 KiB windows.)
 // With 8 slots per core, 1 000 services left ~10 % of this 2-core machine
 // idle and 30–80 answers a second unread; 16 per core kept up, and spent
 // less CPU per answer (881–972 µs against 946–1 013, and the stand-in
@@ -307,17 +308,25 @@ var rtEmitters = make(chan struct{}, 2*runtime.GOMAXPROCS(0))
 // the server may send ahead of our reading it. Go's defaults (4 MiB per
 // stream, 1 GiB per connection) let a thousand answers waiting for a
 // reader slot sit whole in memory (1 000 × ~365 kB). A stream's window is
-// therefore rtWindowBudget shared among the services, between 64 KiB and
-// 1 MiB: answers waiting for a reader hold at most the budget. A small
-// window costs CPU, though: the transport acknowledges each half window
-// read with a WINDOW_UPDATE frame, a TLS record written, and at 64 KiB
-// that was ~+25 % CPU per answer at 100 services (README "Benchmarks").
+// therefore rtWindowBudget shared among the services, between 32 KiB and
+// 1 MiB: answers waiting for a reader hold at most the budget. That is
+// still the largest part of the heap at 1 000 services: Fastly answers
+// every long poll in the same second, so nearly every stream holds a full
+// window while ~32 are read. With 64 MiB (64 KiB windows) it was ~86 MB
+// of net/http's chunks, and RSS settled at 313–343 MiB on average; 32 MiB
+// took the live heap from ~161 to ~135 MB and RSS to 258–xxx MiB, for no
+// measurable CPU per answer in interleaved runs (README "Benchmarks",
+// K1–K4). A small window costs CPU when answers are read, though: the
+// transport acknowledges each read with a WINDOW_UPDATE frame, a TLS
+// record written, and an answer needs more round trips through the
+// server (365 kB through 32 KiB: 11); at 64 KiB that was ~+25 % CPU per
+// answer at 100 services, where the window is now ~328 KiB (it was 655).
 // The connection window stays Go's 1 GiB, far above the streams' sum:
 // answers waiting for a reader must not use up the window of those being
 // read.
 const (
-	rtWindowBudget = 64 << 20
-	minRTWindow    = 64 << 10
+	rtWindowBudget = 32 << 20
+	minRTWindow    = 32 << 10
 	maxRTWindow    = 1 << 20
 )
 
