@@ -730,4 +730,13 @@ func TestInspectOldestBucketDroppedWhenIntervalOpens(t *testing.T) {
 	if b, why := a.bucket(base); b != nil || !strings.Contains(why, "dropped") {
 		t.Fatalf("minute 0 after it was dropped: %v, %q", b != nil, why)
 	}
+	// An oldest bucket changed since it was emitted (dirty) stays until it
+	// is re-emitted: minute 1 now, when minute 4 opens.
+	a.buckets[0].dirty = true
+	if b, why := a.bucket(base + 240); b == nil {
+		t.Fatalf("minute 4: %s", why)
+	}
+	if len(a.buckets) != 4 || a.buckets[0].start != base+60 {
+		t.Fatalf("a dirty oldest bucket was dropped: %d buckets, first at +%d", len(a.buckets), a.buckets[0].start-base)
+	}
 }

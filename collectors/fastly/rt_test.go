@@ -175,6 +175,32 @@ func TestOldestBucketDroppedWhenIntervalOpens(t *testing.T) {
 	}
 }
 
+// A late second of the oldest bucket and the first second of the next
+// interval in one answer (a catch-up, or a late second at a minute's
+// start): the oldest bucket changed, so it is re-emitted before it goes,
+// never dropped with the late second unwritten and uncounted. By hand, as
+// above: minutes 0 and 1 emitted, 2 open; minute 0 had 60 requests, +1.
+func TestLateSecondOfOldestBucketWrittenBeforeItGoes(t *testing.T) {
+	const base = int64(1700000040)
+	agg := newAggregator("www", time.Minute)
+	agg.first = base
+	for sec := base; sec < base+180; sec++ {
+		decodeAdd(t, agg, []byte(fmt.Sprintf(`{"Data":[{"datacenter":{"P1":{"requests":1}},"recorded":%d}],"Timestamp":%d,"AggregateDelay":9}`, sec, sec+1)))
+	}
+	res := decodeAdd(t, agg, []byte(fmt.Sprintf(`{"Data":[{"datacenter":{"P1":{"requests":1}},"recorded":%d},{"datacenter":{"P1":{"requests":1}},"recorded":%d}],"Timestamp":%d,"AggregateDelay":9}`, base+30, base+180, base+181)))
+	if len(res.skipped) != 0 {
+		t.Fatalf("skipped %q", res.skipped)
+	}
+	want(t, find(t, res.recs, "all", base), map[schema.Field]float64{schema.Requests: 61})
+	// Once minute 2 closes (Timestamp base+191), minute 0 goes: 3 held.
+	for sec := base + 181; sec < base+200; sec++ {
+		decodeAdd(t, agg, []byte(fmt.Sprintf(`{"Data":[{"datacenter":{"P1":{"requests":1}},"recorded":%d}],"Timestamp":%d,"AggregateDelay":9}`, sec, sec+1)))
+	}
+	if len(agg.buckets) != 3 || agg.buckets[0].start != base+60 {
+		t.Fatalf("after minute 2 closed: %d buckets, first at +%d, want 3 from +60", len(agg.buckets), agg.buckets[0].start-base)
+	}
+}
+
 // A service's buckets follow one another minute after minute; the array of
 // POPs each holds must be sized to the service's POPs, not to what append
 // grew it to (136 for 100 POPs): at 1 000 services the slack was ~20 MB.

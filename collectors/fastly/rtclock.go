@@ -59,19 +59,22 @@ func (c *rtClock) refuse(start int64, open int) string {
 }
 
 // full says whether a bucket opening at start must first drop the oldest
-// bucket held, when the aggregator already holds more than keep. An
-// aggregator holds at most keep+1 buckets: the keep emitted ones and the
-// open one. When a new interval begins, the previous one stays open for
-// AggregateDelay and grace (~11 s) before it closes and prune drops the
-// oldest emitted bucket; dropping that one when the new interval opens
-// instead means a thousand services do not each hold one more bucket
-// over every close (~14 MB at 100 POPs, at the moment the closed minute
-// is emitted: README "Benchmarks"). A bucket then absorbs late seconds
-// up to keep intervals after its end (keepFor, 2 minutes, at 60 s and
-// below), not ~11 s more. A bucket older than the oldest (a gap
-// filled late) drops nothing, nor does an oldest still open.
+// bucket held, when the aggregator already holds more than keep. At 60 s
+// one bucket is normally open, so an aggregator holds at most keep+1: the
+// keep emitted ones and the open one. When a new interval begins, the
+// previous one stays open for AggregateDelay and grace (~11 s) before it
+// closes and prune drops the oldest emitted bucket; dropping that one
+// when the new interval opens instead means a thousand services do not
+// each hold one more bucket over every close (~12 MB at 100 POPs, at the
+// moment the closed minute is emitted: README "Benchmarks"). A bucket
+// then absorbs late seconds for keep intervals after its end (keepFor, 2
+// minutes, from 4 s to 60 s; maxKeep and minKeep bound it outside), not
+// ~11 s more. Only an emitted bucket with nothing new goes: a dirty one
+// holds a late second of this very answer, and must be re-emitted first
+// (the close loop does, then prune drops it). A bucket older than the
+// oldest (a gap filled late) drops nothing, nor does an oldest still open.
 func (c *rtClock) full(oldest *bucketState, start int64) bool {
-	return oldest.emitted && oldest.start < start
+	return oldest.emitted && !oldest.dirty && oldest.start < start
 }
 
 // bucketState is where one bucket is in its life, alike in both
