@@ -312,11 +312,12 @@ var rtEmitters = make(chan struct{}, 2*runtime.GOMAXPROCS(0))
 // 1 MiB: answers waiting for a reader hold at most the budget. That is
 // still the largest part of the heap at 1 000 services: Fastly answers
 // every long poll in the same second, so nearly every stream holds a full
-// window while ~32 are read. With 64 MiB (64 KiB windows) it was ~86 MB
-// of net/http's chunks, and RSS settled at 308–313 MiB on average (peaks
-// 322–330); 32 MiB took the median live heap from ~165 to ~136 MB and RSS
-// to 258–261 MiB (peaks 275–281), for no more CPU per answer in
-// interleaved runs (README "Benchmarks", K1–K4). A small window costs CPU when answers are read, though: the
+// window while ~32 are read. With 64 MiB (64 KiB windows) it was ~70–86
+// MB of net/http's chunks (heap profiles), and RSS settled at 308–313 MiB
+// on average (peaks 322–330); 32 MiB took the median live heap from ~165
+// to ~136 MB and RSS to 258–261 MiB (peaks 275–281), for no more CPU per
+// answer in interleaved runs on slow vCPUs (README "Benchmarks", K1–K4;
+// on fast ones it is not settled). A small window costs CPU when answers are read, though: the
 // transport acknowledges each read with a WINDOW_UPDATE frame, a TLS
 // record written, and an answer needs more round trips through the
 // server (365 kB through 32 KiB: 11); at 64 KiB that was ~+25 % CPU per
