@@ -1,6 +1,7 @@
 package cloudfront
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"math"
@@ -57,13 +58,7 @@ func TestBadDatapointsCounted(t *testing.T) {
 			{Id: aws.String("bogus"), StatusCode: types.StatusCodeComplete, Timestamps: []time.Time{start}, Values: []float64{1}},
 		}}, nil
 	}}
-	c, logs := fakeCollector(api, Distribution{ID: "E1", Name: "www"})
-	pipe := collectorstest.NewPipe()
-	c.env.Clock = pipe.Clock("cloudfront")
-	if err := c.Collect(context.Background(), collectors.Window{Start: start, End: start.Add(3 * time.Minute)}, pipe.Emitter("cloudfront")); err != nil {
-		t.Fatal(err)
-	}
-	got := pipe.Lines(t)
+	got, logs := collectThroughPipe(t, api, collectors.Window{Start: start, End: start.Add(3 * time.Minute)})
 	if v := got["cdn.cloudfront.www.all.requests@1736935200"]; v != 100 {
 		t.Errorf("requests@1736935200 = %v, want 100", v)
 	}
@@ -92,13 +87,7 @@ func TestRatesWithoutRequestsCounted(t *testing.T) {
 			{Id: aws.String(id4xx), StatusCode: types.StatusCodeComplete, Timestamps: []time.Time{at(2)}, Values: []float64{2}},
 		}}, nil
 	}}
-	c, logs := fakeCollector(api, Distribution{ID: "E1", Name: "www"})
-	pipe := collectorstest.NewPipe()
-	c.env.Clock = pipe.Clock("cloudfront")
-	if err := c.Collect(context.Background(), collectors.Window{Start: start, End: at(3)}, pipe.Emitter("cloudfront")); err != nil {
-		t.Fatal(err)
-	}
-	got := pipe.Lines(t)
+	got, logs := collectThroughPipe(t, api, collectors.Window{Start: start, End: at(3)})
 	if v := got["cdn.cloudfront.www.all.hits@1736935200"]; v != 100 {
 		t.Errorf("hits@1736935200 = %v, want 100", v)
 	}
@@ -108,4 +97,17 @@ func TestRatesWithoutRequestsCounted(t *testing.T) {
 	if n := strings.Count(logs.String(), "level=WARN"); n != 1 || !strings.Contains(logs.String(), "count=3") {
 		t.Errorf("%d warnings, want 1 with count=3:\n%s", n, logs.String())
 	}
+}
+
+// collectThroughPipe collects distribution www (E1) from api for w through
+// the real pipeline, and returns the lines it wrote and the collector's log.
+func collectThroughPipe(t *testing.T, api *fakeAPI, w collectors.Window) (map[string]float64, *bytes.Buffer) {
+	t.Helper()
+	c, logs := fakeCollector(api, Distribution{ID: "E1", Name: "www"})
+	pipe := collectorstest.NewPipe()
+	c.env.Clock = pipe.Clock("cloudfront")
+	if err := c.Collect(context.Background(), w, pipe.Emitter("cloudfront")); err != nil {
+		t.Fatal(err)
+	}
+	return pipe.Lines(t), logs
 }

@@ -550,12 +550,7 @@ func TestInspectPOPNamedAll(t *testing.T) {
 // channel's historical rows are, not dropped without a word.
 func TestInspectHistoricalRejectsFuture(t *testing.T) {
 	f := newFake(t)
-	f.mux.HandleFunc("/entitled-products/origin_inspector", func(w http.ResponseWriter, r *http.Request) {
-		w.Write(collectorstest.ReadTestdata(t, "entitled-products-origin_inspector.constructed.json"))
-	})
-	f.mux.HandleFunc("/entitled-products/domain_inspector", func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusNotFound)
-	})
+	entitleOriginsOnly(t, f)
 	f.mux.HandleFunc("/metrics/origins/services/SVC1", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"status":"success","meta":{"next_cursor":""},"data":[{"dimensions":{"host":"o1"},"values":[
 			{"timestamp":1700000040,"responses":5},{"timestamp":4102444800,"responses":7}]}]}`)
@@ -639,12 +634,7 @@ func TestInspectHistoricalPerPOPWritesAllToo(t *testing.T) {
 // renamed); LHR is no reserved name. Two runs: 2 counted, 2 warnings.
 func TestInspectHistoricalRenamedPOPsCounted(t *testing.T) {
 	f := newFake(t)
-	f.mux.HandleFunc("/entitled-products/origin_inspector", func(w http.ResponseWriter, r *http.Request) {
-		w.Write(collectorstest.ReadTestdata(t, "entitled-products-origin_inspector.constructed.json"))
-	})
-	f.mux.HandleFunc("/entitled-products/domain_inspector", func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusNotFound)
-	})
+	entitleOriginsOnly(t, f)
 	f.mux.HandleFunc("/metrics/origins/services/SVC1", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("cursor") == "" {
 			fmt.Fprint(w, `{"status":"success","meta":{"next_cursor":"p2"},"data":[
@@ -739,4 +729,15 @@ func TestInspectOldestBucketDroppedWhenIntervalOpens(t *testing.T) {
 	if len(a.buckets) != 4 || a.buckets[0].start != base+60 {
 		t.Fatalf("a dirty oldest bucket was dropped: %d buckets, first at +%d", len(a.buckets), a.buckets[0].start-base)
 	}
+}
+
+// entitleOriginsOnly makes f's account entitled to the Origin Inspector
+// and not to the Domain Inspector.
+func entitleOriginsOnly(t *testing.T, f *fake) {
+	f.mux.HandleFunc("/entitled-products/origin_inspector", func(w http.ResponseWriter, r *http.Request) {
+		w.Write(collectorstest.ReadTestdata(t, "entitled-products-origin_inspector.constructed.json"))
+	})
+	f.mux.HandleFunc("/entitled-products/domain_inspector", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNotFound)
+	})
 }

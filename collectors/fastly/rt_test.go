@@ -133,7 +133,7 @@ func TestOldestBucketDroppedWhenIntervalOpens(t *testing.T) {
 	agg.first = base
 	second := func(rec, ts int64) added {
 		t.Helper()
-		return decodeAdd(t, agg, []byte(fmt.Sprintf(`{"Data":[{"datacenter":{"P1":{"requests":1}},"recorded":%d}],"Timestamp":%d,"AggregateDelay":9}`, rec, ts)))
+		return decodeAdd(t, agg, p1Second(ts, rec))
 	}
 	if agg.keep != 2 {
 		t.Fatalf("keep = %d, want 2 at 60 s (keepFor)", agg.keep)
@@ -185,20 +185,35 @@ func TestLateSecondOfOldestBucketWrittenBeforeItGoes(t *testing.T) {
 	agg := newAggregator("www", time.Minute)
 	agg.first = base
 	for sec := base; sec < base+180; sec++ {
-		decodeAdd(t, agg, []byte(fmt.Sprintf(`{"Data":[{"datacenter":{"P1":{"requests":1}},"recorded":%d}],"Timestamp":%d,"AggregateDelay":9}`, sec, sec+1)))
+		decodeAdd(t, agg, p1Second(sec+1, sec))
 	}
-	res := decodeAdd(t, agg, []byte(fmt.Sprintf(`{"Data":[{"datacenter":{"P1":{"requests":1}},"recorded":%d},{"datacenter":{"P1":{"requests":1}},"recorded":%d}],"Timestamp":%d,"AggregateDelay":9}`, base+30, base+180, base+181)))
+	res := decodeAdd(t, agg, p1Second(base+181, base+30, base+180))
 	if len(res.skipped) != 0 {
 		t.Fatalf("skipped %q", res.skipped)
 	}
 	want(t, find(t, res.recs, "all", base), map[schema.Field]float64{schema.Requests: 61})
 	// Once minute 2 closes (Timestamp base+191), minute 0 goes: 3 held.
 	for sec := base + 181; sec < base+200; sec++ {
-		decodeAdd(t, agg, []byte(fmt.Sprintf(`{"Data":[{"datacenter":{"P1":{"requests":1}},"recorded":%d}],"Timestamp":%d,"AggregateDelay":9}`, sec, sec+1)))
+		decodeAdd(t, agg, p1Second(sec+1, sec))
 	}
 	if len(agg.buckets) != 3 || agg.buckets[0].start != base+60 {
 		t.Fatalf("after minute 2 closed: %d buckets, first at +%d, want 3 from +60", len(agg.buckets), agg.buckets[0].start-base)
 	}
+}
+
+// p1Second is a real-time answer with Timestamp ts and AggregateDelay 9
+// holding one request at POP P1 for each second recorded.
+func p1Second(ts int64, recorded ...int64) []byte {
+	var b strings.Builder
+	b.WriteString(`{"Data":[`)
+	for i, r := range recorded {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"datacenter":{"P1":{"requests":1}},"recorded":%d}`, r)
+	}
+	fmt.Fprintf(&b, `],"Timestamp":%d,"AggregateDelay":9}`, ts)
+	return []byte(b.String())
 }
 
 // A service's buckets follow one another minute after minute; the array of
