@@ -16,13 +16,14 @@ import (
 )
 
 // gcPercent is the garbage collector's target when GOGC is not set: the
-// heap may grow to live × 1.5 between collections, not Go's × 2. A `run`
-// following a thousand Fastly services holds ~150 MB live — HTTP/2 receive
+// heap may grow to live × 1.4 between collections, not Go's × 2. A `run`
+// following a thousand Fastly services holds ~135 MB live — HTTP/2 receive
 // buffers, a few minutes of buckets per service — almost none of it
-// pointers, so collecting twice as often costs little CPU (README
-// "Benchmarks": GC 0.010 → 0.015 cores) for ~1/4 less RSS. GOGC and
-// GOMEMLIMIT in the environment are Go's own and win.
-const gcPercent = 50
+// pointers, so collecting often costs little CPU (README "Benchmarks":
+// 100 → 50 took GC from 0.010 to 0.015 cores for ~1/4 less RSS; 50 → 40
+// from 0.021 to 0.026 cores at 1 000 services for ~20 MiB less at the
+// peak). GOGC and GOMEMLIMIT in the environment are Go's own and win.
+const gcPercent = 40
 
 func main() {
 	if os.Getenv("GOGC") == "" {

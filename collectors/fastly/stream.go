@@ -292,8 +292,8 @@ func putRTFrame(f *rtFrame) {
 // idle and 30–80 answers a second unread; 16 per core kept up, and spent
 // less CPU per answer (881–972 µs against 946–1 013, and the stand-in
 // ~15 % less); 32 per core was no faster and held ~20 MB more. With 32 KiB
-// windows, 24 per core read no more either and took more CPU per answer
-// (README "Benchmarks").
+// windows, 24 per core read no more either in two capacity runs, and took
+// more CPU per answer (README "Benchmarks").
 var rtReaders = make(chan struct{}, 16*runtime.GOMAXPROCS(0))
 
 // rtEmitters bounds the real-time batches being emitted at once. Every
