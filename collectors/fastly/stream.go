@@ -317,11 +317,12 @@ var rtEmitters = make(chan struct{}, 2*runtime.GOMAXPROCS(0))
 // MB of net/http's chunks (heap profiles), and RSS settled at 308–313 MiB
 // on average (peaks 322–330); 32 MiB took the median live heap from ~165
 // to ~136 MB and RSS to 258–261 MiB (peaks 275–281), for no more CPU per
-// answer in interleaved runs on slow vCPUs (README "Benchmarks", K1–K4;
-// on fast ones it is not settled). A small window costs CPU when answers
-// are read, though: the transport acknowledges each read with a
-// WINDOW_UPDATE frame, a TLS record written, and an answer needs more
-// round trips through the server (see rtReaders); at 64 KiB that was
+// answer in interleaved runs on slow vCPUs (README "Benchmarks", K1–K4).
+// On fast vCPUs 32 KiB took 941–967 µs per answer (M4, M5) against 831–880
+// with 64 KiB (LB, LK), runs an hour apart: 7–16 % more. A small window
+// costs CPU when answers are read: the transport acknowledges each read
+// with a WINDOW_UPDATE frame, a TLS record written, and an answer needs
+// more round trips through the server (see rtReaders); at 64 KiB that was
 // ~+25 % CPU per answer at 100 services, where the window is now ~328 KiB
 // (it was 655).
 // The connection window stays Go's 1 GiB, far above the streams' sum:
